@@ -1,0 +1,78 @@
+/* The advertisement model: what to run (package, program), as whom, when, and how often;
+ * and the parser for one advertisement file. Knows nothing of Kerberos or LDAP. */
+#ifndef ADVERT_ADVERT_H
+#define ADVERT_ADVERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "advert/diag.h"
+
+enum advert_rerun { ADV_RERUN_NEVER, ADV_RERUN_ALWAYS, ADV_RERUN_IF_FAILED, ADV_RERUN_IF_SUCCEEDED };
+
+#define ADV_ID_MAX 64
+#define ADV_MAX_RUNTIME_LIMIT (7 * 86400)
+
+struct advert_package {
+	char *id;
+	char *name;
+	char *version; /* may be NULL */
+	char *source;  /* absolute path of the package's files */
+};
+
+struct advert_program {
+	char *name;
+	char **command; /* argv, NULL-terminated, at least one element */
+	char *working_dir; /* NULL: the package source */
+	char *run_as;	   /* an account name, or "system" */
+	int max_runtime;   /* seconds */
+	int *success_codes;
+	size_t n_success_codes;
+	int *reboot_codes;
+	size_t n_reboot_codes;
+	char **environment; /* "KEY=VALUE", NULL-terminated, possibly empty */
+	char **platforms;   /* uname -m values, NULL-terminated; empty: any */
+	long long min_free_mb;
+	char *depends_on; /* advertisement id, or NULL */
+};
+
+struct advert_schedule {
+	bool has_start;
+	time_t start;
+	bool has_expires;
+	time_t expires;
+	int recur; /* seconds between occurrences; 0: once */
+};
+
+struct advert {
+	char *id;
+	struct advert_package package;
+	struct advert_program program;
+	struct advert_schedule schedule;
+	enum advert_rerun rerun;
+	bool enabled;
+	char *file; /* where it was defined */
+	int line;
+};
+
+/* Parses every advertisement in the file at path (not checked for trust here). Valid
+ * ones are appended to *items (a growing array of pointers; *n its length); each
+ * invalid one is reported in diags and skipped, so one bad advertisement never hides
+ * the others. Returns 0, or a negative errno if the file could not be read at all
+ * (also reported in diags). */
+int advert_parse_file(const char *path, struct advert ***items, size_t *n,
+		      struct diag_list *diags) __attribute__((nonnull));
+
+void advert_free(struct advert *a);
+
+const char *advert_rerun_name(enum advert_rerun r);
+
+/* True for 1..64 of [A-Za-z0-9._-], not starting with '.' or '-' (ids become file
+ * names). */
+bool advert_id_valid(const char *id);
+
+/* Whether code is in the list. */
+bool advert_code_in(const int *codes, size_t n, int code);
+
+#endif

@@ -1,0 +1,97 @@
+/* The daemon configuration (advertd.conf): its model, defaults and validation. */
+#ifndef ADVERT_CONFIG_H
+#define ADVERT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "advert/diag.h"
+
+#ifndef ADVERT_SYSCONFDIR
+#define ADVERT_SYSCONFDIR "/etc"
+#endif
+#define ADV_DEFAULT_CONFIG ADVERT_SYSCONFDIR "/advertd/advertd.conf"
+
+enum config_schema { CONFIG_SCHEMA_AD, CONFIG_SCHEMA_RFC2307BIS, CONFIG_SCHEMA_RFC2307 };
+
+enum account_kind { ACCOUNT_KEYTAB, ACCOUNT_PASSWORD, ACCOUNT_LOCAL };
+
+struct config_server {
+	char *host;    /* DNS name: the KDC realm entry and the ldap/<host> service */
+	char *address; /* IP literal to connect to; NULL: resolve host */
+};
+
+/* A software installation account. */
+struct config_account {
+	char *name;
+	enum account_kind kind;
+	char *principal;     /* keytab and password accounts */
+	char *keytab;        /* ACCOUNT_KEYTAB */
+	char *password_file; /* ACCOUNT_PASSWORD */
+	char *local_user;    /* ACCOUNT_LOCAL: NSS only */
+	int line;
+};
+
+struct config {
+	char *file;
+
+	char **advertisements; /* directories (*.conf) or files */
+	size_t n_advertisements;
+	int poll_interval;
+	int splay;
+	int max_concurrent;
+	int kill_grace;
+	long long max_log_bytes;
+	char *state_dir;
+	char *log_dir;
+	char *control_socket;
+
+	struct {
+		int facility; /* LOG_DAEMON etc. */
+		char *ident;
+		char *socket;
+	} syslog;
+
+	struct {
+		char *principal; /* NULL: host/<fqdn>@<realm> */
+		char *keytab;
+	} client_token;
+
+	struct {
+		char *realm;
+		char *domain;
+		char *site;
+		struct config_server *servers; /* none: DNS SRV discovery */
+		size_t n_servers;
+		char *base;
+		enum config_schema schema;
+		int timeout;
+	} directory;
+
+	struct config_account *accounts;
+	size_t n_accounts;
+
+	struct {
+		int backoff;
+	} lockout;
+};
+
+/* Reads and validates path. Problems go to diags (file:line). Returns 0 with *ret set to
+ * a config holding every valid value (defaults in place of invalid ones) — check diags
+ * for errors before trusting it; or a negative errno when nothing usable could be read
+ * (missing, untrusted, syntax error), also reported in diags. Free with config_free. */
+int config_load(const char *path, struct config **ret, struct diag_list *diags)
+	__attribute__((nonnull, warn_unused_result));
+
+/* A config with every default and no accounts. NULL on ENOMEM. */
+struct config *config_new_default(void);
+
+void config_free(struct config *cfg);
+
+/* The account called name, or NULL. */
+const struct config_account *config_find_account(const struct config *cfg, const char *name);
+
+const char *config_schema_name(enum config_schema s);
+const char *config_facility_name(int facility);
+
+#endif

@@ -1,0 +1,95 @@
+/* advertd: the service that runs advertised programs under a software installation
+ * account. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "advert/check.h"
+#include "advert/log.h"
+
+enum { OPT_ONCE = 256, OPT_CHECK, OPT_TEST_IDENTITY };
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: advertd [-f] [-c FILE] [--once] [--check] [--test-identity ACCOUNT]\n"
+		"  -f, --foreground         stay in the foreground, log to stderr\n"
+		"  -c, --config FILE        configuration (default %s)\n"
+		"      --once               run what is due now, wait for it, exit\n"
+		"      --check              validate the configuration and advertisements, exit\n"
+		"      --test-identity ACCT impersonate ACCT, look it up, print it, revert\n"
+		"  -h, --help               this text\n"
+		"  -V, --version            print the version\n",
+		ADV_DEFAULT_CONFIG);
+}
+
+/* Prints every problem and a summary; the exit status says whether any was an error. */
+static int run_check(const char *config_path)
+{
+	struct check_result res;
+	int r = check_run(config_path, NULL, 0, &res);
+	if (r < 0)
+		return log_error_errno(r, "checking %s", config_path), EXIT_FAILURE;
+	diag_print(&res.diags, stderr);
+	check_print_summary(&res, stdout);
+	size_t errors = diag_count(&res.diags, DIAG_ERROR);
+	size_t warnings = diag_count(&res.diags, DIAG_WARNING);
+	printf("%zu error(s), %zu warning(s)\n", errors, warnings);
+	check_result_clear(&res);
+	return errors ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "test-identity", required_argument, NULL, OPT_TEST_IDENTITY },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	const char *config_path = ADV_DEFAULT_CONFIG;
+	bool check = false;
+
+	log_setup("advertd", LOG_TARGET_STDERR, LOG_DAEMON);
+	for (int c; (c = getopt_long(argc, argv, "fc:hV", options, NULL)) != -1;) {
+		switch (c) {
+		case 'f':
+		case OPT_ONCE:
+		case OPT_TEST_IDENTITY:
+			break;
+		case 'c':
+			config_path = optarg;
+			break;
+		case OPT_CHECK:
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		case 'V':
+			printf("advertd %s\n", PACKAGE_VERSION);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument \"%s\"", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	if (check)
+		return run_check(config_path);
+
+	log_error("this build can only validate configuration (--check); the service "
+		  "loop, --once and --test-identity are not built yet");
+	return 2;
+}

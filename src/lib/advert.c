@@ -1,0 +1,361 @@
+/* Parsing and validating one advertisement file. */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advert/advert.h"
+#include "advert/cfgread.h"
+
+static const char *const rerun_names[] = { "never", "always", "if-failed", "if-succeeded",
+					   NULL };
+
+const char *advert_rerun_name(enum advert_rerun r)
+{
+	return rerun_names[r];
+}
+
+bool advert_id_valid(const char *id)
+{
+	size_t len = strlen(id);
+	if (len == 0 || len > ADV_ID_MAX || id[0] == '.' || id[0] == '-')
+		return false;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+			return false;
+	return true;
+}
+
+bool advert_code_in(const int *codes, size_t n, int code)
+{
+	for (size_t i = 0; i < n; i++)
+		if (codes[i] == code)
+			return true;
+	return false;
+}
+
+void advert_free(struct advert *a)
+{
+	if (!a)
+		return;
+	free(a->id);
+	free(a->package.id);
+	free(a->package.name);
+	free(a->package.version);
+	free(a->package.source);
+	free(a->program.name);
+	strv_free(a->program.command);
+	free(a->program.working_dir);
+	free(a->program.run_as);
+	free(a->program.success_codes);
+	free(a->program.reboot_codes);
+	strv_free(a->program.environment);
+	strv_free(a->program.platforms);
+	free(a->program.depends_on);
+	free(a->file);
+	free(a);
+}
+
+/* Reads an id-like string key and checks its shape. */
+static void read_id(struct cfgread *c, const config_setting_t *g, const char *prefix,
+		    const char *key, bool required, char **field)
+{
+	if (cfgread_string(c, g, prefix, key, required, field) != CFG_OK || !*field)
+		return;
+	if (!advert_id_valid(*field))
+		cfgread_error(c, config_setting_get_member(g, key),
+			      "\"%s%s%s\" is \"%s\", expected 1 to %d letters, digits, '.', '_' or "
+			      "'-' (not starting with '.' or '-')",
+			      prefix, prefix[0] ? "." : "", key, *field, ADV_ID_MAX);
+}
+
+static void read_abs_path(struct cfgread *c, const config_setting_t *g, const char *prefix,
+			  const char *key, bool required, bool empty_ok, char **field)
+{
+	if (cfgread_string(c, g, prefix, key, required, field) != CFG_OK || !*field)
+		return;
+	if (empty_ok && (*field)[0] == '\0') {
+		free(*field);
+		*field = NULL;
+	} else if ((*field)[0] != '/') {
+		cfgread_error(c, config_setting_get_member(g, key),
+			      "\"%s.%s\" is \"%s\", expected an absolute path", prefix, key,
+			      *field);
+	}
+}
+
+static void read_package(struct cfgread *c, const config_setting_t *ad, struct advert *a)
+{
+	static const char *const keys[] = { "id", "name", "version", "source", NULL };
+	config_setting_t *g;
+	if (cfgread_group(c, ad, "", "package", true, false, &g) != CFG_OK)
+		return;
+	cfgread_unknown_keys(c, g, "package", keys);
+	read_id(c, g, "package", "id", true, &a->package.id);
+	if (cfgread_string(c, g, "package", "name", true, &a->package.name) == CFG_OK &&
+	    a->package.name[0] == '\0')
+		cfgread_error(c, config_setting_get_member(g, "name"),
+			      "\"package.name\" must not be empty");
+	cfgread_string(c, g, "package", "version", false, &a->package.version);
+	read_abs_path(c, g, "package", "source", true, false, &a->package.source);
+}
+
+static bool env_name_valid(const char *k)
+{
+	if (!((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || *k == '_'))
+		return false;
+	for (const char *p = k; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	return true;
+}
+
+static void read_environment(struct cfgread *c, const config_setting_t *prog, struct advert *a)
+{
+	config_setting_t *g = NULL;
+	enum cfgread_result r = cfgread_group(c, prog, "program", "environment", false, false, &g);
+	size_t n = r == CFG_OK ? (size_t)config_setting_length(g) : 0;
+	char **env = calloc(n + 1, sizeof(*env));
+	if (!env) {
+		cfgread_error(c, prog, "out of memory");
+		return;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(e);
+		if (!env_name_valid(name)) {
+			cfgread_error(c, e, "\"program.environment.%s\": not a valid variable name",
+				      name);
+			continue;
+		}
+		if (strncmp(name, "ADVERT_", 7) == 0 || strcmp(name, "KRB5CCNAME") == 0) {
+			cfgread_error(c, e,
+				      "\"program.environment.%s\": %s is set by advertd for each run "
+				      "and cannot be overridden",
+				      name, name);
+			continue;
+		}
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			cfgread_error(c, e, "\"program.environment.%s\" must be a string", name);
+			continue;
+		}
+		if (asprintf(&env[k], "%s=%s", name, config_setting_get_string(e)) < 0) {
+			env[k] = NULL;
+			cfgread_error(c, e, "out of memory");
+			break;
+		}
+		k++;
+	}
+	a->program.environment = env;
+}
+
+static void read_requirements(struct cfgread *c, const config_setting_t *prog,
+			      struct advert *a)
+{
+	static const char *const keys[] = { "platforms", "min_free_mb", NULL };
+	config_setting_t *g;
+	if (cfgread_group(c, prog, "program", "requirements", false, false, &g) == CFG_OK) {
+		cfgread_unknown_keys(c, g, "program.requirements", keys);
+		cfgread_strv(c, g, "program.requirements", "platforms", false, true,
+			     &a->program.platforms, NULL);
+		cfgread_int(c, g, "program.requirements", "min_free_mb", false, 0, 1LL << 40,
+			    &a->program.min_free_mb);
+	}
+	if (!a->program.platforms)
+		a->program.platforms = calloc(1, sizeof(char *));
+}
+
+static void read_codes(struct cfgread *c, const config_setting_t *prog, const char *key,
+		       int **codes, size_t *n)
+{
+	if (cfgread_intv(c, prog, "program", key, false, 0, 65535, codes, n) != CFG_OK)
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if ((*codes)[i] > 255)
+			cfgread_warning(c, config_setting_get_member(prog, key),
+					"\"program.%s\" lists %d, which no program can exit with on "
+					"Linux (exit codes are 0 to 255): it will never match",
+					key, (*codes)[i]);
+}
+
+static void read_program(struct cfgread *c, const config_setting_t *ad, struct advert *a)
+{
+	static const char *const keys[] = { "name",	     "command",	      "working_dir",
+					    "run_as",	     "max_runtime",   "success_codes",
+					    "reboot_codes",  "environment",   "requirements",
+					    "depends_on",    NULL };
+	config_setting_t *g;
+	if (cfgread_group(c, ad, "", "program", true, false, &g) != CFG_OK)
+		return;
+	cfgread_unknown_keys(c, g, "program", keys);
+	if (cfgread_string(c, g, "program", "name", true, &a->program.name) == CFG_OK &&
+	    a->program.name[0] == '\0')
+		cfgread_error(c, config_setting_get_member(g, "name"),
+			      "\"program.name\" must not be empty");
+	cfgread_strv(c, g, "program", "command", true, false, &a->program.command, NULL);
+	read_abs_path(c, g, "program", "working_dir", false, true, &a->program.working_dir);
+	if (cfgread_string(c, g, "program", "run_as", true, &a->program.run_as) == CFG_OK &&
+	    a->program.run_as[0] == '\0')
+		cfgread_error(c, config_setting_get_member(g, "run_as"),
+			      "\"program.run_as\" must not be empty: name an account or "
+			      "\"system\"");
+
+	long long v = 3600;
+	cfgread_int(c, g, "program", "max_runtime", false, 1, ADV_MAX_RUNTIME_LIMIT, &v);
+	a->program.max_runtime = (int)v;
+
+	read_codes(c, g, "success_codes", &a->program.success_codes, &a->program.n_success_codes);
+	read_codes(c, g, "reboot_codes", &a->program.reboot_codes, &a->program.n_reboot_codes);
+	if (!config_setting_get_member(g, "success_codes")) {
+		a->program.success_codes = calloc(1, sizeof(int));
+		a->program.n_success_codes = a->program.success_codes ? 1 : 0;
+	}
+	for (size_t i = 0; i < a->program.n_reboot_codes; i++)
+		if (advert_code_in(a->program.success_codes, a->program.n_success_codes,
+				   a->program.reboot_codes[i]))
+			cfgread_error(c, config_setting_get_member(g, "reboot_codes"),
+				      "exit code %d is in both \"program.success_codes\" and "
+				      "\"program.reboot_codes\"",
+				      a->program.reboot_codes[i]);
+
+	read_environment(c, g, a);
+	read_requirements(c, g, a);
+	read_id(c, g, "program", "depends_on", false, &a->program.depends_on);
+	if (a->program.depends_on && a->id && strcmp(a->program.depends_on, a->id) == 0)
+		cfgread_error(c, config_setting_get_member(g, "depends_on"),
+			      "\"program.depends_on\" names the advertisement itself");
+}
+
+static void read_schedule(struct cfgread *c, const config_setting_t *ad, struct advert *a)
+{
+	static const char *const keys[] = { "start", "expires", "recur", NULL };
+	config_setting_t *g;
+	if (cfgread_group(c, ad, "", "schedule", false, false, &g) != CFG_OK)
+		return;
+	cfgread_unknown_keys(c, g, "schedule", keys);
+	a->schedule.has_start =
+		cfgread_time(c, g, "schedule", "start", false, &a->schedule.start) == CFG_OK;
+	a->schedule.has_expires =
+		cfgread_time(c, g, "schedule", "expires", false, &a->schedule.expires) == CFG_OK;
+	long long recur = 0;
+	if (cfgread_int(c, g, "schedule", "recur", false, 0, 366LL * 86400, &recur) == CFG_OK &&
+	    recur > 0 && recur < 60)
+		cfgread_error(c, config_setting_get_member(g, "recur"),
+			      "\"schedule.recur\" is %lld, expected 0 (once) or at least 60 seconds",
+			      recur);
+	a->schedule.recur = (int)recur;
+	if (a->schedule.has_start && a->schedule.has_expires &&
+	    a->schedule.expires <= a->schedule.start)
+		cfgread_error(c, config_setting_get_member(g, "expires"),
+			      "\"schedule.expires\" is not after \"schedule.start\"");
+}
+
+static void read_rerun(struct cfgread *c, const config_setting_t *ad, struct advert *a)
+{
+	char *rerun = NULL;
+	a->rerun = ADV_RERUN_NEVER;
+	if (cfgread_string(c, ad, "", "rerun", false, &rerun) != CFG_OK)
+		return;
+	size_t i;
+	for (i = 0; rerun_names[i] && strcmp(rerun_names[i], rerun) != 0; i++)
+		;
+	if (rerun_names[i])
+		a->rerun = (enum advert_rerun)i;
+	else
+		cfgread_error(c, config_setting_get_member(ad, "rerun"),
+			      "\"rerun\" is \"%s\", expected \"never\", \"always\", \"if-failed\" or "
+			      "\"if-succeeded\"",
+			      rerun);
+	free(rerun);
+}
+
+/* One advertisement group: returns it, or NULL when it had errors (reported). */
+static struct advert *parse_one(struct cfgread *c, config_setting_t *ad, size_t index)
+{
+	static const char *const keys[] = { "id",    "package", "program", "schedule",
+					    "rerun", "enabled", NULL };
+	if (config_setting_type(ad) != CONFIG_TYPE_GROUP) {
+		cfgread_error(c, ad, "\"advertisements\" element %zu must be a group { id = …; }",
+			      index);
+		return NULL;
+	}
+	struct advert *a = calloc(1, sizeof(*a));
+	if (!a || !(a->file = strdup(c->file))) {
+		free(a);
+		cfgread_error(c, ad, "out of memory");
+		return NULL;
+	}
+	a->line = config_setting_source_line(ad);
+	a->enabled = true;
+
+	size_t errors = c->errors;
+	cfgread_unknown_keys(c, ad, "", keys);
+	read_id(c, ad, "", "id", true, &a->id);
+	read_package(c, ad, a);
+	read_program(c, ad, a);
+	read_schedule(c, ad, a);
+	read_rerun(c, ad, a);
+	cfgread_bool(c, ad, "", "enabled", false, &a->enabled);
+
+	if (a->schedule.recur > 0 && a->rerun == ADV_RERUN_NEVER)
+		cfgread_warning(c, config_setting_get_member(ad, "schedule"),
+				"advertisement \"%s\" recurs but its rerun policy is \"never\": it "
+				"will run once at most",
+				a->id ? a->id : "?");
+
+	if (c->errors != errors) {
+		advert_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static int append(struct advert ***items, size_t *n, struct advert *a)
+{
+	struct advert **v = reallocarray(*items, *n + 1, sizeof(**items));
+	if (!v)
+		return -ENOMEM;
+	v[(*n)++] = a;
+	*items = v;
+	return 0;
+}
+
+int advert_parse_file(const char *path, struct advert ***items, size_t *n,
+		      struct diag_list *diags)
+{
+	struct cfgread c = { .diags = diags, .file = path };
+	config_t lc;
+	config_init(&lc);
+	int r = cfgread_load(&c, &lc, path);
+	if (r < 0)
+		goto out;
+
+	static const char *const keys[] = { "advertisements", NULL };
+	config_setting_t *root = config_root_setting(&lc);
+	cfgread_unknown_keys(&c, root, "", keys);
+	config_setting_t *list;
+	if (cfgread_group(&c, root, "", "advertisements", true, true, &list) != CFG_OK)
+		goto out;
+
+	int len = config_setting_length(list);
+	if (len == 0)
+		cfgread_warning(&c, list, "the file defines no advertisement");
+	for (int i = 0; i < len; i++) {
+		struct advert *a = parse_one(&c, config_setting_get_elem(list, (unsigned)i),
+					     (size_t)i);
+		if (a && append(items, n, a) < 0) {
+			advert_free(a);
+			r = -ENOMEM;
+			break;
+		}
+	}
+out:
+	config_destroy(&lc);
+	return r;
+}

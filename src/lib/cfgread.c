@@ -1,0 +1,448 @@
+/* Typed reads from libconfig with file:line diagnostics and key suggestions. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "advert/cfgread.h"
+#include "advert/rfc3339.h"
+#include "advert/trust.h"
+
+static int setting_line(const config_setting_t *s)
+{
+	for (; s; s = config_setting_parent(s)) {
+		int line = (int)config_setting_source_line(s);
+		if (line > 0)
+			return line;
+	}
+	return 0;
+}
+
+static const char *setting_file(struct cfgread *c, const config_setting_t *s)
+{
+	const char *f = s ? config_setting_source_file(s) : NULL;
+	return f ? f : c->file;
+}
+
+static void vreport(struct cfgread *c, enum diag_level level, const config_setting_t *s,
+		    const char *fmt, va_list ap)
+{
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	diag_add(c->diags, level, setting_file(c, s), setting_line(s), "%s",
+		 msg ? msg : "(out of memory)");
+	free(msg);
+	if (level == DIAG_ERROR)
+		c->errors++;
+}
+
+void cfgread_error(struct cfgread *c, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(c, DIAG_ERROR, s, fmt, ap);
+	va_end(ap);
+}
+
+void cfgread_warning(struct cfgread *c, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(c, DIAG_WARNING, s, fmt, ap);
+	va_end(ap);
+}
+
+/* Optimal string alignment distance, capped: names are short. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 63 || lb > 63)
+		return 64;
+	size_t d[64][64];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1];
+			size_t v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[la][lb];
+}
+
+const char *cfgread_suggest(const char *name, const char *const *allowed)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+	for (; *allowed; allowed++) {
+		size_t d = edit_distance(name, *allowed);
+		if (d < best_d) {
+			best = *allowed;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+static const char *dot(const char *prefix)
+{
+	return prefix[0] ? "." : "";
+}
+
+size_t cfgread_unknown_keys(struct cfgread *c, const config_setting_t *group,
+			    const char *prefix, const char *const *allowed)
+{
+	size_t unknown = 0;
+	int n = config_setting_length(group);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(s);
+		if (!name)
+			continue;
+		bool known = false;
+		for (const char *const *a = allowed; *a && !known; a++)
+			known = strcmp(*a, name) == 0;
+		if (known)
+			continue;
+		unknown++;
+		const char *hint = cfgread_suggest(name, allowed);
+		if (hint)
+			cfgread_error(c, s, "unknown key \"%s%s%s\" (did you mean \"%s\"?)", prefix,
+				      dot(prefix), name, hint);
+		else
+			cfgread_error(c, s, "unknown key \"%s%s%s\"", prefix, dot(prefix), name);
+	}
+	return unknown;
+}
+
+static const char *type_name(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:
+		return "a group { … }";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a floating-point number";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array [ … ]";
+	case CONFIG_TYPE_LIST:
+		return "a list ( … )";
+	default:
+		return "nothing";
+	}
+}
+
+/* Finds key; reports a missing required key. Returns CFG_OK with *ret set, or the
+ * result to return. */
+static enum cfgread_result lookup(struct cfgread *c, const config_setting_t *group,
+				  const char *prefix, const char *key, bool required,
+				  config_setting_t **ret)
+{
+	config_setting_t *s = config_setting_get_member(group, key);
+	if (!s) {
+		if (required)
+			cfgread_error(c, group, "missing required key \"%s%s%s\"", prefix,
+				      dot(prefix), key);
+		return required ? CFG_INVALID : CFG_ABSENT;
+	}
+	*ret = s;
+	return CFG_OK;
+}
+
+static enum cfgread_result wrong_type(struct cfgread *c, const config_setting_t *s,
+				      const char *prefix, const char *key, const char *want)
+{
+	cfgread_error(c, s, "\"%s%s%s\" must be %s, not %s", prefix, dot(prefix), key, want,
+		      type_name(config_setting_type(s)));
+	return CFG_INVALID;
+}
+
+enum cfgread_result cfgread_string(struct cfgread *c, const config_setting_t *group,
+				   const char *prefix, const char *key, bool required,
+				   char **ret)
+{
+	config_setting_t *s;
+	enum cfgread_result r = lookup(c, group, prefix, key, required, &s);
+	if (r != CFG_OK)
+		return r;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return wrong_type(c, s, prefix, key, "a string");
+	char *v = strdup(config_setting_get_string(s));
+	if (!v) {
+		cfgread_error(c, s, "out of memory");
+		return CFG_INVALID;
+	}
+	free(*ret);
+	*ret = v;
+	return CFG_OK;
+}
+
+enum cfgread_result cfgread_int(struct cfgread *c, const config_setting_t *group,
+				const char *prefix, const char *key, bool required,
+				long long min, long long max, long long *ret)
+{
+	config_setting_t *s;
+	enum cfgread_result r = lookup(c, group, prefix, key, required, &s);
+	if (r != CFG_OK)
+		return r;
+	int t = config_setting_type(s);
+	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+		return wrong_type(c, s, prefix, key, "an integer");
+	long long v = config_setting_get_int64(s);
+	if (v < min || v > max) {
+		cfgread_error(c, s, "\"%s%s%s\" is %lld, expected %lld to %lld", prefix,
+			      dot(prefix), key, v, min, max);
+		return CFG_INVALID;
+	}
+	*ret = v;
+	return CFG_OK;
+}
+
+enum cfgread_result cfgread_bool(struct cfgread *c, const config_setting_t *group,
+				 const char *prefix, const char *key, bool required, bool *ret)
+{
+	config_setting_t *s;
+	enum cfgread_result r = lookup(c, group, prefix, key, required, &s);
+	if (r != CFG_OK)
+		return r;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return wrong_type(c, s, prefix, key, "true or false");
+	*ret = config_setting_get_bool(s);
+	return CFG_OK;
+}
+
+enum cfgread_result cfgread_time(struct cfgread *c, const config_setting_t *group,
+				 const char *prefix, const char *key, bool required,
+				 time_t *ret)
+{
+	config_setting_t *s;
+	enum cfgread_result r = lookup(c, group, prefix, key, required, &s);
+	if (r != CFG_OK)
+		return r;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return wrong_type(c, s, prefix, key, "an RFC 3339 time string");
+	const char *v = config_setting_get_string(s);
+	time_t t;
+	if (rfc3339_parse(v, &t) < 0) {
+		cfgread_error(c, s,
+			      "\"%s%s%s\" is \"%s\", expected an RFC 3339 time such as "
+			      "\"2026-11-22T10:00:00Z\"",
+			      prefix, dot(prefix), key, v);
+		return CFG_INVALID;
+	}
+	*ret = t;
+	return CFG_OK;
+}
+
+static bool is_sequence(const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+	return t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST;
+}
+
+void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+enum cfgread_result cfgread_strv(struct cfgread *c, const config_setting_t *group,
+				 const char *prefix, const char *key, bool required,
+				 bool allow_empty, char ***ret, size_t *ret_n)
+{
+	config_setting_t *s;
+	enum cfgread_result r = lookup(c, group, prefix, key, required, &s);
+	if (r != CFG_OK)
+		return r;
+	if (!is_sequence(s))
+		return wrong_type(c, s, prefix, key, "an array of strings");
+	size_t n = (size_t)config_setting_length(s);
+	if (n == 0 && !allow_empty) {
+		cfgread_error(c, s, "\"%s%s%s\" must not be empty", prefix, dot(prefix), key);
+		return CFG_INVALID;
+	}
+	char **v = calloc(n + 1, sizeof(*v));
+	if (!v) {
+		cfgread_error(c, s, "out of memory");
+		return CFG_INVALID;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *str = config_setting_get_string(e);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			cfgread_error(c, e, "\"%s%s%s\" element %zu must be a string, not %s",
+				      prefix, dot(prefix), key, i, type_name(config_setting_type(e)));
+			goto fail;
+		}
+		if (str[0] == '\0') {
+			cfgread_error(c, e, "\"%s%s%s\" element %zu must not be empty", prefix,
+				      dot(prefix), key, i);
+			goto fail;
+		}
+		if (!(v[i] = strdup(str))) {
+			cfgread_error(c, e, "out of memory");
+			goto fail;
+		}
+	}
+	strv_free(*ret);
+	*ret = v;
+	if (ret_n)
+		*ret_n = n;
+	return CFG_OK;
+fail:
+	strv_free(v);
+	return CFG_INVALID;
+}
+
+enum cfgread_result cfgread_intv(struct cfgread *c, const config_setting_t *group,
+				 const char *prefix, const char *key, bool required,
+				 long long min, long long max, int **ret, size_t *ret_n)
+{
+	config_setting_t *s;
+	enum cfgread_result r = lookup(c, group, prefix, key, required, &s);
+	if (r != CFG_OK)
+		return r;
+	if (!is_sequence(s))
+		return wrong_type(c, s, prefix, key, "an array of integers");
+	size_t n = (size_t)config_setting_length(s);
+	int *v = calloc(n ? n : 1, sizeof(*v));
+	if (!v) {
+		cfgread_error(c, s, "out of memory");
+		return CFG_INVALID;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		int t = config_setting_type(e);
+		if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
+			cfgread_error(c, e, "\"%s%s%s\" element %zu must be an integer, not %s",
+				      prefix, dot(prefix), key, i, type_name(t));
+			free(v);
+			return CFG_INVALID;
+		}
+		long long x = config_setting_get_int64(e);
+		if (x < min || x > max) {
+			cfgread_error(c, e, "\"%s%s%s\" element %zu is %lld, expected %lld to %lld",
+				      prefix, dot(prefix), key, i, x, min, max);
+			free(v);
+			return CFG_INVALID;
+		}
+		v[i] = (int)x;
+	}
+	free(*ret);
+	*ret = v;
+	*ret_n = n;
+	return CFG_OK;
+}
+
+enum cfgread_result cfgread_group(struct cfgread *c, const config_setting_t *group,
+				  const char *prefix, const char *key, bool required,
+				  bool want_list, config_setting_t **ret)
+{
+	config_setting_t *s;
+	enum cfgread_result r = lookup(c, group, prefix, key, required, &s);
+	if (r != CFG_OK)
+		return r;
+	int t = config_setting_type(s);
+	if (want_list && t != CONFIG_TYPE_LIST)
+		return wrong_type(c, s, prefix, key, "a list ( { … }, … )");
+	if (!want_list && t != CONFIG_TYPE_GROUP)
+		return wrong_type(c, s, prefix, key, "a group { … }");
+	*ret = s;
+	return CFG_OK;
+}
+
+static int strv_add_unique(char ***v, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return 0;
+	char **nv = reallocarray(*v, *n + 2, sizeof(**v));
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	if (!(nv[*n] = strdup(s)))
+		return -ENOMEM;
+	nv[++*n] = NULL;
+	return 0;
+}
+
+static int collect_files(const config_setting_t *s, const char *main_file, char ***v,
+			 size_t *n)
+{
+	const char *f = config_setting_source_file(s);
+	if (f && strcmp(f, main_file) != 0 && strv_add_unique(v, n, f) < 0)
+		return -ENOMEM;
+	if (config_setting_is_aggregate(s)) {
+		int len = config_setting_length(s);
+		for (int i = 0; i < len; i++)
+			if (collect_files(config_setting_get_elem(s, (unsigned)i), main_file, v,
+					  n) < 0)
+				return -ENOMEM;
+	}
+	return 0;
+}
+
+char **cfgread_included_files(const config_setting_t *root, const char *main_file)
+{
+	char **v = calloc(1, sizeof(*v));
+	size_t n = 0;
+	if (v && collect_files(root, main_file, &v, &n) < 0) {
+		strv_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+int cfgread_load(struct cfgread *c, config_t *cfg, const char *path)
+{
+	if (config_read_file(cfg, path) == CONFIG_TRUE) {
+		/* An @include is read as if it were part of the file: it must be as
+		 * trustworthy. */
+		char **included = cfgread_included_files(config_root_setting(cfg), path);
+		int r = included ? 0 : -ENOMEM;
+		for (char **f = included; f && *f; f++) {
+			char *why = NULL;
+			if (trust_check(*f, TRUST_FILE, &why) < 0) {
+				diag_error(c->diags, *f, 0, "refusing included file: %s",
+					   why ? why : "");
+				c->errors++;
+				r = -EPERM;
+			}
+			free(why);
+		}
+		strv_free(included);
+		return r;
+	}
+	const char *file = config_error_file(cfg);
+	int line = config_error_line(cfg);
+	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
+		diag_error(c->diags, path, 0, "cannot read the file: %s", strerror(errno));
+	else
+		diag_error(c->diags, file ? file : path, line, "syntax error: %s",
+			   config_error_text(cfg));
+	c->errors++;
+	return -EINVAL;
+}

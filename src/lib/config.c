@@ -1,0 +1,496 @@
+/* advertd.conf: defaults, parsing and validation. The key names are a contract with
+ * admins' files: add freely, rename never. */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "advert/cfgread.h"
+#include "advert/config.h"
+#include "advert/trust.h"
+
+static const struct {
+	const char *name;
+	int value;
+} facilities[] = {
+	{ "auth", LOG_AUTH },	  { "authpriv", LOG_AUTHPRIV }, { "cron", LOG_CRON },
+	{ "daemon", LOG_DAEMON }, { "local0", LOG_LOCAL0 },	{ "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },	{ "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },	{ "local7", LOG_LOCAL7 },
+	{ "user", LOG_USER },
+};
+
+static const char *const schema_names[] = { "ad", "rfc2307bis", "rfc2307", NULL };
+
+const char *config_schema_name(enum config_schema s)
+{
+	return schema_names[s];
+}
+
+const char *config_facility_name(int facility)
+{
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (facilities[i].value == facility)
+			return facilities[i].name;
+	return "?";
+}
+
+struct config *config_new_default(void)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return NULL;
+	cfg->advertisements = calloc(2, sizeof(char *));
+	if (cfg->advertisements)
+		cfg->advertisements[0] = strdup(ADVERT_SYSCONFDIR "/advertd/advertisements.d");
+	cfg->n_advertisements = 1;
+	cfg->poll_interval = 300;
+	cfg->splay = 60;
+	cfg->max_concurrent = 2;
+	cfg->kill_grace = 30;
+	cfg->max_log_bytes = 1024 * 1024;
+	cfg->state_dir = strdup("/var/lib/advertd");
+	cfg->log_dir = strdup("/var/log/advertd");
+	cfg->control_socket = strdup("/run/advertd/control.sock");
+	cfg->syslog.facility = LOG_DAEMON;
+	cfg->syslog.ident = strdup("advertd");
+	cfg->syslog.socket = strdup("/dev/log");
+	cfg->client_token.keytab = strdup("/etc/krb5.keytab");
+	cfg->directory.site = strdup("");
+	cfg->directory.schema = CONFIG_SCHEMA_RFC2307BIS;
+	cfg->directory.timeout = 5;
+	cfg->lockout.backoff = 1800;
+	if (!cfg->advertisements || !cfg->advertisements[0] || !cfg->state_dir ||
+	    !cfg->log_dir || !cfg->control_socket || !cfg->syslog.ident || !cfg->syslog.socket ||
+	    !cfg->client_token.keytab || !cfg->directory.site) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static void account_clear(struct config_account *a)
+{
+	free(a->name);
+	free(a->principal);
+	free(a->keytab);
+	free(a->password_file);
+	free(a->local_user);
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->file);
+	strv_free(cfg->advertisements);
+	free(cfg->state_dir);
+	free(cfg->log_dir);
+	free(cfg->control_socket);
+	free(cfg->syslog.ident);
+	free(cfg->syslog.socket);
+	free(cfg->client_token.principal);
+	free(cfg->client_token.keytab);
+	free(cfg->directory.realm);
+	free(cfg->directory.domain);
+	free(cfg->directory.site);
+	for (size_t i = 0; i < cfg->directory.n_servers; i++) {
+		free(cfg->directory.servers[i].host);
+		free(cfg->directory.servers[i].address);
+	}
+	free(cfg->directory.servers);
+	free(cfg->directory.base);
+	for (size_t i = 0; i < cfg->n_accounts; i++)
+		account_clear(&cfg->accounts[i]);
+	free(cfg->accounts);
+	free(cfg);
+}
+
+const struct config_account *config_find_account(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_accounts; i++)
+		if (strcmp(cfg->accounts[i].name, name) == 0)
+			return &cfg->accounts[i];
+	return NULL;
+}
+
+/* Reads an int key into an int field, keeping the default when absent or invalid. */
+static void read_int(struct cfgread *c, const config_setting_t *g, const char *prefix,
+		     const char *key, long long min, long long max, int *field)
+{
+	long long v;
+	if (cfgread_int(c, g, prefix, key, false, min, max, &v) == CFG_OK)
+		*field = (int)v;
+}
+
+/* Reads an absolute path; a relative one is an error. */
+static void read_path(struct cfgread *c, const config_setting_t *g, const char *prefix,
+		      const char *key, bool required, char **field)
+{
+	char *v = NULL;
+	if (cfgread_string(c, g, prefix, key, required, &v) != CFG_OK)
+		return;
+	if (v[0] != '/') {
+		cfgread_error(c, config_setting_get_member(g, key),
+			      "\"%s%s%s\" is \"%s\", expected an absolute path", prefix,
+			      prefix[0] ? "." : "", key, v);
+		free(v);
+		return;
+	}
+	free(*field);
+	*field = v;
+}
+
+static void read_syslog(struct cfgread *c, const config_setting_t *root, struct config *cfg)
+{
+	static const char *const keys[] = { "facility", "ident", "socket", NULL };
+	config_setting_t *g;
+	if (cfgread_group(c, root, "", "syslog", false, false, &g) != CFG_OK)
+		return;
+	cfgread_unknown_keys(c, g, "syslog", keys);
+	char *fac = NULL;
+	if (cfgread_string(c, g, "syslog", "facility", false, &fac) == CFG_OK) {
+		size_t i, n = sizeof(facilities) / sizeof(facilities[0]);
+		for (i = 0; i < n && strcmp(facilities[i].name, fac) != 0; i++)
+			;
+		if (i < n)
+			cfg->syslog.facility = facilities[i].value;
+		else
+			cfgread_error(c, config_setting_get_member(g, "facility"),
+				      "\"syslog.facility\" is \"%s\", expected one of daemon, user, "
+				      "auth, authpriv, cron, local0 … local7",
+				      fac);
+		free(fac);
+	}
+	if (cfgread_string(c, g, "syslog", "ident", false, &cfg->syslog.ident) == CFG_OK &&
+	    cfg->syslog.ident[0] == '\0')
+		cfgread_error(c, config_setting_get_member(g, "ident"),
+			      "\"syslog.ident\" must not be empty");
+	read_path(c, g, "syslog", "socket", false, &cfg->syslog.socket);
+}
+
+static void read_client_token(struct cfgread *c, const config_setting_t *root,
+			      struct config *cfg)
+{
+	static const char *const keys[] = { "principal", "keytab", NULL };
+	config_setting_t *g;
+	if (cfgread_group(c, root, "", "client_token", false, false, &g) != CFG_OK)
+		return;
+	cfgread_unknown_keys(c, g, "client_token", keys);
+	if (cfgread_string(c, g, "client_token", "principal", false,
+			   &cfg->client_token.principal) == CFG_OK &&
+	    !strchr(cfg->client_token.principal, '@'))
+		cfgread_error(c, config_setting_get_member(g, "principal"),
+			      "\"client_token.principal\" is \"%s\", expected a principal with "
+			      "its realm, such as \"host/ws1.example.test@EXAMPLE.TEST\"",
+			      cfg->client_token.principal);
+	read_path(c, g, "client_token", "keytab", false, &cfg->client_token.keytab);
+}
+
+static void read_servers(struct cfgread *c, const config_setting_t *dir, struct config *cfg)
+{
+	static const char *const keys[] = { "host", "address", NULL };
+	config_setting_t *list;
+	if (cfgread_group(c, dir, "directory", "servers", false, true, &list) != CFG_OK)
+		return;
+	size_t n = (size_t)config_setting_length(list);
+	if (n == 0) {
+		cfgread_error(c, list,
+			      "\"directory.servers\" is empty: list servers, or remove the key "
+			      "to discover them by DNS SRV");
+		return;
+	}
+	cfg->directory.servers = calloc(n, sizeof(*cfg->directory.servers));
+	if (!cfg->directory.servers) {
+		cfgread_error(c, list, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+		if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+			cfgread_error(c, e, "\"directory.servers\" element %zu must be a group "
+					    "{ host = \"…\"; address = \"…\"; }", i);
+			continue;
+		}
+		char prefix[64];
+		snprintf(prefix, sizeof(prefix), "directory.servers[%zu]", i);
+		cfgread_unknown_keys(c, e, prefix, keys);
+		struct config_server srv = { 0 };
+		cfgread_string(c, e, prefix, "host", true, &srv.host);
+		cfgread_string(c, e, prefix, "address", false, &srv.address);
+		if (srv.host && (srv.host[0] == '\0' || strpbrk(srv.host, " /@:"))) {
+			cfgread_error(c, config_setting_get_member(e, "host"),
+				      "\"%s.host\" is \"%s\", expected a DNS host name", prefix,
+				      srv.host);
+			free(srv.host);
+			srv.host = NULL;
+		}
+		if (!srv.host) {
+			free(srv.address);
+			continue;
+		}
+		cfg->directory.servers[cfg->directory.n_servers++] = srv;
+	}
+}
+
+static void read_directory(struct cfgread *c, const config_setting_t *root,
+			   struct config *cfg)
+{
+	static const char *const keys[] = { "realm", "domain", "site",	  "servers",
+					     "base",  "schema", "timeout", NULL };
+	config_setting_t *g;
+	if (cfgread_group(c, root, "", "directory", false, false, &g) != CFG_OK)
+		return;
+	cfgread_unknown_keys(c, g, "directory", keys);
+	cfgread_string(c, g, "directory", "realm", false, &cfg->directory.realm);
+	cfgread_string(c, g, "directory", "domain", false, &cfg->directory.domain);
+	cfgread_string(c, g, "directory", "site", false, &cfg->directory.site);
+	cfgread_string(c, g, "directory", "base", false, &cfg->directory.base);
+	read_int(c, g, "directory", "timeout", 1, 300, &cfg->directory.timeout);
+	read_servers(c, g, cfg);
+
+	char *schema = NULL;
+	if (cfgread_string(c, g, "directory", "schema", false, &schema) == CFG_OK) {
+		size_t i;
+		for (i = 0; schema_names[i] && strcmp(schema_names[i], schema) != 0; i++)
+			;
+		if (schema_names[i])
+			cfg->directory.schema = (enum config_schema)i;
+		else
+			cfgread_error(c, config_setting_get_member(g, "schema"),
+				      "\"directory.schema\" is \"%s\", expected \"ad\", "
+				      "\"rfc2307bis\" or \"rfc2307\"",
+				      schema);
+		free(schema);
+	}
+	if (cfg->directory.realm && cfg->directory.realm[0] == '\0')
+		cfgread_error(c, config_setting_get_member(g, "realm"),
+			      "\"directory.realm\" must not be empty");
+}
+
+/* "EXAMPLE.TEST" → "example.test" → "dc=example,dc=test" */
+static void derive_directory(struct config *cfg)
+{
+	if (!cfg->directory.realm)
+		return;
+	if (!cfg->directory.domain && (cfg->directory.domain = strdup(cfg->directory.realm)))
+		for (char *p = cfg->directory.domain; *p; p++)
+			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	if (!cfg->directory.base && cfg->directory.domain) {
+		size_t len = strlen(cfg->directory.domain);
+		char *b = malloc(len * 4 + 4);
+		if (!b)
+			return;
+		char *o = stpcpy(b, "dc=");
+		for (const char *p = cfg->directory.domain; *p; p++)
+			o = *p == '.' ? stpcpy(o, ",dc=") : (*o++ = *p, o);
+		*o = '\0';
+		cfg->directory.base = b;
+	}
+}
+
+static bool valid_name(const char *s)
+{
+	if (!s[0] || strlen(s) > 64)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
+			return false;
+	return true;
+}
+
+static void read_account(struct cfgread *c, config_setting_t *e, size_t i, struct config *cfg)
+{
+	static const char *const keys[] = { "name",	     "principal",  "keytab",
+					    "password_file", "local_user", NULL };
+	char prefix[48];
+	snprintf(prefix, sizeof(prefix), "accounts[%zu]", i);
+	if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+		cfgread_error(c, e, "\"accounts\" element %zu must be a group { name = …; }", i);
+		return;
+	}
+	size_t errors = c->errors;
+	cfgread_unknown_keys(c, e, prefix, keys);
+	struct config_account a = { .line = config_setting_source_line(e) };
+	cfgread_string(c, e, prefix, "name", true, &a.name);
+	cfgread_string(c, e, prefix, "principal", false, &a.principal);
+	read_path(c, e, prefix, "keytab", false, &a.keytab);
+	read_path(c, e, prefix, "password_file", false, &a.password_file);
+	cfgread_string(c, e, prefix, "local_user", false, &a.local_user);
+
+	if (a.name && !valid_name(a.name))
+		cfgread_error(c, config_setting_get_member(e, "name"),
+			      "\"%s.name\" is \"%s\", expected 1 to 64 letters, digits, '.', '_' "
+			      "or '-'",
+			      prefix, a.name);
+	else if (a.name && strcmp(a.name, "system") == 0)
+		cfgread_error(c, config_setting_get_member(e, "name"),
+			      "\"%s.name\" must not be \"system\": that name means the client "
+			      "token account",
+			      prefix);
+	else if (a.name && config_find_account(cfg, a.name))
+		cfgread_error(c, config_setting_get_member(e, "name"),
+			      "account \"%s\" is defined twice (first at line %d)", a.name,
+			      config_find_account(cfg, a.name)->line);
+
+	int kinds = !!a.keytab + !!a.password_file + !!a.local_user;
+	if (kinds != 1)
+		cfgread_error(c, e,
+			      "account \"%s\" needs exactly one of keytab, password_file or "
+			      "local_user (has %d)",
+			      a.name ? a.name : "?", kinds);
+	else if (a.local_user && a.principal)
+		cfgread_error(c, config_setting_get_member(e, "principal"),
+			      "account \"%s\" is local (local_user) and takes no principal",
+			      a.name ? a.name : "?");
+	else if (!a.local_user && !a.principal)
+		cfgread_error(c, e, "account \"%s\" needs a principal for its %s",
+			      a.name ? a.name : "?", a.keytab ? "keytab" : "password file");
+	else if (a.principal && !strchr(a.principal, '@'))
+		cfgread_error(c, config_setting_get_member(e, "principal"),
+			      "\"%s.principal\" is \"%s\", expected a principal with its realm, "
+			      "such as \"swinstall@EXAMPLE.TEST\"",
+			      prefix, a.principal);
+	if (a.local_user && a.local_user[0] == '\0')
+		cfgread_error(c, config_setting_get_member(e, "local_user"),
+			      "\"%s.local_user\" must not be empty", prefix);
+	a.kind = a.keytab ? ACCOUNT_KEYTAB : a.password_file ? ACCOUNT_PASSWORD : ACCOUNT_LOCAL;
+
+	if (c->errors != errors || !a.name) {
+		account_clear(&a);
+		return;
+	}
+	cfg->accounts[cfg->n_accounts++] = a;
+}
+
+static void read_accounts(struct cfgread *c, const config_setting_t *root, struct config *cfg)
+{
+	config_setting_t *list;
+	if (cfgread_group(c, root, "", "accounts", false, true, &list) != CFG_OK)
+		return;
+	size_t n = (size_t)config_setting_length(list);
+	cfg->accounts = calloc(n ? n : 1, sizeof(*cfg->accounts));
+	if (!cfg->accounts) {
+		cfgread_error(c, list, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		read_account(c, config_setting_get_elem(list, (unsigned)i), i, cfg);
+}
+
+static void read_lockout(struct cfgread *c, const config_setting_t *root, struct config *cfg)
+{
+	static const char *const keys[] = { "backoff", NULL };
+	config_setting_t *g;
+	if (cfgread_group(c, root, "", "lockout", false, false, &g) != CFG_OK)
+		return;
+	cfgread_unknown_keys(c, g, "lockout", keys);
+	read_int(c, g, "lockout", "backoff", 60, 30 * 86400, &cfg->lockout.backoff);
+}
+
+static void read_advertisement_paths(struct cfgread *c, const config_setting_t *root,
+				     struct config *cfg)
+{
+	char **v = NULL;
+	size_t n = 0;
+	if (cfgread_strv(c, root, "", "advertisements", false, false, &v, &n) != CFG_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i][0] != '/') {
+			cfgread_error(c, config_setting_get_member(root, "advertisements"),
+				      "\"advertisements\" element %zu is \"%s\", expected an "
+				      "absolute path",
+				      i, v[i]);
+			strv_free(v);
+			return;
+		}
+	}
+	strv_free(cfg->advertisements);
+	cfg->advertisements = v;
+	cfg->n_advertisements = n;
+}
+
+static void validate_whole(struct cfgread *c, const config_setting_t *root, struct config *cfg)
+{
+	bool needs_directory = false;
+	for (size_t i = 0; i < cfg->n_accounts; i++)
+		needs_directory |= cfg->accounts[i].kind != ACCOUNT_LOCAL;
+	if (needs_directory && !cfg->directory.realm)
+		cfgread_error(c, root,
+			      "accounts with a principal need \"directory.realm\" (and servers, or "
+			      "a domain to discover them by DNS SRV)");
+	if (cfg->directory.realm) {
+		for (size_t i = 0; i < cfg->n_accounts; i++) {
+			const char *p = cfg->accounts[i].principal;
+			const char *at = p ? strrchr(p, '@') : NULL;
+			if (at && strcmp(at + 1, cfg->directory.realm) != 0)
+				cfgread_warning(c, root,
+						"account \"%s\": principal \"%s\" is not in realm "
+						"\"%s\"; its KDC will still be the pinned DC",
+						cfg->accounts[i].name, p, cfg->directory.realm);
+		}
+	}
+}
+
+int config_load(const char *path, struct config **ret, struct diag_list *diags)
+{
+	struct cfgread c = { .diags = diags, .file = path };
+	char *why = NULL;
+	int r = trust_check(path, TRUST_FILE, &why);
+	if (r < 0) {
+		diag_error(diags, path, 0, "refusing configuration: %s",
+			   why ? why : strerror(-r));
+		free(why);
+		return r;
+	}
+
+	config_t lc;
+	config_init(&lc);
+	r = cfgread_load(&c, &lc, path);
+	if (r < 0) {
+		config_destroy(&lc);
+		return r;
+	}
+
+	struct config *cfg = config_new_default();
+	if (!cfg || !(cfg->file = strdup(path))) {
+		config_free(cfg);
+		config_destroy(&lc);
+		return -ENOMEM;
+	}
+
+	static const char *const keys[] = {
+		"advertisements", "poll_interval", "splay",	   "max_concurrent",
+		"kill_grace",	  "max_log_bytes", "state_dir",	   "log_dir",
+		"control_socket", "syslog",	   "client_token", "directory",
+		"accounts",	  "lockout",	   NULL,
+	};
+	config_setting_t *root = config_root_setting(&lc);
+	cfgread_unknown_keys(&c, root, "", keys);
+
+	read_advertisement_paths(&c, root, cfg);
+	read_int(&c, root, "", "poll_interval", 5, 86400, &cfg->poll_interval);
+	read_int(&c, root, "", "splay", 0, 86400, &cfg->splay);
+	read_int(&c, root, "", "max_concurrent", 1, 256, &cfg->max_concurrent);
+	read_int(&c, root, "", "kill_grace", 1, 3600, &cfg->kill_grace);
+	cfgread_int(&c, root, "", "max_log_bytes", false, 4096, 1LL << 32, &cfg->max_log_bytes);
+	read_path(&c, root, "", "state_dir", false, &cfg->state_dir);
+	read_path(&c, root, "", "log_dir", false, &cfg->log_dir);
+	read_path(&c, root, "", "control_socket", false, &cfg->control_socket);
+	read_syslog(&c, root, cfg);
+	read_client_token(&c, root, cfg);
+	read_directory(&c, root, cfg);
+	read_accounts(&c, root, cfg);
+	read_lockout(&c, root, cfg);
+	derive_directory(cfg);
+	validate_whole(&c, root, cfg);
+
+	config_destroy(&lc);
+	*ret = cfg;
+	return 0;
+}

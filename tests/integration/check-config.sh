@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# advertd --check and advertctl check-config as an admin uses them: the shipped samples
+# pass; a broken file is reported as FILE:LINE: with a reason and a non-zero exit; the
+# other files keep their advertisements.
+set -u
+: "${top_srcdir:?}" "${top_builddir:?}"
+advertd=$top_builddir/src/advertd/advertd
+advertctl=$top_builddir/src/advertctl/advertctl
+pass=0 fail=0
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"
+mkdir "$tmp/ads"
+cp "$top_srcdir"/etc/advertisements.d/*.conf "$tmp/ads/"
+sed "s|\"/etc/advertd/advertisements.d\"|\"$tmp/ads\"|" "$top_srcdir/etc/advertd.conf" >"$tmp/advertd.conf"
+chmod 644 "$tmp/advertd.conf" "$tmp"/ads/*.conf
+
+out=$("$advertd" --check -c "$tmp/advertd.conf" 2>&1); rc=$?
+check "sample configuration passes advertd --check" [ $rc -eq 0 ]
+check "summary lists the sample advertisements" grep -q 'LAB00001' <<<"$out"
+check "summary counts errors" grep -q '^0 error(s), 0 warning(s)' <<<"$out"
+
+out=$("$advertctl" -c "$tmp/advertd.conf" check-config 2>&1); rc=$?
+check "sample configuration passes advertctl check-config" [ $rc -eq 0 ]
+
+# A broken advertisement file beside the good one.
+cat >"$tmp/ads/broken.conf" <<'CONF'
+advertisements = (
+  { id = "BROKEN1";
+    package = { id = "P"; name = "N"; source = "/srv/p"; };
+    program = { name = "I"; comand = [ "x" ]; run_as = "system"; };
+  }
+);
+CONF
+chmod 644 "$tmp/ads/broken.conf"
+out=$("$advertctl" -c "$tmp/advertd.conf" check-config "$tmp/ads/broken.conf" 2>&1); rc=$?
+check "broken file: exit status 1" [ $rc -eq 1 ]
+check "broken file: FILE:LINE: and the reason" \
+	grep -qF "$tmp/ads/broken.conf:4: error: unknown key \"program.comand\" (did you mean \"command\"?)" <<<"$out"
+
+out=$("$advertd" --check -c "$tmp/advertd.conf" 2>&1); rc=$?
+check "advertd --check fails on the broken file" [ $rc -eq 1 ]
+check "the good advertisements are still listed" grep -q 'LAB00005' <<<"$out"
+
+chmod 666 "$tmp/ads/broken.conf"
+out=$("$advertctl" -c "$tmp/advertd.conf" check-config "$tmp/ads/broken.conf" 2>&1); rc=$?
+check "insecure file refused with a reason" grep -q 'writable by group or others (mode 0666)' <<<"$out"
+
+out=$("$advertctl" -c "$tmp/advertd.conf" frobnicate 2>&1); rc=$?
+check "unknown command: usage error 2" [ $rc -eq 2 ]
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

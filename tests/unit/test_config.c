@@ -1,0 +1,280 @@
+/* advertd.conf: every key of the documented shape, defaults, and the errors. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "advert/config.h"
+#include "testutil.h"
+
+static char *dir;
+
+static struct config *load(const char *content, struct diag_list *diags, int *ret_r)
+{
+	char *f = tu_write(dir, "advertd.conf", 0644, content);
+	struct config *cfg = NULL;
+	int r = config_load(f, &cfg, diags);
+	if (ret_r)
+		*ret_r = r;
+	free(f);
+	return cfg;
+}
+
+/* The configuration shape from the design notes, verbatim in its keys. */
+static const char full[] =
+	"advertisements = [ \"/etc/advertd/advertisements.d\", \"/srv/dp/ads\" ];\n"
+	"poll_interval  = 120;\n"
+	"splay          = 30;\n"
+	"max_concurrent = 4;\n"
+	"kill_grace     = 10;\n"
+	"max_log_bytes  = 65536;\n"
+	"state_dir      = \"/var/lib/x\";\n"
+	"log_dir        = \"/var/log/x\";\n"
+	"control_socket = \"/run/x/control.sock\";\n"
+	"syslog = { facility = \"local3\"; ident = \"adv\"; socket = \"/tmp/s.sock\"; };\n"
+	"client_token = {\n"
+	"  principal = \"host/ws1.example.test@EXAMPLE.TEST\";\n"
+	"  keytab    = \"/etc/krb5.keytab\";\n"
+	"};\n"
+	"directory = {\n"
+	"  realm   = \"EXAMPLE.TEST\";\n"
+	"  domain  = \"example.test\";\n"
+	"  site    = \"Lab\";\n"
+	"  servers = ( { host = \"dc1.example.test\"; address = \"127.0.1.1\"; },\n"
+	"              { host = \"dc2.example.test\"; } );\n"
+	"  base    = \"dc=example,dc=test\";\n"
+	"  schema  = \"ad\";\n"
+	"  timeout = 7;\n"
+	"};\n"
+	"accounts = (\n"
+	"  { name = \"swinstall\"; principal = \"swinstall@EXAMPLE.TEST\";\n"
+	"    keytab = \"/etc/advertd/swinstall.keytab\"; },\n"
+	"  { name = \"pwinstall\"; principal = \"pwinstall@EXAMPLE.TEST\";\n"
+	"    password_file = \"/etc/advertd/pwinstall.secret\"; },\n"
+	"  { name = \"localinst\"; local_user = \"installer\"; }\n"
+	");\n"
+	"lockout = { backoff = 900; };\n";
+
+static void test_full(void)
+{
+	struct diag_list diags = { 0 };
+	int r;
+	struct config *cfg = load(full, &diags, &r);
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT_EQUAL(diags.n, 0);
+	tu_dump_diags(&diags);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_advertisements, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->advertisements[1], "/srv/dp/ads");
+	CU_ASSERT_EQUAL(cfg->poll_interval, 120);
+	CU_ASSERT_EQUAL(cfg->splay, 30);
+	CU_ASSERT_EQUAL(cfg->max_concurrent, 4);
+	CU_ASSERT_EQUAL(cfg->kill_grace, 10);
+	CU_ASSERT_EQUAL(cfg->max_log_bytes, 65536);
+	CU_ASSERT_STRING_EQUAL(cfg->state_dir, "/var/lib/x");
+	CU_ASSERT_STRING_EQUAL(cfg->log_dir, "/var/log/x");
+	CU_ASSERT_STRING_EQUAL(cfg->control_socket, "/run/x/control.sock");
+	CU_ASSERT_EQUAL(cfg->syslog.facility, LOG_LOCAL3);
+	CU_ASSERT_STRING_EQUAL(cfg->syslog.ident, "adv");
+	CU_ASSERT_STRING_EQUAL(cfg->syslog.socket, "/tmp/s.sock");
+	CU_ASSERT_STRING_EQUAL(cfg->client_token.principal, "host/ws1.example.test@EXAMPLE.TEST");
+	CU_ASSERT_STRING_EQUAL(cfg->client_token.keytab, "/etc/krb5.keytab");
+	CU_ASSERT_STRING_EQUAL(cfg->directory.realm, "EXAMPLE.TEST");
+	CU_ASSERT_STRING_EQUAL(cfg->directory.domain, "example.test");
+	CU_ASSERT_STRING_EQUAL(cfg->directory.site, "Lab");
+	CU_ASSERT_EQUAL_FATAL(cfg->directory.n_servers, 2);
+	CU_ASSERT_STRING_EQUAL(cfg->directory.servers[0].host, "dc1.example.test");
+	CU_ASSERT_STRING_EQUAL(cfg->directory.servers[0].address, "127.0.1.1");
+	CU_ASSERT_STRING_EQUAL(cfg->directory.servers[1].host, "dc2.example.test");
+	CU_ASSERT_PTR_NULL(cfg->directory.servers[1].address);
+	CU_ASSERT_STRING_EQUAL(cfg->directory.base, "dc=example,dc=test");
+	CU_ASSERT_EQUAL(cfg->directory.schema, CONFIG_SCHEMA_AD);
+	CU_ASSERT_EQUAL(cfg->directory.timeout, 7);
+	CU_ASSERT_EQUAL_FATAL(cfg->n_accounts, 3);
+	const struct config_account *a = config_find_account(cfg, "swinstall");
+	CU_ASSERT(a && a->kind == ACCOUNT_KEYTAB &&
+		  strcmp(a->keytab, "/etc/advertd/swinstall.keytab") == 0 &&
+		  strcmp(a->principal, "swinstall@EXAMPLE.TEST") == 0);
+	a = config_find_account(cfg, "pwinstall");
+	CU_ASSERT(a && a->kind == ACCOUNT_PASSWORD &&
+		  strcmp(a->password_file, "/etc/advertd/pwinstall.secret") == 0);
+	a = config_find_account(cfg, "localinst");
+	CU_ASSERT(a && a->kind == ACCOUNT_LOCAL && strcmp(a->local_user, "installer") == 0 &&
+		  !a->principal);
+	CU_ASSERT_PTR_NULL(config_find_account(cfg, "nobody"));
+	CU_ASSERT_EQUAL(cfg->lockout.backoff, 900);
+	config_free(cfg);
+	diag_clear(&diags);
+}
+
+static void test_defaults(void)
+{
+	struct diag_list diags = { 0 };
+	struct config *cfg = load("# nothing set\n", &diags, NULL);
+	CU_ASSERT_EQUAL(diags.n, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->n_advertisements, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(cfg->advertisements[0], "/advertd/advertisements.d"));
+	CU_ASSERT_EQUAL(cfg->poll_interval, 300);
+	CU_ASSERT_EQUAL(cfg->splay, 60);
+	CU_ASSERT_EQUAL(cfg->max_concurrent, 2);
+	CU_ASSERT_EQUAL(cfg->kill_grace, 30);
+	CU_ASSERT_EQUAL(cfg->max_log_bytes, 1048576);
+	CU_ASSERT_STRING_EQUAL(cfg->state_dir, "/var/lib/advertd");
+	CU_ASSERT_STRING_EQUAL(cfg->log_dir, "/var/log/advertd");
+	CU_ASSERT_STRING_EQUAL(cfg->control_socket, "/run/advertd/control.sock");
+	CU_ASSERT_EQUAL(cfg->syslog.facility, LOG_DAEMON);
+	CU_ASSERT_STRING_EQUAL(cfg->syslog.ident, "advertd");
+	CU_ASSERT_STRING_EQUAL(cfg->syslog.socket, "/dev/log");
+	CU_ASSERT_PTR_NULL(cfg->client_token.principal);
+	CU_ASSERT_STRING_EQUAL(cfg->client_token.keytab, "/etc/krb5.keytab");
+	CU_ASSERT_PTR_NULL(cfg->directory.realm);
+	CU_ASSERT_EQUAL(cfg->directory.schema, CONFIG_SCHEMA_RFC2307BIS);
+	CU_ASSERT_EQUAL(cfg->directory.timeout, 5);
+	CU_ASSERT_EQUAL(cfg->n_accounts, 0);
+	CU_ASSERT_EQUAL(cfg->lockout.backoff, 1800);
+	config_free(cfg);
+	diag_clear(&diags);
+}
+
+static void test_derived_directory(void)
+{
+	struct diag_list diags = { 0 };
+	struct config *cfg = load("directory = { realm = \"AD.EXAMPLE.TEST\"; };\n", &diags, NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->directory.domain, "ad.example.test");
+	CU_ASSERT_STRING_EQUAL(cfg->directory.base, "dc=ad,dc=example,dc=test");
+	CU_ASSERT_EQUAL(cfg->directory.n_servers, 0);
+	config_free(cfg);
+	diag_clear(&diags);
+}
+
+static const struct {
+	const char *content;
+	int line;
+	const char *msg;
+} bad[] = {
+	{ "poll_intervall = 60;\n", 1, "unknown key \"poll_intervall\" (did you mean \"poll_interval\"?)" },
+	{ "poll_interval = 0;\n", 1, "\"poll_interval\" is 0, expected 5 to 86400" },
+	{ "splay = \"60\";\n", 1, "\"splay\" must be an integer, not a string" },
+	{ "max_concurrent = 0;\n", 1, "\"max_concurrent\" is 0, expected 1 to 256" },
+	{ "state_dir = \"var/lib\";\n", 1, "\"state_dir\" is \"var/lib\", expected an absolute path" },
+	{ "advertisements = \"/etc/x\";\n", 1, "\"advertisements\" must be an array of strings" },
+	{ "advertisements = [ \"ads\" ];\n", 1, "expected an absolute path" },
+	{ "advertisements = [ ];\n", 1, "\"advertisements\" must not be empty" },
+	{ "\nsyslog = { facility = \"kernel\"; };\n", 2, "\"syslog.facility\" is \"kernel\"" },
+	{ "syslog = { ident = \"\"; };\n", 1, "\"syslog.ident\" must not be empty" },
+	{ "syslog = { sockett = \"/dev/log\"; };\n", 1, "unknown key \"syslog.sockett\" (did you mean \"socket\"?)" },
+	{ "client_token = { principal = \"host/ws1\"; };\n", 1, "expected a principal with its realm" },
+	{ "directory = {\n realm = \"R\";\n schema = \"nis\";\n};\n", 3, "\"directory.schema\" is \"nis\"" },
+	{ "directory = { realm = \"R\"; servers = ( ); };\n", 1, "\"directory.servers\" is empty" },
+	{ "directory = { realm = \"R\";\n servers = ( { address = \"127.0.0.1\"; } ); };\n", 2,
+	  "missing required key \"directory.servers[0].host\"" },
+	{ "directory = { realm = \"R\"; servers = ( { host = \"a b\"; } ); };\n", 1, "expected a DNS host name" },
+	{ "directory = { realm = \"R\"; timeout = 0; };\n", 1, "\"directory.timeout\" is 0" },
+	{ "directory = { realm = \"R\"; };\naccounts = (\n { name = \"a\"; principal = \"a@R\"; "
+	  "keytab = \"/k\"; password_file = \"/p\"; } );\n", 3, "needs exactly one of keytab, password_file or local_user (has 2)" },
+	{ "directory = { realm = \"R\"; };\naccounts = (\n { name = \"a\"; keytab = \"/k\"; } );\n", 3,
+	  "account \"a\" needs a principal for its keytab" },
+	{ "accounts = (\n { name = \"a\"; principal = \"a@R\"; local_user = \"a\"; } );\n", 2,
+	  "is local (local_user) and takes no principal" },
+	{ "accounts = (\n { name = \"system\"; local_user = \"x\"; } );\n", 2, "must not be \"system\"" },
+	{ "accounts = (\n { name = \"a\"; local_user = \"x\"; },\n { name = \"a\"; local_user = \"y\"; } );\n", 3,
+	  "account \"a\" is defined twice (first at line 2)" },
+	{ "accounts = (\n { name = \"a\"; local_user = \"x\"; keytabb = \"/k\"; } );\n", 2,
+	  "unknown key \"accounts[0].keytabb\" (did you mean \"keytab\"?)" },
+	{ "accounts = (\n { name = \"a b\"; local_user = \"x\"; } );\n", 2, "\"accounts[0].name\" is \"a b\"" },
+	{ "accounts = (\n { name = \"a\"; principal = \"a@R\"; keytab = \"/k\"; } );\n", 0,
+	  "accounts with a principal need \"directory.realm\"" },
+	{ "lockout = { backoff = 5; };\n", 1, "\"lockout.backoff\" is 5, expected 60 to 2592000" },
+	{ "accounts = { name = \"a\"; };\n", 1, "\"accounts\" must be a list" },
+};
+
+static void test_bad_values(void)
+{
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct diag_list diags = { 0 };
+		int r;
+		struct config *cfg = load(bad[i].content, &diags, &r);
+		const struct diag *d = tu_find_diag(&diags, bad[i].msg);
+		bool ok = r == 0 && cfg && d && d->level == DIAG_ERROR && d->line == bad[i].line &&
+			  strstr(d->file, "advertd.conf");
+		if (!ok) {
+			fprintf(stderr, "\ncase %zu: want line %d \"%s\", got:\n", i, bad[i].line,
+				bad[i].msg);
+			tu_dump_diags(&diags);
+		}
+		CU_ASSERT(ok);
+		config_free(cfg);
+		diag_clear(&diags);
+	}
+}
+
+static void test_unusable_files(void)
+{
+	struct diag_list diags = { 0 };
+	int r;
+	struct config *cfg = load("poll_interval = 60\nsplay = ;\n", &diags, &r);
+	CU_ASSERT_EQUAL(r, -EINVAL);
+	CU_ASSERT_PTR_NULL(cfg);
+	const struct diag *d = tu_find_diag(&diags, "syntax error");
+	CU_ASSERT(d && d->line == 2);
+	diag_clear(&diags);
+
+	char *f = tu_write(dir, "loose.conf", 0666, "");
+	CU_ASSERT_EQUAL(config_load(f, &cfg, &diags), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "refusing configuration"));
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "writable by group or others"));
+	free(f);
+	diag_clear(&diags);
+
+	CU_ASSERT(config_load("/nonexistent/advertd.conf", &cfg, &diags) < 0);
+	CU_ASSERT_EQUAL(diags.n, 1);
+	diag_clear(&diags);
+}
+
+static void test_untrusted_include(void)
+{
+	char *inc = tu_write(dir, "inc.cfg", 0666, "splay = 5;\n");
+	char *content = NULL;
+	CU_ASSERT_FATAL(asprintf(&content, "@include \"%s\"\n", inc) > 0);
+	struct diag_list diags = { 0 };
+	int r;
+	struct config *cfg = load(content, &diags, &r);
+	CU_ASSERT_EQUAL(r, -EPERM);
+	CU_ASSERT_PTR_NULL(cfg);
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "refusing included file"));
+	diag_clear(&diags);
+
+	/* The same include, made trustworthy, is read. */
+	chmod(inc, 0644);
+	cfg = load(content, &diags, &r);
+	CU_ASSERT_EQUAL(r, 0);
+	CU_ASSERT(cfg && cfg->splay == 5);
+	config_free(cfg);
+	diag_clear(&diags);
+	free(content);
+	free(inc);
+}
+
+int main(void)
+{
+	dir = tu_mkdtemp();
+	static const struct tu_test tests[] = {
+		{ "every key of the documented shape", test_full },
+		{ "defaults", test_defaults },
+		{ "domain and base derived from the realm", test_derived_directory },
+		{ "bad values: line and message", test_bad_values },
+		{ "syntax error, insecure and missing files", test_unusable_files },
+		{ "@include must be trustworthy too", test_untrusted_include },
+		{ 0 },
+	};
+	int r = tu_run("config", tests);
+	tu_rmtree(dir);
+	free(dir);
+	return r;
+}
