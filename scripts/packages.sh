@@ -4,7 +4,7 @@
 # Building and unit-testing advertd.
 ADV_BUILD_PACKAGES=(
 	build-essential autoconf automake pkg-config
-	libconfig-dev libkrb5-dev libldap-dev libsasl2-dev libcunit1-dev libsystemd-dev
+	libconfig-dev libkrb5-dev libldap-dev libsasl2-dev libcunit1-dev libsystemd-dev libssl-dev
 	libsasl2-modules-gssapi-mit krb5-user
 )
 

@@ -8,6 +8,7 @@
 
 #include "advert/check.h"
 #include "advert/log.h"
+#include "testid.h"
 
 enum { OPT_ONCE = 256, OPT_CHECK, OPT_TEST_IDENTITY };
 
@@ -41,6 +42,23 @@ static int run_check(const char *config_path)
 	return errors ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+static int run_test_identity(const char *config_path, const char *account)
+{
+	struct diag_list diags = { 0 };
+	struct config *cfg = NULL;
+	int r = config_load(config_path, &cfg, &diags);
+	diag_print(&diags, stderr);
+	size_t errors = diag_count(&diags, DIAG_ERROR);
+	diag_clear(&diags);
+	if (r < 0 || errors) {
+		config_free(cfg);
+		return TESTID_CONFIG;
+	}
+	r = testid_main(cfg, account);
+	config_free(cfg);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -54,6 +72,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	const char *config_path = ADV_DEFAULT_CONFIG;
+	const char *test_identity = NULL;
 	bool check = false;
 
 	log_setup("advertd", LOG_TARGET_STDERR, LOG_DAEMON);
@@ -61,7 +80,9 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'f':
 		case OPT_ONCE:
+			break;
 		case OPT_TEST_IDENTITY:
+			test_identity = optarg;
 			break;
 		case 'c':
 			config_path = optarg;
@@ -88,8 +109,10 @@ int main(int argc, char **argv)
 
 	if (check)
 		return run_check(config_path);
+	if (test_identity)
+		return run_test_identity(config_path, test_identity);
 
-	log_error("this build can only validate configuration (--check); the service "
-		  "loop, --once and --test-identity are not built yet");
+	log_error("this build can validate configuration (--check) and test an identity "
+		  "(--test-identity); the service loop and --once are not built yet");
 	return 2;
 }

@@ -1,0 +1,73 @@
+/* Credentials of an installation account, obtained from exactly one DC: a krb5 context
+ * pinned in-process to that DC (kdc, primary_kdc, master_kdc, admin_server; no DNS), the
+ * AS exchange from a keytab or password file into a caller-named MEMORY: ccache, the
+ * ldap/<dc> service ticket, and the classification of what the KDC said. Knows nothing
+ * of LDAP. */
+#ifndef ADVERT_CREDS_H
+#define ADVERT_CREDS_H
+
+#include <krb5/krb5.h>
+
+#include "advert/config.h"
+#include "advert/dcloc.h"
+#include "advert/lockout.h"
+
+/* What came of a request, in the terms an admin and the lockout guard need. */
+enum creds_status {
+	CREDS_OK,
+	CREDS_NO_SECRET,	/* secret missing, unreadable or insecure: nothing was sent */
+	CREDS_REJECTED,		/* wrong password or stale keytab */
+	CREDS_REVOKED,		/* account locked out or disabled */
+	CREDS_PASSWORD_EXPIRED, /* KRB5KDC_ERR_KEY_EXP */
+	CREDS_ACCOUNT_EXPIRED,	/* KRB5KDC_ERR_NAME_EXP */
+	CREDS_UNKNOWN_PRINCIPAL,
+	CREDS_CLOCK_SKEW,
+	CREDS_UNREACHABLE, /* the DC did not answer: try the next one */
+	CREDS_ERROR,	   /* anything else */
+};
+
+struct creds_result {
+	enum creds_status status;
+	krb5_error_code code; /* 0 when the status needs none */
+	char message[256];    /* krb5's own text, or ours */
+};
+
+/* A krb5 context pinned to one DC. */
+struct creds_ctx;
+
+/* Creates a context for realm whose every KDC lookup answers dc (TCP, its kdc_port).
+ * Settings other than the pin come from the normal profile (KRB5_CONFIG or
+ * /etc/krb5.conf, if any). Returns 0 or -errno. */
+int creds_open(const char *realm, const struct dc *dc, struct creds_ctx **ret)
+	__attribute__((nonnull, warn_unused_result));
+void creds_close(struct creds_ctx *c);
+krb5_context creds_krb5(const struct creds_ctx *c) __attribute__((nonnull));
+
+/* Requests sent to the KDC through this context so far. */
+unsigned creds_kdc_requests(const struct creds_ctx *c) __attribute__((nonnull));
+
+/* The fingerprint (hex SHA-256) of the account's secret as it is now: its keytab's keys
+ * for its principal, or its password file's content. Checks the file is root-owned and
+ * not readable by group or others first. Returns 0, or -errno with res->status =
+ * CREDS_NO_SECRET and a message naming the file. Sends nothing. */
+int creds_fingerprint(struct creds_ctx *c, const struct config_account *acct,
+		      char fp[LOCKOUT_FP_LEN + 1], struct creds_result *res)
+	__attribute__((nonnull, warn_unused_result));
+
+/* The AS exchange for acct's principal with its own secret, into ccache (initialised to
+ * that principal). Returns 0 when res->status is CREDS_OK, else -EACCES (the KDC said
+ * no: see res), -EHOSTUNREACH (no answer) or another -errno. */
+int creds_acquire(struct creds_ctx *c, const struct config_account *acct, krb5_ccache ccache,
+		  struct creds_result *res) __attribute__((nonnull, warn_unused_result));
+
+/* Gets service/<host>@realm with the TGT in ccache and stores it there. */
+int creds_service_ticket(struct creds_ctx *c, krb5_ccache ccache, const char *service,
+			 const char *host, struct creds_result *res)
+	__attribute__((nonnull, warn_unused_result));
+
+/* The guard's view of a status. */
+enum lockout_outcome creds_lockout_outcome(enum creds_status s);
+
+const char *creds_status_name(enum creds_status s);
+
+#endif

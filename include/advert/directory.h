@@ -1,0 +1,72 @@
+/* The directory on the pinned DC: an LDAP connection made to the DC's address by us
+ * (no name resolution, no referrals, no canonicalisation), a SASL/GSSAPI bind with the
+ * installation account's own ccache, and the account and group lookups for the three
+ * schemas. Knows nothing of exec or scheduling. */
+#ifndef ADVERT_DIRECTORY_H
+#define ADVERT_DIRECTORY_H
+
+#include <krb5/krb5.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "advert/config.h"
+#include "advert/dcloc.h"
+
+struct directory_conn;
+
+struct directory_account {
+	char *dn;
+	char *name;
+	uid_t uid;
+	gid_t gid; /* primary group */
+	char *home;
+	char *shell; /* may be NULL */
+};
+
+struct directory_group {
+	char *name;
+	gid_t gid;
+};
+
+struct directory_groups {
+	struct directory_group *items; /* only groups with a gidNumber */
+	size_t n;
+	unsigned skipped; /* groups found without a gidNumber */
+};
+
+/* Counters for one connection, for status lines and the benchmark. */
+struct directory_stats {
+	unsigned connections, binds, searches;
+};
+
+/* Connects to dc->address:ldap_port within timeout seconds and prepares an LDAP handle
+ * for ldap://<dc->host>. Returns 0, -EHOSTUNREACH/-ETIMEDOUT/-ECONNREFUSED (the DC does
+ * not answer: try the next one) or -errno; *ret_err (malloc'd, may be NULL) says more. */
+int directory_connect(const struct dc *dc, int timeout, struct directory_conn **ret,
+		      char **ret_err) __attribute__((nonnull(1, 3, 4)));
+
+/* SASL/GSSAPI bind as the principal of ccache, using only that ccache (which must
+ * already hold ldap/<host>: no KDC is contacted). Returns 0 or -EACCES/-EIO. */
+int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache ccache,
+			  char **ret_err) __attribute__((nonnull(1, 2, 3, 4)));
+
+/* Finds the account name (uid, or sAMAccountName / userPrincipalName for "ad") under
+ * base. Returns 0, -ENOENT, -EPROTO (no uidNumber/gidNumber) or -EIO. */
+int directory_find_account(struct directory_conn *d, enum config_schema schema,
+			   const char *base, const char *name, const char *principal,
+			   struct directory_account *ret, char **ret_err)
+	__attribute__((nonnull(1, 3, 4, 5, 6, 7)));
+
+/* Every group of the account, nested membership included (cycle-safe). */
+int directory_find_groups(struct directory_conn *d, enum config_schema schema,
+			  const char *base, const struct directory_account *acct,
+			  struct directory_groups *ret, char **ret_err)
+	__attribute__((nonnull(1, 3, 4, 5, 6)));
+
+const struct directory_stats *directory_stats(const struct directory_conn *d);
+
+void directory_close(struct directory_conn *d);
+void directory_account_clear(struct directory_account *a);
+void directory_groups_clear(struct directory_groups *g);
+
+#endif

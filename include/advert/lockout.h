@@ -1,0 +1,69 @@
+/* The lockout guard: never present a secret the KDC rejected, leave a locked or
+ * disabled account alone for a while, and remember both across restarts. The decision is
+ * a pure function of the stored state, the current secret's fingerprint and the clock;
+ * the state lives in one small file per account, state_dir/lockout/<account>/state. */
+#ifndef ADVERT_LOCKOUT_H
+#define ADVERT_LOCKOUT_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#define LOCKOUT_FP_LEN 64 /* hex SHA-256 */
+
+/* What the last attempt with a secret came to, as far as the guard cares. */
+enum lockout_outcome {
+	LOCKOUT_NONE = 0,	/* no attempt recorded */
+	LOCKOUT_OK,		/* the KDC accepted the secret */
+	LOCKOUT_REJECTED,	/* wrong password or stale keytab: never again with it */
+	LOCKOUT_REVOKED,	/* locked out or disabled: leave alone for the backoff */
+	LOCKOUT_UNUSABLE,	/* expired password/account, unknown principal: backoff,
+				 * or until the secret changes */
+};
+
+struct lockout_state {
+	enum lockout_outcome outcome;
+	char fingerprint[LOCKOUT_FP_LEN + 1]; /* of the secret that got the outcome */
+	time_t since;			      /* when it was recorded */
+	char dc[256];			      /* which DC said so */
+	char message[256];		      /* what the KDC said, for admins */
+	unsigned attempts;		      /* requests ever sent with this fingerprint */
+};
+
+enum lockout_verdict {
+	LOCKOUT_ALLOW,
+	LOCKOUT_HOLD_REJECTED, /* until the secret changes */
+	LOCKOUT_HOLD_BACKOFF,  /* until *ret_until */
+};
+
+/* Decides whether a request may be sent now with the secret whose fingerprint is fp.
+ * *ret_until is set for LOCKOUT_HOLD_BACKOFF. Pure. */
+enum lockout_verdict lockout_decide(const struct lockout_state *st, const char *fp, time_t now,
+				    int backoff, time_t *ret_until)
+	__attribute__((nonnull(1, 2)));
+
+/* Records the outcome of a request made with fp. Pure. */
+void lockout_record(struct lockout_state *st, const char *fp, enum lockout_outcome outcome,
+		    time_t now, const char *dc, const char *message) __attribute__((nonnull(1, 2)));
+
+/* Opens (creating, 0700) the directory state_dir/lockout/<account>/ and takes an exclusive
+ * lock on it, so that two runs for the same account never both send a secret the other
+ * has just seen rejected. The lock is on the directory, not on the state file, because
+ * lockout_write replaces that file by rename: a lock on the old inode would not exclude a
+ * run that opened the new one. Returns an O_CLOEXEC fd (close it to unlock) or -errno;
+ * -EINVAL for an account name with '/' or a leading '.'. */
+int lockout_lock(const char *state_dir, const char *account) __attribute__((nonnull));
+
+/* Reads the state through fd: the directory fd from lockout_lock (its state file; absent
+ * is LOCKOUT_NONE), or an open state file (read from offset 0). An empty file is
+ * LOCKOUT_NONE. A corrupt file is -EBADMSG (the caller must then refuse to send anything:
+ * better a held account than a locked one). */
+int lockout_read(int fd, struct lockout_state *ret) __attribute__((nonnull));
+
+/* Replaces the state durably (write to temp, fsync, rename, fsync the directory). Call it
+ * with the account's lock held. */
+int lockout_write(const char *state_dir, const char *account, const struct lockout_state *st)
+	__attribute__((nonnull));
+
+const char *lockout_outcome_name(enum lockout_outcome o);
+
+#endif

@@ -1,0 +1,490 @@
+/* Installation-account credentials from one pinned DC. The pin is a profile vtable that
+ * answers the KDC lookups itself and defers everything else to the normal profile, so
+ * no temporary krb5.conf can vanish under the context and MIT's "retry with the primary
+ * KDC" lands on the same DC. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <openssl/evp.h>
+#include <profile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "advert/creds.h"
+#include "advert/trust.h"
+
+#define PASSWORD_MAX 1024
+
+struct pin {
+	profile_t base; /* the normal profile, for everything but the pin */
+	char *realm;
+	char *kdc; /* "address:port" or "[v6]:port" */
+};
+
+struct creds_ctx {
+	krb5_context ctx;
+	struct pin pin;
+	unsigned kdc_requests;
+	/* The secret exactly as fingerprinted, so the request uses what the guard judged. */
+	krb5_keytab keytab; /* MEMORY: copy of the account's keys */
+	char *password;	    /* wiped on close */
+};
+
+static char **one_value(const char *v)
+{
+	char **vals = calloc(2, sizeof(*vals));
+	if (vals && !(vals[0] = strdup(v))) {
+		free(vals);
+		return NULL;
+	}
+	return vals;
+}
+
+static long pin_get_values(void *cbdata, const char *const *names, char ***ret_values)
+{
+	const struct pin *p = cbdata;
+	const char *v = NULL;
+	size_t depth = 0;
+	while (names[depth])
+		depth++;
+
+	/* Every realm's KDC is the pinned DC: a referral to another realm must not escape
+	 * the pin either. */
+	if (depth == 3 && strcmp(names[0], "realms") == 0 &&
+	    (strcmp(names[2], "kdc") == 0 || strcmp(names[2], "primary_kdc") == 0 ||
+	     strcmp(names[2], "master_kdc") == 0 || strcmp(names[2], "admin_server") == 0 ||
+	     strcmp(names[2], "kpasswd_server") == 0))
+		v = p->kdc;
+	else if (depth == 2 && strcmp(names[0], "libdefaults") == 0) {
+		static const char *const off[] = { "dns_lookup_kdc", "dns_lookup_realm",
+						   "dns_uri_lookup", "dns_canonicalize_hostname",
+						   "rdns", NULL };
+		for (const char *const *o = off; *o && !v; o++)
+			if (strcmp(names[1], *o) == 0)
+				v = "false";
+		if (strcmp(names[1], "default_realm") == 0)
+			v = p->realm;
+		else if (strcmp(names[1], "udp_preference_limit") == 0)
+			v = "1"; /* TCP: one request is one request, no UDP resends */
+	}
+	if (v) {
+		*ret_values = one_value(v);
+		return *ret_values ? 0 : ENOMEM;
+	}
+	if (!p->base)
+		return PROF_NO_RELATION;
+	return profile_get_values(p->base, names, ret_values);
+}
+
+static void pin_free_values(void *cbdata, char **values)
+{
+	profile_free_list(values);
+}
+
+static krb5_error_code KRB5_CALLCONV count_send(krb5_context ctx, void *data,
+						 const krb5_data *realm, const krb5_data *message,
+						 krb5_data **new_message_out, krb5_data **reply_out)
+{
+	(*(unsigned *)data)++;
+	return 0;
+}
+
+/* The normal profile, read once per process. */
+static profile_t base_profile(void)
+{
+	static profile_t base;
+	static bool tried;
+	if (!tried) {
+		tried = true;
+		krb5_context k;
+		if (krb5_init_context(&k) == 0) {
+			if (krb5_get_profile(k, &base) != 0)
+				base = NULL;
+			krb5_free_context(k);
+		}
+	}
+	return base;
+}
+
+int creds_open(const char *realm, const struct dc *dc, struct creds_ctx **ret)
+{
+	/* sssd's locator plugin is asked before the profile and could move the pin. */
+	setenv("SSSD_KRB5_LOCATOR_DISABLE", "1", 1);
+
+	struct creds_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->pin.base = base_profile();
+	bool v6 = strchr(dc->address, ':') != NULL;
+	if (!(c->pin.realm = strdup(realm)) ||
+	    asprintf(&c->pin.kdc, v6 ? "[%s]:%u" : "%s:%u", dc->address, dc->kdc_port) < 0) {
+		c->pin.kdc = NULL;
+		creds_close(c);
+		return -ENOMEM;
+	}
+
+	struct profile_vtable vt = {
+		.minor_ver = 1,
+		.get_values = pin_get_values,
+		.free_values = pin_free_values,
+	};
+	profile_t prof;
+	if (profile_init_vtable(&vt, &c->pin, &prof) != 0) {
+		creds_close(c);
+		return -ENOMEM;
+	}
+	krb5_error_code k = krb5_init_context_profile(prof, 0, &c->ctx);
+	profile_release(prof);
+	if (k) {
+		c->ctx = NULL;
+		creds_close(c);
+		return -EINVAL;
+	}
+	krb5_set_kdc_send_hook(c->ctx, count_send, &c->kdc_requests);
+	*ret = c;
+	return 0;
+}
+
+void creds_close(struct creds_ctx *c)
+{
+	if (!c)
+		return;
+	if (c->keytab)
+		krb5_kt_close(c->ctx, c->keytab);
+	if (c->password) {
+		explicit_bzero(c->password, strlen(c->password));
+		free(c->password);
+	}
+	if (c->ctx)
+		krb5_free_context(c->ctx);
+	free(c->pin.realm);
+	free(c->pin.kdc);
+	free(c);
+}
+
+krb5_context creds_krb5(const struct creds_ctx *c)
+{
+	return c->ctx;
+}
+
+unsigned creds_kdc_requests(const struct creds_ctx *c)
+{
+	return c->kdc_requests;
+}
+
+static int result(struct creds_result *res, enum creds_status status, krb5_error_code code,
+		  int ret, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int result(struct creds_result *res, enum creds_status status, krb5_error_code code,
+		  int ret, const char *fmt, ...)
+{
+	res->status = status;
+	res->code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->message, sizeof(res->message), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* A secret file must be root's alone: not writable (trust) and not readable by others. */
+static int check_secret_file(const char *path, const char *what, struct creds_result *res)
+{
+	char *why = NULL;
+	int r = trust_check(path, TRUST_FILE, &why);
+	if (r < 0) {
+		result(res, CREDS_NO_SECRET, 0, r, "%s: %s", what, why ? why : strerror(-r));
+		free(why);
+		return r;
+	}
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return result(res, CREDS_NO_SECRET, 0, -errno, "%s \"%s\": %s", what, path,
+			      strerror(errno));
+	if (st.st_mode & 077)
+		return result(res, CREDS_NO_SECRET, 0, -EPERM,
+			      "%s \"%s\" is readable by group or others (mode %04o): refusing "
+			      "to use a secret others may have read",
+			      what, path, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+static int read_password(const char *path, char **ret, struct creds_result *res)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return result(res, CREDS_NO_SECRET, 0, -errno, "password file \"%s\": %s", path,
+			      strerror(errno));
+	char buf[PASSWORD_MAX + 2];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		return result(res, CREDS_NO_SECRET, 0, -e, "password file \"%s\": %s", path,
+			      strerror(e));
+	if (n > PASSWORD_MAX) {
+		explicit_bzero(buf, sizeof(buf));
+		return result(res, CREDS_NO_SECRET, 0, -EFBIG,
+			      "password file \"%s\" is longer than %d bytes", path, PASSWORD_MAX);
+	}
+	/* One trailing newline is the editor's, not the password's. */
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (n == 0 || memchr(buf, '\0', (size_t)n))
+		return result(res, CREDS_NO_SECRET, 0, -EINVAL,
+			      "password file \"%s\" holds no usable password", path);
+	*ret = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int to_hex(const unsigned char *md, unsigned len, char fp[LOCKOUT_FP_LEN + 1])
+{
+	for (unsigned i = 0; i < len && 2 * i < LOCKOUT_FP_LEN; i++)
+		snprintf(fp + 2 * i, 3, "%02x", md[i]);
+	fp[LOCKOUT_FP_LEN] = '\0';
+	return 0;
+}
+
+/* Copies the principal's keys from the keytab file into a MEMORY: keytab and hashes
+ * them (kvno, enctype, key) in keytab order. */
+static int snapshot_keytab(struct creds_ctx *c, const struct config_account *acct,
+			   EVP_MD_CTX *md, struct creds_result *res)
+{
+	krb5_context k = c->ctx;
+	krb5_principal princ = NULL;
+	krb5_keytab file = NULL;
+	krb5_kt_cursor cur;
+	krb5_keytab_entry e;
+	char *ktname = NULL, *memname = NULL;
+	static unsigned seq;
+	unsigned found = 0;
+	int r = 0;
+
+	if (asprintf(&ktname, "FILE:%s", acct->keytab) < 0 ||
+	    asprintf(&memname, "MEMORY:advertd-%d-%u", (int)getpid(), seq++) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	krb5_error_code kc = krb5_parse_name(k, acct->principal, &princ);
+	if (!kc)
+		kc = krb5_kt_resolve(k, ktname, &file);
+	if (!kc)
+		kc = krb5_kt_resolve(k, memname, &c->keytab);
+	if (!kc)
+		kc = krb5_kt_start_seq_get(k, file, &cur);
+	if (kc) {
+		const char *msg = krb5_get_error_message(k, kc);
+		r = result(res, CREDS_NO_SECRET, kc, -EINVAL, "keytab \"%s\": %s", acct->keytab, msg);
+		krb5_free_error_message(k, msg);
+		goto out;
+	}
+	while (krb5_kt_next_entry(k, file, &e, &cur) == 0) {
+		if (krb5_principal_compare(k, e.principal, princ)) {
+			int32_t kvno = (int32_t)e.vno, enctype = e.key.enctype;
+			uint32_t len = e.key.length;
+			EVP_DigestUpdate(md, &kvno, sizeof(kvno));
+			EVP_DigestUpdate(md, &enctype, sizeof(enctype));
+			EVP_DigestUpdate(md, &len, sizeof(len));
+			EVP_DigestUpdate(md, e.key.contents, e.key.length);
+			if (krb5_kt_add_entry(k, c->keytab, &e) == 0)
+				found++;
+		}
+		krb5_free_keytab_entry_contents(k, &e);
+	}
+	krb5_kt_end_seq_get(k, file, &cur);
+	if (!found)
+		r = result(res, CREDS_NO_SECRET, KRB5_KT_NOTFOUND, -ENOENT,
+			   "keytab \"%s\" holds no key for %s", acct->keytab, acct->principal);
+out:
+	if (file)
+		krb5_kt_close(k, file);
+	if (princ)
+		krb5_free_principal(k, princ);
+	free(ktname);
+	free(memname);
+	return r;
+}
+
+int creds_fingerprint(struct creds_ctx *c, const struct config_account *acct,
+		      char fp[LOCKOUT_FP_LEN + 1], struct creds_result *res)
+{
+	*res = (struct creds_result){ .status = CREDS_OK };
+	if (acct->kind == ACCOUNT_LOCAL)
+		return result(res, CREDS_NO_SECRET, 0, -EINVAL, "account \"%s\" is local",
+			      acct->name);
+	bool keytab = acct->kind == ACCOUNT_KEYTAB;
+	int r = check_secret_file(keytab ? acct->keytab : acct->password_file,
+				  keytab ? "keytab" : "password file", res);
+	if (r < 0)
+		return r;
+
+	/* A fresh snapshot each time: the secret may have changed since the last one. */
+	if (c->keytab) {
+		krb5_kt_close(c->ctx, c->keytab);
+		c->keytab = NULL;
+	}
+	if (c->password) {
+		explicit_bzero(c->password, strlen(c->password));
+		free(c->password);
+		c->password = NULL;
+	}
+
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return -ENOMEM;
+	}
+	if (keytab) {
+		r = snapshot_keytab(c, acct, md, res);
+	} else {
+		r = read_password(acct->password_file, &c->password, res);
+		if (r == 0)
+			EVP_DigestUpdate(md, c->password, strlen(c->password));
+	}
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	if (r == 0 && EVP_DigestFinal_ex(md, digest, &len) != 1)
+		r = -EIO;
+	EVP_MD_CTX_free(md);
+	if (r == 0)
+		to_hex(digest, len, fp);
+	return r;
+}
+
+static enum creds_status classify(krb5_error_code code)
+{
+	switch (code) {
+	case 0:
+		return CREDS_OK;
+	case KRB5KDC_ERR_PREAUTH_FAILED:
+	case KRB5KRB_AP_ERR_BAD_INTEGRITY:
+		return CREDS_REJECTED;
+	case KRB5KDC_ERR_CLIENT_REVOKED:
+		return CREDS_REVOKED;
+	case KRB5KDC_ERR_KEY_EXP:
+		return CREDS_PASSWORD_EXPIRED;
+	case KRB5KDC_ERR_NAME_EXP:
+		return CREDS_ACCOUNT_EXPIRED;
+	case KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN:
+		return CREDS_UNKNOWN_PRINCIPAL;
+	case KRB5KRB_AP_ERR_SKEW:
+		return CREDS_CLOCK_SKEW;
+	case KRB5_KDC_UNREACH:
+	case KRB5_REALM_CANT_RESOLVE:
+	case KRB5_REALM_UNKNOWN:
+		return CREDS_UNREACHABLE;
+	default:
+		return CREDS_ERROR;
+	}
+}
+
+static int krb5_result(struct creds_ctx *c, krb5_error_code code, struct creds_result *res)
+{
+	enum creds_status s = classify(code);
+	const char *msg = krb5_get_error_message(c->ctx, code);
+	result(res, s, code, 0, "%s", msg);
+	krb5_free_error_message(c->ctx, msg);
+	return s == CREDS_OK ? 0 : s == CREDS_UNREACHABLE ? -EHOSTUNREACH : -EACCES;
+}
+
+int creds_acquire(struct creds_ctx *c, const struct config_account *acct, krb5_ccache ccache,
+		  struct creds_result *res)
+{
+	if (!c->keytab && !c->password) {
+		char fp[LOCKOUT_FP_LEN + 1];
+		int r = creds_fingerprint(c, acct, fp, res);
+		if (r < 0)
+			return r;
+	}
+	*res = (struct creds_result){ .status = CREDS_OK };
+	krb5_context k = c->ctx;
+	krb5_principal princ = NULL;
+	krb5_get_init_creds_opt *opt = NULL;
+	krb5_creds creds;
+	memset(&creds, 0, sizeof(creds));
+
+	krb5_error_code kc = krb5_parse_name(k, acct->principal, &princ);
+	if (!kc)
+		kc = krb5_get_init_creds_opt_alloc(k, &opt);
+	if (!kc) {
+		/* The ccache is initialised to the principal and gets the TGT. */
+		krb5_get_init_creds_opt_set_out_ccache(k, opt, ccache);
+		if (c->keytab)
+			kc = krb5_get_init_creds_keytab(k, &creds, princ, c->keytab, 0, NULL, opt);
+		else
+			kc = krb5_get_init_creds_password(k, &creds, princ, c->password, NULL,
+							  NULL, 0, NULL, opt);
+		if (!kc)
+			krb5_free_cred_contents(k, &creds);
+	}
+	int r = krb5_result(c, kc, res);
+	if (opt)
+		krb5_get_init_creds_opt_free(k, opt);
+	if (princ)
+		krb5_free_principal(k, princ);
+	return r;
+}
+
+int creds_service_ticket(struct creds_ctx *c, krb5_ccache ccache, const char *service,
+			 const char *host, struct creds_result *res)
+{
+	*res = (struct creds_result){ .status = CREDS_OK };
+	krb5_context k = c->ctx;
+	krb5_creds in, *out = NULL;
+	memset(&in, 0, sizeof(in));
+	krb5_error_code kc = krb5_cc_get_principal(k, ccache, &in.client);
+	if (!kc)
+		kc = krb5_build_principal(k, &in.server, (unsigned)strlen(c->pin.realm),
+					  c->pin.realm, service, host, NULL);
+	if (!kc)
+		kc = krb5_get_credentials(k, 0, ccache, &in, &out);
+	int r = krb5_result(c, kc, res);
+	if (out)
+		krb5_free_creds(k, out);
+	krb5_free_cred_contents(k, &in);
+	return r;
+}
+
+enum lockout_outcome creds_lockout_outcome(enum creds_status s)
+{
+	switch (s) {
+	case CREDS_OK:
+		return LOCKOUT_OK;
+	case CREDS_REJECTED:
+		return LOCKOUT_REJECTED;
+	case CREDS_REVOKED:
+		return LOCKOUT_REVOKED;
+	case CREDS_PASSWORD_EXPIRED:
+	case CREDS_ACCOUNT_EXPIRED:
+	case CREDS_UNKNOWN_PRINCIPAL:
+		return LOCKOUT_UNUSABLE;
+	default:
+		return LOCKOUT_NONE; /* nothing the guard must remember */
+	}
+}
+
+const char *creds_status_name(enum creds_status s)
+{
+	static const char *const names[] = {
+		[CREDS_OK] = "ok",
+		[CREDS_NO_SECRET] = "no-secret",
+		[CREDS_REJECTED] = "secret-rejected",
+		[CREDS_REVOKED] = "account-locked-or-disabled",
+		[CREDS_PASSWORD_EXPIRED] = "password-expired",
+		[CREDS_ACCOUNT_EXPIRED] = "account-expired",
+		[CREDS_UNKNOWN_PRINCIPAL] = "unknown-principal",
+		[CREDS_CLOCK_SKEW] = "clock-skew",
+		[CREDS_UNREACHABLE] = "dc-unreachable",
+		[CREDS_ERROR] = "error",
+	};
+	return names[s];
+}

@@ -1,0 +1,621 @@
+/* LDAP on the pinned DC: our own TCP connection, a GSSAPI bind with the installation
+ * account's ccache, and account and nested-group lookups per schema. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gssapi/gssapi_krb5.h>
+#include <ldap.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sasl/sasl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "advert/directory.h"
+
+/* Exported and documented by OpenLDAP 2.5, but not declared in its ldap.h. */
+int ldap_init_fd(ber_socket_t fd, int proto, const char *url, LDAP **ldp);
+#ifndef LDAP_PROTO_TCP
+#define LDAP_PROTO_TCP 1
+#endif
+
+#define PAGE_SIZE 500
+#define FILTER_BATCH 64 /* DNs or SIDs per OR-filter */
+
+struct directory_conn {
+	LDAP *ld;
+	int timeout;
+	struct directory_stats stats;
+};
+
+static int fail(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char **ret_err, int r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	free(*ret_err);
+	if (vasprintf(ret_err, fmt, ap) < 0)
+		*ret_err = NULL;
+	va_end(ap);
+	return r;
+}
+
+/* A non-blocking connect bounded by timeout, then back to blocking for libldap. */
+static int connect_to(const char *address, unsigned port, int timeout, char **ret_err)
+{
+	char portstr[8];
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM },
+			*ai = NULL;
+	int g = getaddrinfo(address, portstr, &hints, &ai);
+	if (g != 0)
+		return fail(ret_err, -EINVAL, "address \"%s\": %s", address, gai_strerror(g));
+
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int r = 0;
+	if (fd < 0) {
+		r = -errno;
+	} else if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		if (errno != EINPROGRESS) {
+			r = -errno;
+		} else {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			int n = poll(&p, 1, timeout * 1000);
+			int soerr = 0;
+			socklen_t len = sizeof(soerr);
+			if (n == 0)
+				r = -ETIMEDOUT;
+			else if (n < 0)
+				r = -errno;
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+				r = -errno;
+			else if (soerr)
+				r = -soerr;
+		}
+	}
+	freeaddrinfo(ai);
+	if (r == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		r = -errno;
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		return fail(ret_err, r, "LDAP %s:%u: %s", address, port, strerror(-r));
+	}
+	return fd;
+}
+
+int directory_connect(const struct dc *dc, int timeout, struct directory_conn **ret,
+		      char **ret_err)
+{
+	*ret_err = NULL;
+	int fd = connect_to(dc->address, dc->ldap_port, timeout, ret_err);
+	if (fd < 0)
+		return fd;
+
+	/* The URL names the DC so that GSSAPI asks for ldap/<host>; we connected. */
+	char *url = NULL;
+	LDAP *ld = NULL;
+	if (asprintf(&url, "ldap://%s:%u", dc->host, dc->ldap_port) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	int rc = ldap_init_fd(fd, LDAP_PROTO_TCP, url, &ld);
+	free(url);
+	if (rc != LDAP_SUCCESS) {
+		close(fd);
+		return fail(ret_err, -EIO, "LDAP on %s: %s", dc->host, ldap_err2string(rc));
+	}
+
+	int v3 = LDAP_VERSION3;
+	struct timeval tv = { .tv_sec = timeout };
+	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3) != LDAP_OPT_SUCCESS ||
+	    /* A referral would silently move the lookup to another DC. */
+	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS) {
+		ldap_unbind_ext_s(ld, NULL, NULL);
+		return fail(ret_err, -EIO, "LDAP on %s: cannot set options", dc->host);
+	}
+
+	struct directory_conn *d = calloc(1, sizeof(*d));
+	if (!d) {
+		ldap_unbind_ext_s(ld, NULL, NULL);
+		return -ENOMEM;
+	}
+	d->ld = ld;
+	d->timeout = timeout;
+	d->stats.connections = 1;
+	*ret = d;
+	return 0;
+}
+
+struct interact {
+	gss_cred_id_t cred;
+	bool creds_set;
+};
+
+/* Cyrus SASL asks for the authorisation id before GSSAPI starts: the moment the SASL
+ * context exists, so the moment our credential can be handed to it. */
+static int interact_cb(LDAP *ld, unsigned flags, void *defaults, void *in)
+{
+	struct interact *ia = defaults;
+	if (ldap_set_option(ld, LDAP_OPT_X_SASL_GSS_CREDS, ia->cred) == LDAP_OPT_SUCCESS)
+		ia->creds_set = true;
+	for (sasl_interact_t *p = in; p && p->id != SASL_CB_LIST_END; p++) {
+		p->result = ""; /* no authorisation id: act as ourselves */
+		p->len = 0;
+	}
+	return LDAP_SUCCESS;
+}
+
+int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache ccache,
+			  char **ret_err)
+{
+	*ret_err = NULL;
+	OM_uint32 minor;
+	struct interact ia = { .cred = GSS_C_NO_CREDENTIAL };
+	if (gss_krb5_import_cred(&minor, ccache, NULL, NULL, &ia.cred) != GSS_S_COMPLETE)
+		return fail(ret_err, -EACCES, "cannot use the account's ccache for GSSAPI");
+
+	d->stats.binds++;
+	int rc = ldap_sasl_interactive_bind_s(d->ld, NULL, "GSSAPI", NULL, NULL, LDAP_SASL_QUIET,
+					      interact_cb, &ia);
+	gss_release_cred(&minor, &ia.cred);
+	if (rc != LDAP_SUCCESS) {
+		char *diag = NULL;
+		ldap_get_option(d->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
+		int r = fail(ret_err, rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH
+										   : -EACCES,
+			     "GSSAPI bind: %s%s%s", ldap_err2string(rc), diag && *diag ? ": " : "",
+			     diag ? diag : "");
+		ldap_memfree(diag);
+		return r;
+	}
+	if (!ia.creds_set) /* then SASL used some default credential: not acceptable */
+		return fail(ret_err, -EACCES, "GSSAPI bind did not use the account's credentials");
+	return 0;
+}
+
+typedef int (*entry_fn)(LDAP *ld, LDAPMessage *e, void *data);
+
+/* One search, paged when not base-scoped; fn sees every entry. Referrals are ignored. */
+static int search(struct directory_conn *d, const char *base, int scope, const char *filter,
+		  char **attrs, entry_fn fn, void *data, char **ret_err)
+{
+	struct berval *cookie = NULL;
+	struct timeval tv = { .tv_sec = d->timeout };
+	int r = 0;
+	do {
+		LDAPControl *page = NULL, *ctrls[2] = { NULL, NULL };
+		if (scope != LDAP_SCOPE_BASE &&
+		    ldap_create_page_control(d->ld, PAGE_SIZE, cookie, 0, &page) == LDAP_SUCCESS)
+			ctrls[0] = page;
+		ber_bvfree(cookie);
+		cookie = NULL;
+
+		LDAPMessage *res = NULL;
+		d->stats.searches++;
+		int rc = ldap_search_ext_s(d->ld, base, scope, filter, attrs, 0,
+					   page ? ctrls : NULL, NULL, &tv, 0, &res);
+		if (page)
+			ldap_control_free(page);
+		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
+			ldap_msgfree(res);
+			return fail(ret_err, rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH : -EIO,
+				    "search %s: %s", filter, ldap_err2string(rc));
+		}
+		for (LDAPMessage *e = ldap_first_entry(d->ld, res); e && r == 0;
+		     e = ldap_next_entry(d->ld, e))
+			r = fn(d->ld, e, data);
+
+		LDAPControl **rctrls = NULL;
+		if (res && ldap_parse_result(d->ld, res, NULL, NULL, NULL, NULL, &rctrls, 0) ==
+				   LDAP_SUCCESS &&
+		    rctrls) {
+			LDAPControl *pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
+			ber_int_t count;
+			struct berval c = { 0 };
+			if (pr && ldap_parse_pageresponse_control(d->ld, pr, &count, &c) ==
+					  LDAP_SUCCESS) {
+				if (c.bv_len > 0)
+					cookie = ber_bvdup(&c);
+				ber_memfree(c.bv_val);
+			}
+			ldap_controls_free(rctrls);
+		}
+		ldap_msgfree(res);
+	} while (r == 0 && cookie);
+	ber_bvfree(cookie);
+	return r;
+}
+
+/* The first value of attr as a string, or NULL (caller frees). */
+static char *first_value(LDAP *ld, LDAPMessage *e, const char *attr)
+{
+	struct berval **v = ldap_get_values_len(ld, e, attr);
+	char *s = v && v[0] ? strndup(v[0]->bv_val, v[0]->bv_len) : NULL;
+	ldap_value_free_len(v);
+	return s;
+}
+
+static bool parse_id(const char *s, unsigned long *ret)
+{
+	if (!s || !*s)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v >= (unsigned long)(uid_t)-1 || s[0] == '-')
+		return false;
+	*ret = v;
+	return true;
+}
+
+/* Escapes an assertion value for a filter (RFC 4515): every byte as \xx is always safe. */
+static char *escape_value(const char *v, size_t len)
+{
+	char *out = malloc(len * 3 + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)v[i];
+		bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			     (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_' ||
+			     ch == '@' || ch == '=' || ch == ',' || ch == ' ';
+		o += plain ? sprintf(o, "%c", ch) : sprintf(o, "\\%02x", ch);
+	}
+	*o = '\0';
+	return out;
+}
+
+struct account_search {
+	struct directory_account *acct;
+	const char *home_attr;
+	unsigned found;
+	bool bad_ids;
+};
+
+static int account_entry(LDAP *ld, LDAPMessage *e, void *data)
+{
+	struct account_search *s = data;
+	if (++s->found > 1)
+		return 0;
+	struct directory_account *a = s->acct;
+	char *dn = ldap_get_dn(ld, e);
+	a->dn = dn ? strdup(dn) : NULL;
+	ldap_memfree(dn);
+	char *uid = first_value(ld, e, "uidNumber"), *gid = first_value(ld, e, "gidNumber");
+	unsigned long u, g;
+	if (parse_id(uid, &u) && parse_id(gid, &g)) {
+		a->uid = (uid_t)u;
+		a->gid = (gid_t)g;
+	} else {
+		s->bad_ids = true;
+	}
+	free(uid);
+	free(gid);
+	a->home = first_value(ld, e, s->home_attr);
+	a->shell = first_value(ld, e, "loginShell");
+	return a->dn ? 0 : -ENOMEM;
+}
+
+int directory_find_account(struct directory_conn *d, enum config_schema schema,
+			   const char *base, const char *name, const char *principal,
+			   struct directory_account *ret, char **ret_err)
+{
+	*ret_err = NULL;
+	char *en = escape_value(name, strlen(name)), *ep = escape_value(principal, strlen(principal));
+	char *filter = NULL;
+	int r = -ENOMEM;
+	if (!en || !ep)
+		goto out;
+	if (schema == CONFIG_SCHEMA_AD
+		    ? asprintf(&filter,
+			       "(&(objectClass=user)(|(sAMAccountName=%s)(userPrincipalName=%s)))",
+			       en, ep) < 0
+		    : asprintf(&filter, "(&(objectClass=posixAccount)(uid=%s))", en) < 0) {
+		filter = NULL;
+		goto out;
+	}
+	struct directory_account a = { 0 };
+	struct account_search s = {
+		.acct = &a,
+		.home_attr = schema == CONFIG_SCHEMA_AD ? "unixHomeDirectory" : "homeDirectory",
+	};
+	char *attrs[] = { "uidNumber", "gidNumber", (char *)s.home_attr, "loginShell", NULL };
+	r = search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, account_entry, &s, ret_err);
+	if (r == 0 && s.found == 0)
+		r = fail(ret_err, -ENOENT, "account \"%s\" not found under \"%s\"", name, base);
+	else if (r == 0 && s.found > 1)
+		r = fail(ret_err, -ENOTUNIQ, "%u entries match account \"%s\"", s.found, name);
+	else if (r == 0 && s.bad_ids)
+		r = fail(ret_err, -EPROTO, "account \"%s\" (%s) has no valid uidNumber/gidNumber",
+			 name, a.dn);
+	if (r == 0 && !(a.name = strdup(name)))
+		r = -ENOMEM;
+	if (r == 0)
+		*ret = a;
+	else
+		directory_account_clear(&a);
+out:
+	free(en);
+	free(ep);
+	free(filter);
+	return r;
+}
+
+/* Groups collected across searches; DNs seen, for cycle safety. */
+struct group_walk {
+	struct directory_groups *out;
+	char **seen; /* DNs (rfc2307bis) */
+	size_t n_seen, cap_seen;
+	char **next; /* DNs found at this level, to search for their parents */
+	size_t n_next;
+	unsigned found; /* entries seen in this search */
+};
+
+static bool seen_dn(const struct group_walk *w, const char *dn)
+{
+	for (size_t i = 0; i < w->n_seen; i++)
+		if (strcasecmp(w->seen[i], dn) == 0)
+			return true;
+	return false;
+}
+
+static int add_group(struct directory_groups *g, LDAP *ld, LDAPMessage *e)
+{
+	char *gid = first_value(ld, e, "gidNumber");
+	unsigned long v;
+	bool ok = parse_id(gid, &v);
+	free(gid);
+	if (!ok) {
+		g->skipped++;
+		return 0;
+	}
+	for (size_t i = 0; i < g->n; i++)
+		if (g->items[i].gid == (gid_t)v)
+			return 0;
+	struct directory_group *items = reallocarray(g->items, g->n + 1, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	g->items = items;
+	char *name = first_value(ld, e, "cn");
+	if (!name)
+		name = first_value(ld, e, "sAMAccountName");
+	items[g->n++] = (struct directory_group){ .name = name ? name : strdup("?"),
+						  .gid = (gid_t)v };
+	return 0;
+}
+
+static int walk_entry(LDAP *ld, LDAPMessage *e, void *data)
+{
+	struct group_walk *w = data;
+	w->found++;
+	char *dn = ldap_get_dn(ld, e);
+	if (!dn)
+		return -ENOMEM;
+	int r = 0;
+	if (!seen_dn(w, dn)) {
+		char **seen = reallocarray(w->seen, w->n_seen + 1, sizeof(*seen));
+		char **next = reallocarray(w->next, w->n_next + 1, sizeof(*next));
+		if (seen)
+			w->seen = seen;
+		if (next)
+			w->next = next;
+		if (!seen || !next || !(seen[w->n_seen] = strdup(dn)) ||
+		    !(next[w->n_next] = strdup(dn)))
+			r = -ENOMEM;
+		else {
+			w->n_seen++;
+			w->n_next++;
+			r = add_group(w->out, ld, e);
+		}
+	}
+	ldap_memfree(dn);
+	return r;
+}
+
+/* "(|(attr=v1)(attr=v2)…)" for values[from, to). */
+static char *or_filter(const char *attr, char *const *values, size_t from, size_t to)
+{
+	size_t len = 4;
+	for (size_t i = from; i < to; i++)
+		len += strlen(attr) + strlen(values[i]) + 3;
+	char *f = malloc(len), *o = f;
+	if (!f)
+		return NULL;
+	o += sprintf(o, "(|");
+	for (size_t i = from; i < to; i++)
+		o += sprintf(o, "(%s=%s)", attr, values[i]);
+	sprintf(o, ")");
+	return f;
+}
+
+static void strv_clear(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* rfc2307bis: breadth-first over `member`, one batched search per nesting level. */
+static int groups_nested(struct directory_conn *d, const char *base,
+			 const struct directory_account *acct, struct directory_groups *out,
+			 char **ret_err)
+{
+	static char *attrs[] = { "cn", "gidNumber", NULL };
+	struct group_walk w = { .out = out };
+	char **level = calloc(1, sizeof(*level));
+	size_t n_level = 1;
+	int r = 0;
+	if (!level || !(level[0] = escape_value(acct->dn, strlen(acct->dn)))) {
+		free(level);
+		return -ENOMEM;
+	}
+	while (r == 0 && n_level > 0) {
+		for (size_t from = 0; r == 0 && from < n_level; from += FILTER_BATCH) {
+			size_t to = from + FILTER_BATCH < n_level ? from + FILTER_BATCH : n_level;
+			char *filter = or_filter("member", level, from, to);
+			r = filter ? search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, walk_entry, &w,
+					    ret_err)
+				   : -ENOMEM;
+			free(filter);
+		}
+		strv_clear(level, n_level);
+		/* The groups found at this level are the members to look for next. */
+		level = w.next;
+		n_level = w.n_next;
+		w.next = NULL;
+		w.n_next = 0;
+		for (size_t i = 0; r == 0 && i < n_level; i++) {
+			char *esc = escape_value(level[i], strlen(level[i]));
+			if (!esc)
+				r = -ENOMEM;
+			free(level[i]);
+			level[i] = esc;
+		}
+	}
+	strv_clear(level, n_level);
+	strv_clear(w.seen, w.n_seen);
+	return r;
+}
+
+static int group_entry(LDAP *ld, LDAPMessage *e, void *data)
+{
+	struct group_walk *w = data;
+	w->found++;
+	return add_group(w->out, ld, e);
+}
+
+static int groups_memberuid(struct directory_conn *d, const char *base,
+			    const struct directory_account *acct, struct directory_groups *out,
+			    char **ret_err)
+{
+	static char *attrs[] = { "cn", "gidNumber", NULL };
+	char *en = escape_value(acct->name, strlen(acct->name)), *filter = NULL;
+	struct group_walk w = { .out = out };
+	int r = -ENOMEM;
+	if (en && asprintf(&filter, "(&(objectClass=posixGroup)(memberUid=%s))", en) >= 0)
+		r = search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, group_entry, &w, ret_err);
+	free(en);
+	free(filter);
+	return r;
+}
+
+struct sids {
+	char **escaped;
+	size_t n;
+};
+
+static int token_entry(LDAP *ld, LDAPMessage *e, void *data)
+{
+	struct sids *s = data;
+	struct berval **v = ldap_get_values_len(ld, e, "tokenGroups");
+	size_t n = (size_t)ldap_count_values_len(v);
+	int r = 0;
+	s->escaped = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; s->escaped && i < n; i++) {
+		char *o = s->escaped[i] = malloc(v[i]->bv_len * 3 + 1);
+		if (!o) {
+			r = -ENOMEM;
+			break;
+		}
+		for (size_t j = 0; j < v[i]->bv_len; j++)
+			o += sprintf(o, "\\%02x", (unsigned char)v[i]->bv_val[j]);
+		s->n++;
+	}
+	ldap_value_free_len(v);
+	return s->escaped ? r : -ENOMEM;
+}
+
+/* ad: tokenGroups (every nested group, computed by the DC) with one base search, then
+ * their gidNumbers in batched objectSid searches. */
+static int groups_token(struct directory_conn *d, const char *base,
+			const struct directory_account *acct, struct directory_groups *out,
+			char **ret_err)
+{
+	static char *token_attrs[] = { "tokenGroups", NULL };
+	static char *attrs[] = { "cn", "sAMAccountName", "gidNumber", NULL };
+	struct sids s = { 0 };
+	int r = search(d, acct->dn, LDAP_SCOPE_BASE, "(objectClass=*)", token_attrs, token_entry,
+		       &s, ret_err);
+	struct group_walk w = { .out = out };
+	for (size_t from = 0; r == 0 && from < s.n; from += FILTER_BATCH) {
+		size_t to = from + FILTER_BATCH < s.n ? from + FILTER_BATCH : s.n;
+		char *filter = or_filter("objectSid", s.escaped, from, to);
+		r = filter ? search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, group_entry, &w,
+				    ret_err)
+			   : -ENOMEM;
+		free(filter);
+	}
+	/* SIDs that resolve to nothing here (well-known, foreign) have no gidNumber either. */
+	if (r == 0 && s.n > w.found)
+		out->skipped += (unsigned)(s.n - w.found);
+	strv_clear(s.escaped, s.n);
+	return r;
+}
+
+int directory_find_groups(struct directory_conn *d, enum config_schema schema,
+			  const char *base, const struct directory_account *acct,
+			  struct directory_groups *ret, char **ret_err)
+{
+	*ret_err = NULL;
+	struct directory_groups g = { 0 };
+	int r;
+	switch (schema) {
+	case CONFIG_SCHEMA_AD:
+		r = groups_token(d, base, acct, &g, ret_err);
+		break;
+	case CONFIG_SCHEMA_RFC2307BIS:
+		r = groups_nested(d, base, acct, &g, ret_err);
+		break;
+	default:
+		r = groups_memberuid(d, base, acct, &g, ret_err);
+		break;
+	}
+	if (r < 0) {
+		directory_groups_clear(&g);
+		return r;
+	}
+	*ret = g;
+	return 0;
+}
+
+const struct directory_stats *directory_stats(const struct directory_conn *d)
+{
+	return &d->stats;
+}
+
+void directory_close(struct directory_conn *d)
+{
+	if (!d)
+		return;
+	if (d->ld)
+		ldap_unbind_ext_s(d->ld, NULL, NULL);
+	free(d);
+}
+
+void directory_account_clear(struct directory_account *a)
+{
+	free(a->dn);
+	free(a->name);
+	free(a->home);
+	free(a->shell);
+	*a = (struct directory_account){ 0 };
+}
+
+void directory_groups_clear(struct directory_groups *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		free(g->items[i].name);
+	free(g->items);
+	*g = (struct directory_groups){ 0 };
+}

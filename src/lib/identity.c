@@ -1,0 +1,374 @@
+/* Impersonate first, then look up, all on one DC. Failover only when a DC does not
+ * answer, and then the whole acquisition starts again on the next DC. */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "advert/dcloc.h"
+#include "advert/identity.h"
+#include "advert/lockout.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int stop(struct identity_report *rep, enum identity_stage stage, int r, const char *fmt,
+		...) __attribute__((format(printf, 4, 5)));
+static int stop(struct identity_report *rep, enum identity_stage stage, int r, const char *fmt,
+		...)
+{
+	rep->stage = stage;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rep->message, sizeof(rep->message), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static void note_dc(struct identity_report *rep, const char *host, const char *what)
+{
+	size_t len = strlen(rep->dcs_tried);
+	snprintf(rep->dcs_tried + len, sizeof(rep->dcs_tried) - len, "%s%s%s%s%s",
+		 len ? ", " : "", host, what ? " (" : "", what ? what : "", what ? ")" : "");
+}
+
+void identity_free(struct identity *id)
+{
+	if (!id)
+		return;
+	if (id->ccache)
+		krb5_cc_destroy(creds_krb5(id->creds), id->ccache);
+	creds_close(id->creds);
+	free(id->account);
+	free(id->principal);
+	free(id->dc);
+	free(id->dc_address);
+	free(id->groups);
+	directory_groups_clear(&id->named);
+	free(id->home);
+	free(id->shell);
+	free(id);
+}
+
+const char *identity_stage_name(enum identity_stage s)
+{
+	static const char *const names[] = {
+		[IDENTITY_STAGE_CONFIG] = "config",	[IDENTITY_STAGE_SECRET] = "secret",
+		[IDENTITY_STAGE_GUARD] = "guard",	[IDENTITY_STAGE_LOCATE] = "locate",
+		[IDENTITY_STAGE_IMPERSONATE] = "impersonate", [IDENTITY_STAGE_LOOKUP] = "lookup",
+		[IDENTITY_STAGE_DONE] = "done",
+	};
+	return names[s];
+}
+
+static int add_gid(struct identity *id, gid_t g)
+{
+	for (size_t i = 0; i < id->n_groups; i++)
+		if (id->groups[i] == g)
+			return 0;
+	gid_t *v = reallocarray(id->groups, id->n_groups + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v[id->n_groups++] = g;
+	id->groups = v;
+	return 0;
+}
+
+/* A local account: NSS only, no directory, no credentials. */
+static int acquire_local(const struct config_account *acct, struct identity *id,
+			 struct identity_report *rep)
+{
+	char buf[4096];
+	struct passwd pw, *p = NULL;
+	int e = getpwnam_r(acct->local_user, &pw, buf, sizeof(buf), &p);
+	if (!p)
+		return stop(rep, IDENTITY_STAGE_LOOKUP, -ENOENT, "local user \"%s\": %s",
+			    acct->local_user, e ? strerror(e) : "no such user");
+	if (p->pw_uid == 0)
+		return stop(rep, IDENTITY_STAGE_LOOKUP, -EPERM,
+			    "local user \"%s\" is uid 0: an installation account must not be root",
+			    acct->local_user);
+	id->uid = p->pw_uid;
+	id->gid = p->pw_gid;
+	if (!(id->home = strdup(p->pw_dir)) || !(id->shell = strdup(p->pw_shell)))
+		return -ENOMEM;
+	int n = 64;
+	gid_t *groups = NULL;
+	for (;;) {
+		gid_t *g = reallocarray(groups, (size_t)n, sizeof(*g));
+		if (!g) {
+			free(groups);
+			return -ENOMEM;
+		}
+		groups = g;
+		int want = n;
+		if (getgrouplist(acct->local_user, p->pw_gid, groups, &want) >= 0) {
+			n = want;
+			break;
+		}
+		n = want > n ? want : n * 2;
+	}
+	int r = 0;
+	for (int i = 0; r == 0 && i < n; i++)
+		r = add_gid(id, groups[i]);
+	free(groups);
+	rep->stage = IDENTITY_STAGE_DONE;
+	return r;
+}
+
+/* FNV-1a of the host name: orders equal-priority SRV records the same way on every
+ * restart of this host, differently across a fleet. */
+static uint64_t host_seed(void)
+{
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = host; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+/* One attempt on one DC. Returns 0, -EHOSTUNREACH (try the next DC) or a final error. */
+static int acquire_on(const struct config *cfg, const struct config_account *acct,
+		      const struct dc *dc, time_t now, struct lockout_state *guard,
+		      struct identity *id, struct identity_report *rep)
+{
+	double t0 = now_ms();
+	char fp[LOCKOUT_FP_LEN + 1];
+	struct creds_result cres;
+	int r = creds_open(cfg->directory.realm, dc, &id->creds);
+	if (r < 0)
+		return stop(rep, IDENTITY_STAGE_IMPERSONATE, r, "cannot set up Kerberos: %s",
+			    strerror(-r));
+
+	r = creds_fingerprint(id->creds, acct, fp, &cres);
+	if (r < 0) {
+		rep->creds_status = cres.status;
+		return stop(rep, IDENTITY_STAGE_SECRET, -ENOKEY, "%s", cres.message);
+	}
+	rep->verdict = lockout_decide(guard, fp, now, cfg->lockout.backoff, &rep->hold_until);
+	if (rep->verdict != LOCKOUT_ALLOW)
+		return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
+			    rep->verdict == LOCKOUT_HOLD_REJECTED
+				    ? "the KDC on %s rejected this secret (%s): it will not be sent "
+				      "again until the keytab or password file changes"
+				    : "the account was %s on %s (%s): leaving it alone until the "
+				      "backoff ends",
+			    rep->verdict == LOCKOUT_HOLD_REJECTED ? guard->dc
+			    : guard->outcome == LOCKOUT_REVOKED   ? "locked out or disabled"
+								  : "unusable",
+			    rep->verdict == LOCKOUT_HOLD_REJECTED ? guard->message : guard->dc,
+			    guard->message);
+
+	krb5_context k = creds_krb5(id->creds);
+	if (krb5_cc_new_unique(k, "MEMORY", NULL, &id->ccache) != 0) {
+		id->ccache = NULL;
+		return -ENOMEM;
+	}
+	r = creds_acquire(id->creds, acct, id->ccache, &cres);
+	rep->creds_status = cres.status;
+	rep->kdc_requests = creds_kdc_requests(id->creds);
+	if (cres.status == CREDS_UNREACHABLE)
+		return -EHOSTUNREACH;
+
+	/* Remember what the KDC said about this secret before anything else happens. */
+	enum lockout_outcome outcome = creds_lockout_outcome(cres.status);
+	if (outcome != LOCKOUT_NONE &&
+	    (outcome != guard->outcome || strcmp(fp, guard->fingerprint) != 0)) {
+		lockout_record(guard, fp, outcome, now, dc->host, cres.message);
+		int w = lockout_write(cfg->state_dir, acct->name, guard);
+		if (w < 0 && outcome != LOCKOUT_OK)
+			return stop(rep, IDENTITY_STAGE_IMPERSONATE, w,
+				    "%s; and the lockout guard cannot record it: %s", cres.message,
+				    strerror(-w));
+	}
+	if (r < 0)
+		return stop(rep, IDENTITY_STAGE_IMPERSONATE, r, "%s: %s",
+			    creds_status_name(cres.status), cres.message);
+
+	r = creds_service_ticket(id->creds, id->ccache, "ldap", dc->host, &cres);
+	rep->kdc_requests = creds_kdc_requests(id->creds);
+	if (cres.status == CREDS_UNREACHABLE)
+		return -EHOSTUNREACH;
+	if (r < 0)
+		return stop(rep, IDENTITY_STAGE_LOOKUP, r, "ldap/%s: %s", dc->host, cres.message);
+	double t1 = now_ms();
+	rep->ms_impersonate = t1 - t0;
+
+	/* Any default-credential path inside GSSAPI now finds this same account. */
+	char *full = NULL;
+	if (krb5_cc_get_full_name(k, id->ccache, &full) == 0) {
+		setenv("KRB5CCNAME", full, 1);
+		krb5_free_string(k, full);
+	}
+
+	struct directory_conn *d = NULL;
+	char *err = NULL;
+	struct directory_account a = { 0 };
+	/* The directory knows the account by the principal's name part. */
+	char *name = strndupa(acct->principal, strcspn(acct->principal, "@"));
+	r = directory_connect(dc, cfg->directory.timeout, &d, &err);
+	if (r == 0)
+		r = directory_bind_gssapi(d, k, id->ccache, &err);
+	if (r == 0)
+		r = directory_find_account(d, cfg->directory.schema, cfg->directory.base,
+					   name, acct->principal, &a, &err);
+	if (r == 0)
+		r = directory_find_groups(d, cfg->directory.schema, cfg->directory.base, &a,
+					  &id->named, &err);
+	if (d) {
+		const struct directory_stats *st = directory_stats(d);
+		rep->ldap_connections = st->connections;
+		rep->ldap_binds = st->binds;
+		rep->ldap_searches = st->searches;
+	}
+	directory_close(d);
+	rep->ms_lookup = now_ms() - t1;
+	if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED) {
+		free(err);
+		directory_account_clear(&a);
+		return -EHOSTUNREACH;
+	}
+	if (r < 0) {
+		stop(rep, IDENTITY_STAGE_LOOKUP, r, "%s", err ? err : strerror(-r));
+		free(err);
+		directory_account_clear(&a);
+		return r;
+	}
+	free(err);
+
+	if (a.uid == 0) {
+		directory_account_clear(&a);
+		return stop(rep, IDENTITY_STAGE_LOOKUP, -EPERM,
+			    "%s has uidNumber 0 in the directory: an installation account must "
+			    "not be root",
+			    acct->principal);
+	}
+	id->uid = a.uid;
+	id->gid = a.gid;
+	id->home = a.home;
+	id->shell = a.shell;
+	a.home = a.shell = NULL;
+	directory_account_clear(&a);
+	r = add_gid(id, id->gid);
+	for (size_t i = 0; r == 0 && i < id->named.n; i++)
+		r = add_gid(id, id->named.items[i].gid);
+	if (r == 0 && (!(id->dc = strdup(dc->host)) || !(id->dc_address = strdup(dc->address))))
+		r = -ENOMEM;
+	return r;
+}
+
+/* Drops what one DC attempt left behind, so the next DC starts clean. */
+static void reset_attempt(struct identity *id)
+{
+	if (id->ccache)
+		krb5_cc_destroy(creds_krb5(id->creds), id->ccache);
+	id->ccache = NULL;
+	creds_close(id->creds);
+	id->creds = NULL;
+	directory_groups_clear(&id->named);
+	free(id->groups);
+	id->groups = NULL;
+	id->n_groups = 0;
+}
+
+int identity_acquire(const struct config *cfg, const char *account, time_t now,
+		     struct identity **ret, struct identity_report *rep)
+{
+	*rep = (struct identity_report){ .stage = IDENTITY_STAGE_CONFIG };
+	double t0 = now_ms();
+	const struct config_account *acct = config_find_account(cfg, account);
+	if (!acct)
+		return stop(rep, IDENTITY_STAGE_CONFIG, -ENOENT,
+			    "no account \"%s\" in advertd.conf", account);
+
+	struct identity *id = calloc(1, sizeof(*id));
+	if (!id || !(id->account = strdup(acct->name))) {
+		free(id);
+		return -ENOMEM;
+	}
+	int r;
+	if (acct->kind == ACCOUNT_LOCAL) {
+		r = acquire_local(acct, id, rep);
+		goto done;
+	}
+	if (!(id->principal = strdup(acct->principal))) {
+		r = -ENOMEM;
+		goto done;
+	}
+	if (!cfg->directory.realm) {
+		r = stop(rep, IDENTITY_STAGE_CONFIG, -EINVAL, "no directory.realm configured");
+		goto done;
+	}
+
+	/* The guard's lock is held across every request for this account, so that two
+	 * runs never both send a secret the other has just seen rejected. */
+	int guard_fd = lockout_lock(cfg->state_dir, acct->name);
+	if (guard_fd < 0) {
+		r = stop(rep, IDENTITY_STAGE_GUARD, guard_fd,
+			 "cannot open the lockout guard's state in %s: %s", cfg->state_dir,
+			 strerror(-guard_fd));
+		goto done;
+	}
+	struct lockout_state guard;
+	r = lockout_read(guard_fd, &guard);
+	if (r < 0) {
+		r = stop(rep, IDENTITY_STAGE_GUARD, r,
+			 "the lockout guard's state for \"%s\" is unreadable (%s): sending nothing",
+			 acct->name, strerror(-r));
+		close(guard_fd);
+		goto done;
+	}
+
+	struct dc_list dcs = { 0 };
+	r = dcloc_candidates(cfg, host_seed(), &dcs);
+	char *affinity = NULL;
+	if (r == 0 && dcloc_affinity_load(cfg->state_dir, &affinity) == 0)
+		dcloc_prefer(&dcs, affinity);
+	rep->ms_locate = now_ms() - t0;
+	if (r == 0 && dcs.n == 0)
+		r = stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH, "no domain controller found");
+
+	for (size_t i = 0; r == 0 && i < dcs.n; i++) {
+		r = acquire_on(cfg, acct, &dcs.items[i], now, &guard, id, rep);
+		if (r == -EHOSTUNREACH) {
+			note_dc(rep, dcs.items[i].host, "no answer");
+			rep->dcs_unreachable++;
+			reset_attempt(id);
+			r = i + 1 < dcs.n ? 0 : stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH,
+						     "no domain controller answered (%s)",
+						     rep->dcs_tried);
+			continue;
+		}
+		note_dc(rep, dcs.items[i].host, NULL);
+		if (r == 0) {
+			if (!affinity || strcmp(affinity, dcs.items[i].host) != 0)
+				dcloc_affinity_save(cfg->state_dir, dcs.items[i].host);
+			rep->stage = IDENTITY_STAGE_DONE;
+		}
+		break;
+	}
+	rep->guard = guard;
+	free(affinity);
+	dcloc_list_free(&dcs);
+	close(guard_fd);
+done:
+	rep->ms_total = now_ms() - t0;
+	if (r < 0) {
+		identity_free(id);
+		return r;
+	}
+	*ret = id;
+	return 0;
+}

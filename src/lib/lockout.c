@@ -1,0 +1,541 @@
+/* The lockout guard: the verdict from the stored state, and that state kept durably in
+ * state_dir/lockout/<account>/state under a lock that survives the file's replacement. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "advert/lockout.h"
+
+#define LOCKOUT_SUBDIR "lockout"
+#define LOCKOUT_STATE "state"
+#define LOCKOUT_TMP "state.tmp"
+#define LOCKOUT_MAGIC "advertd-lockout 1\n"
+#define LOCKOUT_CHECKSUM "checksum="
+#define LOCKOUT_HEX_LEN (2 * 32) /* SHA-256 */
+/* Every field at its longest, escaped at 4 bytes per byte, fits with room to spare;
+ * anything bigger is not ours. */
+#define LOCKOUT_MAX_FILE 8192
+
+#define TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
+
+static const char *const outcome_names[] = {
+	[LOCKOUT_NONE] = "none",
+	[LOCKOUT_OK] = "ok",
+	[LOCKOUT_REJECTED] = "rejected",
+	[LOCKOUT_REVOKED] = "revoked",
+	[LOCKOUT_UNUSABLE] = "unusable",
+};
+#define N_OUTCOMES (sizeof(outcome_names) / sizeof(outcome_names[0]))
+
+const char *lockout_outcome_name(enum lockout_outcome o)
+{
+	return (unsigned)o < N_OUTCOMES ? outcome_names[o] : "?";
+}
+
+/* lockout_record keeps at most LOCKOUT_FP_LEN characters, so an over-long fp whose prefix
+ * matches is the same secret as far as we can tell: erring that way holds, never sends. */
+static bool fp_same(const char *recorded, const char *fp)
+{
+	return strncmp(recorded, fp, LOCKOUT_FP_LEN) == 0;
+}
+
+enum lockout_verdict lockout_decide(const struct lockout_state *st, const char *fp, time_t now,
+				    int backoff, time_t *ret_until)
+{
+	switch (st->outcome) {
+	case LOCKOUT_NONE:
+	case LOCKOUT_OK:
+		return LOCKOUT_ALLOW;
+	case LOCKOUT_REJECTED:
+		return fp_same(st->fingerprint, fp) ? LOCKOUT_HOLD_REJECTED : LOCKOUT_ALLOW;
+	case LOCKOUT_UNUSABLE:
+		if (!fp_same(st->fingerprint, fp))
+			return LOCKOUT_ALLOW;
+		break;
+	case LOCKOUT_REVOKED:
+		/* A locked or disabled account stays so whatever secret we hold now. */
+		break;
+	default:
+		/* Not a state we wrote: holding is the only answer that cannot lock anyone. */
+		return LOCKOUT_HOLD_REJECTED;
+	}
+
+	if (backoff <= 0)
+		return LOCKOUT_ALLOW;
+	time_t until = st->since > TIME_T_MAX - backoff ? TIME_T_MAX : st->since + backoff;
+	/* A clock stepped back (now < since) counts as no time elapsed: the hold neither ends
+	 * early nor moves, it still ends at since + backoff. */
+	if (now >= st->since && now >= until)
+		return LOCKOUT_ALLOW;
+	if (ret_until)
+		*ret_until = until;
+	return LOCKOUT_HOLD_BACKOFF;
+}
+
+/* Copies at most size-1 bytes and always terminates; src may overlap dst. */
+static void copy_trunc(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+	memmove(dst, src, n);
+	dst[n] = '\0';
+}
+
+void lockout_record(struct lockout_state *st, const char *fp, enum lockout_outcome outcome,
+		    time_t now, const char *dc, const char *message)
+{
+	if (fp_same(st->fingerprint, fp))
+		st->attempts = st->attempts < UINT_MAX ? st->attempts + 1 : UINT_MAX;
+	else
+		st->attempts = 1;
+	copy_trunc(st->fingerprint, sizeof(st->fingerprint), fp);
+	st->outcome = outcome;
+	st->since = now;
+	copy_trunc(st->dc, sizeof(st->dc), dc ? dc : "");
+	copy_trunc(st->message, sizeof(st->message), message ? message : "");
+}
+
+/* --- the file ------------------------------------------------------------------------ */
+
+static bool account_valid(const char *account)
+{
+	return account[0] && account[0] != '.' && !strchr(account, '/');
+}
+
+/* Opens state_dir/lockout/<account>/, creating both levels 0700. The directory is what
+ * gets locked: it is never renamed, unlike the state file inside it. */
+static int open_account_dir(const char *state_dir, const char *account)
+{
+	if (!account_valid(account))
+		return -EINVAL;
+
+	char *path = NULL;
+	if (asprintf(&path, "%s/" LOCKOUT_SUBDIR, state_dir) < 0)
+		return -ENOMEM;
+	int r = 0;
+	if (mkdir(path, 0700) == 0) {
+		/* As below: a new directory entry is only durable once its parent is synced. */
+		int sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd < 0 || fsync(sfd) < 0)
+			r = -errno;
+		if (sfd >= 0)
+			close(sfd);
+	} else if (errno != EEXIST) {
+		r = -errno;
+	}
+	int lfd = r < 0 ? -1 : open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (r == 0 && lfd < 0)
+		r = -errno;
+	free(path);
+	if (r < 0)
+		return r;
+
+	if (mkdirat(lfd, account, 0700) == 0) {
+		/* The new entry must survive a crash, or a recorded rejection could vanish
+		 * with it. */
+		if (fsync(lfd) < 0)
+			r = -errno;
+	} else if (errno != EEXIST) {
+		r = -errno;
+	}
+	int afd = r < 0 ? -1 : openat(lfd, account, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (r == 0 && afd < 0)
+		r = -errno;
+	close(lfd);
+	if (r < 0)
+		return r;
+
+	/* Someone else's directory could hand us a forged state: refuse it. */
+	struct stat st;
+	if (fstat(afd, &st) < 0) {
+		r = -errno;
+	} else if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+		r = -EPERM;
+	}
+	if (r < 0) {
+		close(afd);
+		return r;
+	}
+	return afd;
+}
+
+int lockout_lock(const char *state_dir, const char *account)
+{
+	int fd = open_account_dir(state_dir, account);
+	if (fd < 0)
+		return fd;
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int r = -errno;
+			close(fd);
+			return r;
+		}
+	}
+	return fd;
+}
+
+struct buf {
+	char data[LOCKOUT_MAX_FILE];
+	size_t len;
+	bool overflow;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->overflow || n > sizeof(b->data) - b->len) {
+		b->overflow = true;
+		return;
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+}
+
+static void buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+/* Writes key=value\n with backslash escapes, so a KDC message cannot forge a line. */
+static void buf_field(struct buf *b, const char *key, const char *value, size_t max)
+{
+	buf_str(b, key);
+	buf_add(b, "=", 1);
+	for (size_t i = 0; i < max && value[i]; i++) {
+		unsigned char c = (unsigned char)value[i];
+		char esc[5];
+		if (c == '\\')
+			buf_add(b, "\\\\", 2);
+		else if (c == '\n')
+			buf_add(b, "\\n", 2);
+		else if (c < 0x20 || c == 0x7f)
+			buf_add(b, esc, (size_t)snprintf(esc, sizeof(esc), "\\x%02x", c));
+		else
+			buf_add(b, (const char *)&c, 1);
+	}
+	buf_add(b, "\n", 1);
+}
+
+static void sha256_hex(const char *data, size_t len, char hex[LOCKOUT_HEX_LEN + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen * 2 != LOCKOUT_HEX_LEN) {
+		/* Cannot happen with a working libcrypto; a checksum nobody can match makes
+		 * the file unreadable, which holds the account: the safe side. */
+		memset(hex, '-', LOCKOUT_HEX_LEN);
+	} else {
+		for (unsigned i = 0; i < mdlen; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	}
+	hex[LOCKOUT_HEX_LEN] = '\0';
+}
+
+static int serialize(const struct lockout_state *st, struct buf *b)
+{
+	char num[32];
+	buf_str(b, LOCKOUT_MAGIC);
+	buf_field(b, "outcome", lockout_outcome_name(st->outcome), SIZE_MAX);
+	buf_field(b, "fingerprint", st->fingerprint, LOCKOUT_FP_LEN);
+	snprintf(num, sizeof(num), "%jd", (intmax_t)st->since);
+	buf_field(b, "since", num, SIZE_MAX);
+	buf_field(b, "dc", st->dc, sizeof(st->dc) - 1);
+	buf_field(b, "message", st->message, sizeof(st->message) - 1);
+	snprintf(num, sizeof(num), "%u", st->attempts);
+	buf_field(b, "attempts", num, SIZE_MAX);
+
+	char hex[LOCKOUT_HEX_LEN + 1];
+	sha256_hex(b->data, b->len, hex);
+	buf_str(b, LOCKOUT_CHECKSUM);
+	buf_str(b, hex);
+	buf_add(b, "\n", 1);
+	return b->overflow ? -EOVERFLOW : 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Undoes buf_field's escapes into dst (NUL-terminated); too long or malformed: false. */
+static bool unescape(const char *s, size_t n, char *dst, size_t size)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if ((unsigned char)c < 0x20 || c == 0x7f)
+			return false;
+		if (c == '\\') {
+			if (++i >= n)
+				return false;
+			if (s[i] == '\\') {
+				c = '\\';
+			} else if (s[i] == 'n') {
+				c = '\n';
+			} else if (s[i] == 'x' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
+				   hexval(s[i + 2]) >= 0) {
+				c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+				i += 2;
+				if (c == '\0')
+					return false;
+			} else {
+				return false;
+			}
+		}
+		if (o + 1 >= size)
+			return false;
+		dst[o++] = c;
+	}
+	dst[o] = '\0';
+	return true;
+}
+
+/* Strict decimal: optional '-' (only when allowed), digits, nothing else. */
+static bool parse_num(const char *s, bool negative_ok, intmax_t min, intmax_t max,
+		      intmax_t *ret)
+{
+	bool neg = negative_ok && *s == '-';
+	const char *p = s + neg;
+	if (!*p || strlen(p) > 19)
+		return false;
+	intmax_t v = 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		if (v > (INTMAX_MAX - (*p - '0')) / 10)
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	v = neg ? -v : v;
+	if (v < min || v > max)
+		return false;
+	*ret = v;
+	return true;
+}
+
+enum {
+	F_OUTCOME = 1 << 0,
+	F_FINGERPRINT = 1 << 1,
+	F_SINCE = 1 << 2,
+	F_DC = 1 << 3,
+	F_MESSAGE = 1 << 4,
+	F_ATTEMPTS = 1 << 5,
+	F_ALL = (1 << 6) - 1,
+};
+
+/* One key=value line (without its newline) into st; false when it is not exactly one of
+ * ours, once. */
+static bool parse_line(const char *line, size_t n, struct lockout_state *st, unsigned *seen)
+{
+	const char *eq = memchr(line, '=', n);
+	if (!eq)
+		return false;
+	size_t klen = (size_t)(eq - line);
+	const char *v = eq + 1;
+	size_t vlen = n - klen - 1;
+	char tmp[32];
+	intmax_t num;
+
+#define KEY(k) (klen == strlen(k) && memcmp(line, k, klen) == 0)
+	unsigned bit;
+	if (KEY("outcome")) {
+		bit = F_OUTCOME;
+		size_t o;
+		for (o = 0; o < N_OUTCOMES; o++)
+			if (vlen == strlen(outcome_names[o]) && memcmp(v, outcome_names[o], vlen) == 0)
+				break;
+		if (o == N_OUTCOMES)
+			return false;
+		st->outcome = (enum lockout_outcome)o;
+	} else if (KEY("fingerprint")) {
+		bit = F_FINGERPRINT;
+		if (!unescape(v, vlen, st->fingerprint, sizeof(st->fingerprint)))
+			return false;
+	} else if (KEY("since")) {
+		bit = F_SINCE;
+		if (!unescape(v, vlen, tmp, sizeof(tmp)) ||
+		    !parse_num(tmp, true, -(intmax_t)TIME_T_MAX, (intmax_t)TIME_T_MAX, &num))
+			return false;
+		st->since = (time_t)num;
+	} else if (KEY("dc")) {
+		bit = F_DC;
+		if (!unescape(v, vlen, st->dc, sizeof(st->dc)))
+			return false;
+	} else if (KEY("message")) {
+		bit = F_MESSAGE;
+		if (!unescape(v, vlen, st->message, sizeof(st->message)))
+			return false;
+	} else if (KEY("attempts")) {
+		bit = F_ATTEMPTS;
+		if (!unescape(v, vlen, tmp, sizeof(tmp)) || !parse_num(tmp, false, 0, UINT_MAX, &num))
+			return false;
+		st->attempts = (unsigned)num;
+	} else {
+		return false;
+	}
+#undef KEY
+	if (*seen & bit)
+		return false;
+	*seen |= bit;
+	return true;
+}
+
+static int parse(const char *data, size_t len, struct lockout_state *ret)
+{
+	struct lockout_state st = { 0 };
+	if (len == 0) {
+		*ret = st;
+		return 0;
+	}
+
+	/* Torn (no final newline), the wrong file, or a version we do not know: the caller
+	 * holds the account rather than guess. */
+	size_t mlen = strlen(LOCKOUT_MAGIC);
+	if (len < mlen || memcmp(data, LOCKOUT_MAGIC, mlen) != 0 || data[len - 1] != '\n' ||
+	    memchr(data, '\0', len))
+		return -EBADMSG;
+
+	size_t clen = strlen(LOCKOUT_CHECKSUM) + LOCKOUT_HEX_LEN + 1;
+	if (len < mlen + clen)
+		return -EBADMSG;
+	size_t body = len - clen;
+	const char *cs = data + body;
+	if (data[body - 1] != '\n' || memcmp(cs, LOCKOUT_CHECKSUM, strlen(LOCKOUT_CHECKSUM)) != 0)
+		return -EBADMSG;
+	char hex[LOCKOUT_HEX_LEN + 1];
+	sha256_hex(data, body, hex);
+	if (memcmp(cs + strlen(LOCKOUT_CHECKSUM), hex, LOCKOUT_HEX_LEN) != 0)
+		return -EBADMSG;
+
+	unsigned seen = 0;
+	for (size_t pos = mlen; pos < body;) {
+		const char *nl = memchr(data + pos, '\n', body - pos);
+		if (!nl) /* cannot happen: data[body - 1] is a newline */
+			return -EBADMSG;
+		size_t n = (size_t)(nl - (data + pos));
+		if (!parse_line(data + pos, n, &st, &seen))
+			return -EBADMSG;
+		pos += n + 1;
+	}
+	if (seen != F_ALL)
+		return -EBADMSG;
+	*ret = st;
+	return 0;
+}
+
+static int read_all(int fd, char *data, size_t size, size_t *ret_len)
+{
+	size_t len = 0;
+	for (;;) {
+		if (len == size)
+			return -EBADMSG; /* larger than any file we write */
+		ssize_t k = pread(fd, data + len, size - len, (off_t)len);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			break;
+		len += (size_t)k;
+	}
+	*ret_len = len;
+	return 0;
+}
+
+int lockout_read(int fd, struct lockout_state *ret)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+
+	int sfd = fd;
+	if (S_ISDIR(sb.st_mode)) {
+		sfd = openat(fd, LOCKOUT_STATE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (sfd < 0) {
+			if (errno != ENOENT)
+				return -errno;
+			/* Never written: nothing was ever tried. */
+			*ret = (struct lockout_state){ 0 };
+			return 0;
+		}
+	}
+
+	char *data = malloc(LOCKOUT_MAX_FILE + 1);
+	size_t len = 0;
+	int r = data ? read_all(sfd, data, LOCKOUT_MAX_FILE + 1, &len) : -ENOMEM;
+	if (r == 0)
+		r = parse(data, len, ret);
+	free(data);
+	if (sfd != fd)
+		close(sfd);
+	return r;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t k = write(fd, data, len);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		data += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+int lockout_write(const char *state_dir, const char *account, const struct lockout_state *st)
+{
+	struct buf *b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	int r = serialize(st, b);
+	if (r < 0) {
+		free(b);
+		return r;
+	}
+
+	int dfd = open_account_dir(state_dir, account);
+	if (dfd < 0) {
+		free(b);
+		return dfd;
+	}
+	/* The fixed temp name is safe because writers hold the account's lock. */
+	int tfd = openat(dfd, LOCKOUT_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+			 0600);
+	if (tfd < 0) {
+		r = -errno;
+	} else {
+		r = write_all(tfd, b->data, b->len);
+		if (r == 0 && fsync(tfd) < 0)
+			r = -errno;
+		if (close(tfd) < 0 && r == 0)
+			r = -errno;
+		if (r == 0 && renameat(dfd, LOCKOUT_TMP, dfd, LOCKOUT_STATE) < 0)
+			r = -errno;
+		if (r < 0)
+			unlinkat(dfd, LOCKOUT_TMP, 0);
+	}
+	/* Without this the rename may not survive a crash, and an older state — one that
+	 * would allow a rejected secret again — could come back. */
+	if (r == 0 && fsync(dfd) < 0)
+		r = -errno;
+	close(dfd);
+	free(b);
+	return r;
+}
