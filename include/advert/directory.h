@@ -21,6 +21,8 @@ struct directory_account {
 	gid_t gid; /* primary group */
 	char *home;
 	char *shell; /* may be NULL */
+	char **member_of; /* memberOf values as the server gave them (NULL-terminated,
+			   * maybe empty): direct or transitive, a head start either way */
 };
 
 struct directory_group {

@@ -304,7 +304,14 @@ static int account_entry(LDAP *ld, LDAPMessage *e, void *data)
 	free(gid);
 	a->home = first_value(ld, e, s->home_attr);
 	a->shell = first_value(ld, e, "loginShell");
-	return a->dn ? 0 : -ENOMEM;
+	struct berval **mo = ldap_get_values_len(ld, e, "memberOf");
+	size_t n = (size_t)ldap_count_values_len(mo);
+	a->member_of = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; a->member_of && i < n; i++)
+		if (!(a->member_of[i] = strndup(mo[i]->bv_val, mo[i]->bv_len)))
+			break;
+	ldap_value_free_len(mo);
+	return a->dn && a->member_of ? 0 : -ENOMEM;
 }
 
 int directory_find_account(struct directory_conn *d, enum config_schema schema,
@@ -330,7 +337,9 @@ int directory_find_account(struct directory_conn *d, enum config_schema schema,
 		.acct = &a,
 		.home_attr = schema == CONFIG_SCHEMA_AD ? "unixHomeDirectory" : "homeDirectory",
 	};
-	char *attrs[] = { "uidNumber", "gidNumber", (char *)s.home_attr, "loginShell", NULL };
+	/* memberOf, where the server has it, seeds the group walk (rfc2307bis). */
+	char *attrs[] = { "uidNumber", "gidNumber", (char *)s.home_attr, "loginShell",
+			  schema == CONFIG_SCHEMA_RFC2307BIS ? "memberOf" : NULL, NULL };
 	r = search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, account_entry, &s, ret_err);
 	if (r == 0 && s.found == 0)
 		r = fail(ret_err, -ENOENT, "account \"%s\" not found under \"%s\"", name, base);
@@ -352,23 +361,48 @@ out:
 	return r;
 }
 
-/* Groups collected across searches; DNs seen, for cycle safety. */
-struct group_walk {
-	struct directory_groups *out;
-	char **seen; /* DNs (rfc2307bis) */
-	size_t n_seen, cap_seen;
-	char **next; /* DNs found at this level, to search for their parents */
-	size_t n_next;
-	unsigned found; /* entries seen in this search */
+/* A set of DNs, compared case-insensitively. Group counts per account are small. */
+struct dn_set {
+	char **v;
+	size_t n;
 };
 
-static bool seen_dn(const struct group_walk *w, const char *dn)
+static bool dn_set_has(const struct dn_set *s, const char *dn)
 {
-	for (size_t i = 0; i < w->n_seen; i++)
-		if (strcasecmp(w->seen[i], dn) == 0)
+	for (size_t i = 0; i < s->n; i++)
+		if (strcasecmp(s->v[i], dn) == 0)
 			return true;
 	return false;
 }
+
+static int dn_set_add(struct dn_set *s, const char *dn)
+{
+	char **v = reallocarray(s->v, s->n + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->v = v;
+	if (!(v[s->n] = strdup(dn)))
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+static void dn_set_clear(struct dn_set *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	*s = (struct dn_set){ 0 };
+}
+
+/* Groups collected across searches. */
+struct group_walk {
+	struct directory_groups *out;
+	struct dn_set found;   /* groups whose entry we have (cycle safety) */
+	struct dn_set queried; /* DNs already asked for as (member=…) */
+	struct dn_set next;    /* found, not yet queried: the next level */
+	unsigned entries;      /* entries seen in this walk */
+};
 
 static int add_group(struct directory_groups *g, LDAP *ld, LDAPMessage *e)
 {
@@ -398,43 +432,43 @@ static int add_group(struct directory_groups *g, LDAP *ld, LDAPMessage *e)
 static int walk_entry(LDAP *ld, LDAPMessage *e, void *data)
 {
 	struct group_walk *w = data;
-	w->found++;
+	w->entries++;
 	char *dn = ldap_get_dn(ld, e);
 	if (!dn)
 		return -ENOMEM;
 	int r = 0;
-	if (!seen_dn(w, dn)) {
-		char **seen = reallocarray(w->seen, w->n_seen + 1, sizeof(*seen));
-		char **next = reallocarray(w->next, w->n_next + 1, sizeof(*next));
-		if (seen)
-			w->seen = seen;
-		if (next)
-			w->next = next;
-		if (!seen || !next || !(seen[w->n_seen] = strdup(dn)) ||
-		    !(next[w->n_next] = strdup(dn)))
-			r = -ENOMEM;
-		else {
-			w->n_seen++;
-			w->n_next++;
+	if (!dn_set_has(&w->found, dn)) {
+		r = dn_set_add(&w->found, dn);
+		if (r == 0)
 			r = add_group(w->out, ld, e);
-		}
+		if (r == 0 && !dn_set_has(&w->queried, dn) && !dn_set_has(&w->next, dn))
+			r = dn_set_add(&w->next, dn);
 	}
 	ldap_memfree(dn);
 	return r;
 }
 
-/* "(|(attr=v1)(attr=v2)…)" for values[from, to). */
-static char *or_filter(const char *attr, char *const *values, size_t from, size_t to)
+/* "(|(attr=v1)(attr=v2)…)" for values[from, to), each value escaped. */
+static char *or_filter(const char *attr, char *const *values, size_t from, size_t to,
+		       bool escape)
 {
 	size_t len = 4;
 	for (size_t i = from; i < to; i++)
-		len += strlen(attr) + strlen(values[i]) + 3;
+		len += strlen(attr) + strlen(values[i]) * (escape ? 3 : 1) + 3;
 	char *f = malloc(len), *o = f;
 	if (!f)
 		return NULL;
 	o += sprintf(o, "(|");
-	for (size_t i = from; i < to; i++)
-		o += sprintf(o, "(%s=%s)", attr, values[i]);
+	for (size_t i = from; i < to; i++) {
+		char *v = escape ? escape_value(values[i], strlen(values[i])) : values[i];
+		if (!v) {
+			free(f);
+			return NULL;
+		}
+		o += sprintf(o, "(%s=%s)", attr, v);
+		if (escape)
+			free(v);
+	}
 	sprintf(o, ")");
 	return f;
 }
@@ -446,52 +480,45 @@ static void strv_clear(char **v, size_t n)
 	free(v);
 }
 
-/* rfc2307bis: breadth-first over `member`, one batched search per nesting level. */
+/* rfc2307bis: breadth-first over `member`, one batched search per nesting level. Every
+ * group in the closure contains the account or another group of the closure, so one
+ * search for (member=account)(member=each memberOf value) returns the whole closure at
+ * once when memberOf is transitive (dynlist), and shortens the walk when it is direct. */
 static int groups_nested(struct directory_conn *d, const char *base,
 			 const struct directory_account *acct, struct directory_groups *out,
 			 char **ret_err)
 {
 	static char *attrs[] = { "cn", "gidNumber", NULL };
 	struct group_walk w = { .out = out };
-	char **level = calloc(1, sizeof(*level));
-	size_t n_level = 1;
-	int r = 0;
-	if (!level || !(level[0] = escape_value(acct->dn, strlen(acct->dn)))) {
-		free(level);
-		return -ENOMEM;
-	}
-	while (r == 0 && n_level > 0) {
-		for (size_t from = 0; r == 0 && from < n_level; from += FILTER_BATCH) {
-			size_t to = from + FILTER_BATCH < n_level ? from + FILTER_BATCH : n_level;
-			char *filter = or_filter("member", level, from, to);
+	int r = dn_set_add(&w.next, acct->dn);
+	for (char **m = acct->member_of; r == 0 && m && *m; m++)
+		if (!dn_set_has(&w.next, *m))
+			r = dn_set_add(&w.next, *m);
+	while (r == 0 && w.next.n > 0) {
+		struct dn_set level = w.next;
+		w.next = (struct dn_set){ 0 };
+		for (size_t i = 0; r == 0 && i < level.n; i++)
+			r = dn_set_add(&w.queried, level.v[i]);
+		for (size_t from = 0; r == 0 && from < level.n; from += FILTER_BATCH) {
+			size_t to = from + FILTER_BATCH < level.n ? from + FILTER_BATCH : level.n;
+			char *filter = or_filter("member", level.v, from, to, true);
 			r = filter ? search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, walk_entry, &w,
 					    ret_err)
 				   : -ENOMEM;
 			free(filter);
 		}
-		strv_clear(level, n_level);
-		/* The groups found at this level are the members to look for next. */
-		level = w.next;
-		n_level = w.n_next;
-		w.next = NULL;
-		w.n_next = 0;
-		for (size_t i = 0; r == 0 && i < n_level; i++) {
-			char *esc = escape_value(level[i], strlen(level[i]));
-			if (!esc)
-				r = -ENOMEM;
-			free(level[i]);
-			level[i] = esc;
-		}
+		dn_set_clear(&level);
 	}
-	strv_clear(level, n_level);
-	strv_clear(w.seen, w.n_seen);
+	dn_set_clear(&w.found);
+	dn_set_clear(&w.queried);
+	dn_set_clear(&w.next);
 	return r;
 }
 
 static int group_entry(LDAP *ld, LDAPMessage *e, void *data)
 {
 	struct group_walk *w = data;
-	w->found++;
+	w->entries++;
 	return add_group(w->out, ld, e);
 }
 
@@ -550,15 +577,15 @@ static int groups_token(struct directory_conn *d, const char *base,
 	struct group_walk w = { .out = out };
 	for (size_t from = 0; r == 0 && from < s.n; from += FILTER_BATCH) {
 		size_t to = from + FILTER_BATCH < s.n ? from + FILTER_BATCH : s.n;
-		char *filter = or_filter("objectSid", s.escaped, from, to);
+		char *filter = or_filter("objectSid", s.escaped, from, to, false);
 		r = filter ? search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, group_entry, &w,
 				    ret_err)
 			   : -ENOMEM;
 		free(filter);
 	}
 	/* SIDs that resolve to nothing here (well-known, foreign) have no gidNumber either. */
-	if (r == 0 && s.n > w.found)
-		out->skipped += (unsigned)(s.n - w.found);
+	if (r == 0 && s.n > w.entries)
+		out->skipped += (unsigned)(s.n - w.entries);
 	strv_clear(s.escaped, s.n);
 	return r;
 }
@@ -605,6 +632,9 @@ void directory_close(struct directory_conn *d)
 
 void directory_account_clear(struct directory_account *a)
 {
+	for (char **p = a->member_of; p && *p; p++)
+		free(*p);
+	free(a->member_of);
 	free(a->dn);
 	free(a->name);
 	free(a->home);

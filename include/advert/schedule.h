@@ -1,0 +1,63 @@
+/* Scheduling: whether an advertisement is due, as a pure function of the advertisement,
+ * its run history, its dependency's history, the host's splay offset and the clock. No
+ * I/O, so every rule is tested with an injected clock. */
+#ifndef ADVERT_SCHEDULE_H
+#define ADVERT_SCHEDULE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "advert/advert.h"
+
+enum run_result {
+	RUN_NONE = 0,	     /* never ran */
+	RUN_SUCCEEDED,	     /* a success code */
+	RUN_SUCCEEDED_REBOOT, /* a reboot code: success, restart pending */
+	RUN_FAILED,	     /* another exit code, a signal, or could not start */
+	RUN_INTERRUPTED,     /* started, and its end was never recorded */
+};
+
+/* What the history knows about one advertisement. */
+struct schedule_history {
+	bool ever_started;	 /* an intent was ever recorded (interrupted runs count) */
+	bool ever_succeeded;
+	enum run_result last_result; /* of the latest run */
+	time_t last_start;	     /* of the latest run; 0 when none */
+	time_t last_end;
+	bool running; /* a run is in progress now */
+};
+
+enum schedule_verdict {
+	SCHED_DUE,		/* run it now */
+	SCHED_WAIT,		/* not yet: at `when` */
+	SCHED_WAIT_DEPENDENCY,	/* the dependency has not succeeded yet */
+	SCHED_DEPENDENCY_FAILED, /* the dependency's latest run failed: waiting for it */
+	SCHED_WILL_NOT_RERUN,	/* the rerun policy says no, for good or until `when` */
+	SCHED_EXPIRED,
+	SCHED_DISABLED,
+	SCHED_RUNNING,		/* already running: never overlap itself */
+};
+
+struct schedule_decision {
+	enum schedule_verdict verdict;
+	time_t when;	    /* SCHED_WAIT, and SCHED_WILL_NOT_RERUN when a later occurrence
+			     * may run: the time to look again; 0: never */
+	time_t occurrence;  /* the occurrence this decision is about (0: none) */
+	char reason[160];   /* one sentence for admins (advertctl explain) */
+};
+
+/* The host's deterministic delay for an advertisement, in [0, splay): a hash of host
+ * and id, the same on every restart, spread across a fleet. 0 when splay is 0. */
+uint32_t schedule_splay(const char *host, const char *advert_id, uint32_t splay);
+
+/* Decides for a at now. dep is the dependency's history, or NULL when a has none. */
+struct schedule_decision schedule_decide(const struct advert *a,
+					 const struct schedule_history *own,
+					 const struct schedule_history *dep, uint32_t splay_offset,
+					 time_t now);
+
+const char *schedule_verdict_name(enum schedule_verdict v);
+const char *run_result_name(enum run_result r);
+
+#endif

@@ -1,0 +1,77 @@
+/* Status messages for admins and collectors: one syslog line per event, a stable
+ * numeric ID first (SMS 2.0's program-execution IDs where one fits, our own 11xxx range
+ * for the rest), an event name, then key=value fields. Sent to a syslog socket without
+ * ever blocking the daemon: while the socket is gone, messages wait in a bounded queue. */
+#ifndef ADVERT_STATUS_H
+#define ADVERT_STATUS_H
+
+#include <stddef.h>
+#include <time.h>
+
+enum status_id {
+	/* SMS 2.0 Advertised Programs Manager IDs, same meaning. */
+	STATUS_ADVERT_RECEIVED = 10002,	  /* a new or changed advertisement was accepted */
+	STATUS_PREPARE_FAILED = 10003,	  /* error while preparing to run: identity, path… */
+	STATUS_PROGRAM_STARTED = 10005,
+	STATUS_PROGRAM_FAILED = 10006,	  /* exit code not a success code, or a signal */
+	STATUS_PROGRAM_SUCCEEDED = 10008,
+	STATUS_PLATFORM_REJECTED = 10018, /* platform not supported */
+	STATUS_SUCCESS_REBOOT = 10022,	  /* success, restart pending */
+	/* advertd's own. */
+	STATUS_MAX_RUNTIME_EXCEEDED = 11001,
+	STATUS_EXPIRED = 11002,
+	STATUS_WAITING_DEPENDENCY = 11003,
+	STATUS_DEPENDENCY_FAILED = 11004,
+	STATUS_REQUIREMENTS_NOT_MET = 11005, /* e.g. not enough free space */
+	STATUS_WILL_NOT_RERUN = 11006,
+	STATUS_INTERRUPTED = 11007,	     /* a run whose end was never recorded */
+	STATUS_GUARD_HOLDING = 11008,	     /* the lockout guard refused to send a secret */
+	STATUS_DC_FAILOVER = 11009,	     /* a DC did not answer; the run moved on */
+	STATUS_FILE_REJECTED = 11010,	     /* an advertisement file is invalid or insecure */
+	STATUS_ADVERT_WITHDRAWN = 11011,     /* removed, disabled or its file rejected */
+	STATUS_HISTORY_FAILED = 11012,	     /* a run could not be recorded: nothing runs */
+	STATUS_DAEMON_STARTED = 11020,
+	STATUS_DAEMON_STOPPING = 11021,
+	STATUS_MESSAGES_DROPPED = 11022,     /* the queue overflowed while syslog was away */
+};
+
+struct status_field {
+	const char *key;   /* [a-z_]+ */
+	const char *value; /* any text; quoted on output when needed */
+};
+
+/* The event name of an id ("program-completed"), or NULL for an unknown id. */
+const char *status_event_name(enum status_id id);
+
+/* The syslog severity of an id (LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERR). */
+int status_severity(enum status_id id);
+
+/* Formats "ID event key=value …" into buf: values with spaces, quotes, '=', '\\' or
+ * control characters are double-quoted with \" \\ and \n-style escapes; fields with a
+ * NULL value are left out. Pure. Returns the length it needed (as snprintf does). */
+size_t status_format(char *buf, size_t size, enum status_id id,
+		     const struct status_field *fields, size_t n);
+
+struct status_sink;
+
+/* A sink sending to the unix datagram socket at path (e.g. /dev/log) as facility and
+ * ident, queueing at most queue_max messages while the socket is unavailable. The
+ * socket need not exist yet. Returns 0 or -errno. */
+int status_open(const char *path, int facility, const char *ident, size_t queue_max,
+		struct status_sink **ret);
+
+/* Sends one message now, or queues it; never blocks, never fails loudly (a dropped
+ * message is counted and reported once syslog is back). now stamps the message. */
+void status_emit(struct status_sink *s, time_t now, enum status_id id,
+		 const struct status_field *fields, size_t n);
+
+/* Tries to send what is queued; returns how many are still waiting. Call it when a
+ * retry timer fires. */
+size_t status_flush(struct status_sink *s, time_t now);
+
+/* Messages waiting in the queue. */
+size_t status_queued(const struct status_sink *s);
+
+void status_close(struct status_sink *s);
+
+#endif
