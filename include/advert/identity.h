@@ -55,8 +55,9 @@ struct identity_report {
 	struct lockout_state guard; /* the guard's state after the attempt */
 };
 
-/* Acquires the identity of the account named account. now is the wall clock for the
- * guard. Returns 0 with *ret set, or a negative errno with rep saying where and why. */
+/* Acquires the identity of the account named account; "system" is root holding the
+ * client token account's ticket (none when no realm is configured). now is the wall
+ * clock for the guard. Returns 0 with *ret set, or a negative errno with rep saying where and why. */
 int identity_acquire(const struct config *cfg, const char *account, time_t now,
 		     struct identity **ret, struct identity_report *rep)
 	__attribute__((nonnull, warn_unused_result));

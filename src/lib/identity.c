@@ -141,7 +141,7 @@ static uint64_t host_seed(void)
 
 /* One attempt on one DC. Returns 0, -EHOSTUNREACH (try the next DC) or a final error. */
 static int acquire_on(const struct config *cfg, const struct config_account *acct,
-		      const struct dc *dc, time_t now, struct lockout_state *guard,
+		      bool lookup, const struct dc *dc, time_t now, struct lockout_state *guard,
 		      struct identity *id, struct identity_report *rep)
 {
 	double t0 = now_ms();
@@ -197,6 +197,12 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 		return stop(rep, IDENTITY_STAGE_IMPERSONATE, r, "%s: %s",
 			    creds_status_name(cres.status), cres.message);
 
+	if (!lookup) { /* the client token account: a TGT is all a system run needs */
+		rep->ms_impersonate = now_ms() - t0;
+		if (!(id->dc = strdup(dc->host)) || !(id->dc_address = strdup(dc->address)))
+			return -ENOMEM;
+		return add_gid(id, 0);
+	}
 	r = creds_service_ticket(id->creds, id->ccache, "ldap", dc->host, &cres);
 	rep->kdc_requests = creds_kdc_requests(id->creds);
 	if (cres.status == CREDS_UNREACHABLE)
@@ -288,10 +294,36 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 {
 	*rep = (struct identity_report){ .stage = IDENTITY_STAGE_CONFIG };
 	double t0 = now_ms();
-	const struct config_account *acct = config_find_account(cfg, account);
+	/* "system" is root with the client token account's ticket: the host's own
+	 * principal from its keytab, through the same pin and guard, and no lookup. */
+	bool lookup = strcmp(account, "system") != 0;
+	char host[256] = "", *host_principal = NULL;
+	struct config_account system_acct = {
+		.name = (char *)"system",
+		.kind = ACCOUNT_KEYTAB,
+		.principal = cfg->client_token.principal,
+		.keytab = cfg->client_token.keytab,
+	};
+	const struct config_account *acct = lookup ? config_find_account(cfg, account) : &system_acct;
 	if (!acct)
 		return stop(rep, IDENTITY_STAGE_CONFIG, -ENOENT,
 			    "no account \"%s\" in advertd.conf", account);
+	if (!lookup && !cfg->directory.realm) { /* no domain: root, no ticket */
+		struct identity *sys = calloc(1, sizeof(*sys));
+		if (!sys || !(sys->account = strdup("system")) || add_gid(sys, 0) < 0) {
+			identity_free(sys);
+			return -ENOMEM;
+		}
+		rep->stage = IDENTITY_STAGE_DONE;
+		*ret = sys;
+		return 0;
+	}
+	if (!lookup && !system_acct.principal) {
+		gethostname(host, sizeof(host) - 1);
+		if (asprintf(&host_principal, "host/%s@%s", host, cfg->directory.realm) < 0)
+			return -ENOMEM;
+		system_acct.principal = host_principal;
+	}
 
 	struct identity *id = calloc(1, sizeof(*id));
 	if (!id || !(id->account = strdup(acct->name))) {
@@ -341,7 +373,7 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 		r = stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH, "no domain controller found");
 
 	for (size_t i = 0; r == 0 && i < dcs.n; i++) {
-		r = acquire_on(cfg, acct, &dcs.items[i], now, &guard, id, rep);
+		r = acquire_on(cfg, acct, lookup, &dcs.items[i], now, &guard, id, rep);
 		if (r == -EHOSTUNREACH) {
 			note_dc(rep, dcs.items[i].host, "no answer");
 			rep->dcs_unreachable++;
@@ -364,6 +396,7 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 	dcloc_list_free(&dcs);
 	close(guard_fd);
 done:
+	free(host_principal);
 	rep->ms_total = now_ms() - t0;
 	if (r < 0) {
 		identity_free(id);

@@ -1,0 +1,321 @@
+/* The run process: requirements, identity (impersonate, look up, on one DC), the
+ * program's credentials cache and environment, the program, and the revert. A crash or
+ * hang here can never leave the daemon impersonating: the daemon only reads events. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <krb5/krb5.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "advert/identity.h"
+#include "run.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static int event_fd = -1;
+static char ccache_path[64];
+
+static void emit(struct run_event *ev)
+{
+	ssize_t w = write(event_fd, ev, sizeof(*ev));
+	(void)w; /* the daemon records a run whose events it never got as failed */
+}
+
+static void __attribute__((noreturn, format(printf, 3, 4)))
+fail(int type, const char *account, const char *fmt, ...)
+{
+	struct run_event ev = { .type = type };
+	snprintf(ev.account, sizeof(ev.account), "%s", account ? account : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(ev.reason, sizeof(ev.reason), fmt, ap);
+	va_end(ap);
+	emit(&ev);
+	_exit(0);
+}
+
+/* Requirements are checked right before the run, where the run will happen. */
+static void check_requirements(const struct advert *a, const char *wd)
+{
+	if (a->program.platforms[0]) {
+		struct utsname u;
+		uname(&u);
+		bool ok = false;
+		for (char **p = a->program.platforms; *p && !ok; p++)
+			ok = strcmp(*p, u.machine) == 0;
+		if (!ok) {
+			struct run_event ev = { .type = RUN_EV_REJECTED, .platform = 1 };
+			snprintf(ev.reason, sizeof(ev.reason), "platform %s is not supported",
+				 u.machine);
+			emit(&ev);
+			_exit(0);
+		}
+	}
+	if (a->program.min_free_mb > 0) {
+		struct statvfs sv;
+		if (statvfs(wd, &sv) == 0) {
+			long long free_mb = (long long)sv.f_bavail * (long long)sv.f_frsize >> 20;
+			if (free_mb < a->program.min_free_mb) {
+				struct run_event ev = { .type = RUN_EV_REJECTED };
+				snprintf(ev.reason, sizeof(ev.reason),
+					 "%lld MB free in %s, %lld MB required", free_mb, wd,
+					 a->program.min_free_mb);
+				emit(&ev);
+				_exit(0);
+			}
+		}
+	}
+}
+
+/* A FILE: ccache for the program: mkstemp, 0600, owned by the account, holding the
+ * credentials of the identity's MEMORY: ccache. */
+static int write_ccache(const struct identity *id, uid_t uid, gid_t gid)
+{
+	snprintf(ccache_path, sizeof(ccache_path), "/tmp/krb5cc_advertd_XXXXXX");
+	int fd = mkostemp(ccache_path, O_CLOEXEC);
+	if (fd < 0) {
+		ccache_path[0] = '\0';
+		return -errno;
+	}
+	krb5_context k = creds_krb5(id->creds);
+	krb5_ccache fcc = NULL;
+	krb5_principal princ = NULL;
+	char name[80];
+	snprintf(name, sizeof(name), "FILE:%s", ccache_path);
+	int r = krb5_cc_resolve(k, name, &fcc) || krb5_cc_get_principal(k, id->ccache, &princ) ||
+			krb5_cc_initialize(k, fcc, princ) || krb5_cc_copy_creds(k, id->ccache, fcc)
+		? -EIO
+		: 0;
+	if (princ)
+		krb5_free_principal(k, princ);
+	if (fcc)
+		krb5_cc_close(k, fcc);
+	/* Ownership last, on the file we created (krb5 rewrote it in place). */
+	if (r == 0 && (fchown(fd, uid, gid) < 0 || fchmod(fd, 0600) < 0))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static void remove_ccache(void)
+{
+	if (ccache_path[0]) {
+		/* Overwrite nothing fancy: the tickets die with the file and expire anyway. */
+		unlink(ccache_path);
+		ccache_path[0] = '\0';
+	}
+}
+
+static volatile sig_atomic_t program_running;
+
+static void on_term(int sig)
+{
+	/* The daemon is stopping: a running program is stopped by the runner (TERM,
+	 * grace, KILL) and reported; before that, there is nothing to undo but the cache. */
+	if (program_running) {
+		runner_request_stop();
+		return;
+	}
+	remove_ccache();
+	_exit(0);
+}
+
+static int push(char ***env, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int push(char ***env, size_t *n, const char *fmt, ...)
+{
+	char **v = reallocarray(*env, *n + 2, sizeof(**env));
+	if (!v)
+		return -ENOMEM;
+	*env = v;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&v[*n], fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	v[++*n] = NULL;
+	return 0;
+}
+
+/* Replaces or adds "K=V". */
+static int set_env(char ***env, size_t *n, const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+	for (size_t i = 0; i < *n; i++) {
+		if (strncmp((*env)[i], kv, klen) == 0 && (*env)[i][klen] == '=') {
+			char *c = strdup(kv);
+			if (!c)
+				return -ENOMEM;
+			free((*env)[i]);
+			(*env)[i] = c;
+			return 0;
+		}
+	}
+	return push(env, n, "%s", kv);
+}
+
+/* The program's environment: fixed values and an allow-list, never the daemon's own. */
+static char **build_env(const struct advert *a, const char *run_id, const struct identity *id,
+			const char *user)
+{
+	char **env = NULL;
+	size_t n = 0;
+	const char *lang = getenv("LANG"), *tz = getenv("TZ");
+	int r = push(&env, &n, "PATH=%s", DEFAULT_PATH);
+	r = r ?: push(&env, &n, "HOME=%s", id->home ? id->home : id->uid ? "/" : "/root");
+	r = r ?: push(&env, &n, "USER=%s", user);
+	r = r ?: push(&env, &n, "LOGNAME=%s", user);
+	r = r ?: push(&env, &n, "SHELL=%s", id->shell && *id->shell ? id->shell : "/bin/sh");
+	r = r ?: push(&env, &n, "LANG=%s", lang && *lang ? lang : "C.UTF-8");
+	if (tz && *tz)
+		r = r ?: push(&env, &n, "TZ=%s", tz);
+	if (ccache_path[0])
+		r = r ?: push(&env, &n, "KRB5CCNAME=FILE:%s", ccache_path);
+	for (char **e = a->program.environment; r == 0 && *e; e++)
+		r = set_env(&env, &n, *e);
+	r = r ?: push(&env, &n, "ADVERT_ID=%s", a->id);
+	r = r ?: push(&env, &n, "ADVERT_PACKAGE_ID=%s", a->package.id);
+	r = r ?: push(&env, &n, "ADVERT_PROGRAM=%s", a->program.name);
+	r = r ?: push(&env, &n, "ADVERT_RUN_ID=%s", run_id);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			free(env[i]);
+		free(env);
+		return NULL;
+	}
+	return env;
+}
+
+static void started(void *data, pid_t pid)
+{
+	struct run_event ev = { .type = RUN_EV_STARTED, .pid = pid };
+	const struct identity *id = data;
+	snprintf(ev.account, sizeof(ev.account), "%s", id->account);
+	snprintf(ev.dc, sizeof(ev.dc), "%s", id->dc ? id->dc : "");
+	emit(&ev);
+}
+
+static int make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+void run_child(const struct config *cfg, const struct advert *a, const char *run_id, int fd)
+{
+	event_fd = fd;
+	struct sigaction sa = { .sa_handler = on_term };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	const char *account = a->program.run_as;
+	const char *wd = a->program.working_dir ? a->program.working_dir : a->package.source;
+
+	/* "The drive letter moved": say which path is gone, before anything else. */
+	struct stat st;
+	if (stat(a->package.source, &st) < 0 || !S_ISDIR(st.st_mode))
+		fail(RUN_EV_PREPARE_FAILED, account, "package source \"%s\" is missing",
+		     a->package.source);
+	if (stat(wd, &st) < 0 || !S_ISDIR(st.st_mode))
+		fail(RUN_EV_PREPARE_FAILED, account, "working directory \"%s\" is missing", wd);
+	check_requirements(a, wd);
+
+	struct identity *id = NULL;
+	struct identity_report rep;
+	int r = identity_acquire(cfg, account, time(NULL), &id, &rep);
+	if (rep.dcs_unreachable > 0) {
+		struct run_event ev = { .type = RUN_EV_FAILOVER };
+		snprintf(ev.account, sizeof(ev.account), "%s", account);
+		snprintf(ev.dc, sizeof(ev.dc), "%s", id && id->dc ? id->dc : "");
+		snprintf(ev.reason, sizeof(ev.reason), "%s", rep.dcs_tried);
+		emit(&ev);
+	}
+	if (r < 0)
+		fail(rep.stage == IDENTITY_STAGE_GUARD ? RUN_EV_GUARD : RUN_EV_PREPARE_FAILED,
+		     account, "%s: %s", identity_stage_name(rep.stage), rep.message);
+
+	const char *user = account;
+	const struct config_account *acct = config_find_account(cfg, account);
+	char *dir_name = NULL;
+	if (acct && acct->kind == ACCOUNT_LOCAL)
+		user = acct->local_user;
+	else if (acct && (dir_name = strndup(acct->principal, strcspn(acct->principal, "@"))))
+		user = dir_name;
+	else if (!acct)
+		user = "root";
+
+	bool as_root = strcmp(account, "system") == 0;
+	if (id->ccache && (r = write_ccache(id, as_root ? 0 : id->uid, as_root ? 0 : id->gid)) < 0) {
+		remove_ccache();
+		fail(RUN_EV_PREPARE_FAILED, account, "cannot write the program's ticket cache: %s",
+		     strerror(-r));
+	}
+
+	char *log_path = NULL, *log_sub = NULL;
+	if (make_dir(cfg->log_dir, 0750) < 0 || asprintf(&log_sub, "%s/%s", cfg->log_dir, a->id) < 0 ||
+	    make_dir(log_sub, 0750) < 0 || asprintf(&log_path, "%s/%s.log", log_sub, run_id) < 0) {
+		remove_ccache();
+		fail(RUN_EV_PREPARE_FAILED, account, "cannot create the log directory under %s: %s",
+		     cfg->log_dir, strerror(errno));
+	}
+	char **env = build_env(a, run_id, id, user);
+	if (!env) {
+		remove_ccache();
+		fail(RUN_EV_PREPARE_FAILED, account, "out of memory");
+	}
+
+	struct runner_spec spec = {
+		.argv = a->program.command,
+		.working_dir = wd,
+		.env = env,
+		.as_root = as_root,
+		.uid = id->uid,
+		.gid = id->gid,
+		.groups = id->groups,
+		.n_groups = id->n_groups,
+		.max_runtime = a->program.max_runtime,
+		.kill_grace = cfg->kill_grace,
+		.log_path = log_path,
+		.max_log_bytes = cfg->max_log_bytes,
+		.success_codes = a->program.success_codes,
+		.n_success_codes = a->program.n_success_codes,
+		.reboot_codes = a->program.reboot_codes,
+		.n_reboot_codes = a->program.n_reboot_codes,
+	};
+	struct runner_result res;
+	program_running = 1;
+	r = runner_run(&spec, started, id, &res);
+	program_running = 0;
+
+	/* The revert: the program's cache and the account's credentials go, however the
+	 * program ended. */
+	remove_ccache();
+	struct run_event ev = { .type = RUN_EV_FINISHED };
+	snprintf(ev.account, sizeof(ev.account), "%s", account);
+	snprintf(ev.dc, sizeof(ev.dc), "%s", id->dc ? id->dc : "");
+	identity_free(id);
+	if (r < 0)
+		fail(RUN_EV_PREPARE_FAILED, account, "cannot run the program: %s", strerror(-r));
+	if (res.outcome == RUNNER_NOT_STARTED)
+		fail(RUN_EV_PREPARE_FAILED, account, "%s", res.reason);
+	ev.outcome = res.outcome;
+	ev.exit_code = res.exit_code;
+	ev.signal = res.signal;
+	ev.pid = res.pid;
+	ev.duration_ms = res.duration_ms;
+	ev.output_dropped = res.output_dropped;
+	ev.stragglers = res.stragglers;
+	snprintf(ev.reason, sizeof(ev.reason), "%s", res.reason);
+	snprintf(ev.tail, sizeof(ev.tail), "%s", res.tail);
+	emit(&ev);
+	_exit(0);
+}

@@ -1,0 +1,536 @@
+/* One program run: fork, drop, prove, exec; capture, time-limit, reap everything.
+ * The run's process is made a child subreaper, so a grandchild that double-forks and
+ * calls setsid() is re-parented to it and found by the final sweep: no process of the
+ * run outlives the run. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "advert/runner.h"
+
+/* What the child reports through its close-on-exec pipe when it cannot exec. */
+enum child_stage {
+	STAGE_SIGNALS = 1,
+	STAGE_SESSION,
+	STAGE_STDIO,
+	STAGE_FDS,
+	STAGE_SETGROUPS,
+	STAGE_SETRESGID,
+	STAGE_SETRESUID,
+	STAGE_VERIFY_IDS,
+	STAGE_VERIFY_GROUPS,
+	STAGE_REGAIN_ROOT,
+	STAGE_CHDIR,
+	STAGE_EXEC,
+};
+
+struct child_error {
+	int stage;
+	int err;
+};
+
+static const char *stage_text(int stage)
+{
+	switch (stage) {
+	case STAGE_SIGNALS:
+		return "resetting signals";
+	case STAGE_SESSION:
+		return "starting a session";
+	case STAGE_STDIO:
+		return "setting up stdin/stdout/stderr";
+	case STAGE_FDS:
+		return "closing inherited descriptors";
+	case STAGE_SETGROUPS:
+		return "setgroups";
+	case STAGE_SETRESGID:
+		return "setresgid";
+	case STAGE_SETRESUID:
+		return "setresuid";
+	case STAGE_VERIFY_IDS:
+		return "verifying the dropped uid/gid";
+	case STAGE_VERIFY_GROUPS:
+		return "verifying the group list";
+	case STAGE_REGAIN_ROOT:
+		return "verifying root cannot be regained";
+	case STAGE_CHDIR:
+		return "entering the working directory";
+	default:
+		return "exec";
+	}
+}
+
+static volatile sig_atomic_t stop_requested;
+
+void runner_request_stop(void)
+{
+	stop_requested = 1;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool is_executable_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+int runner_resolve(const char *argv0, const char *working_dir, const char *path, char **ret)
+{
+	char *p = NULL;
+	if (strchr(argv0, '/')) {
+		if (argv0[0] == '/' ? !(p = strdup(argv0))
+				    : asprintf(&p, "%s/%s", working_dir, argv0) < 0)
+			return -ENOMEM;
+		*ret = p;
+		return is_executable_file(p) ? 0 : access(p, F_OK) == 0 ? -EACCES : -ENOENT;
+	}
+	/* The package's own directory first: "setup" means the package's setup. */
+	if (asprintf(&p, "%s/%s", working_dir, argv0) < 0)
+		return -ENOMEM;
+	if (is_executable_file(p)) {
+		*ret = p;
+		return 0;
+	}
+	free(p);
+	for (const char *d = path; d && *d;) {
+		size_t len = strcspn(d, ":");
+		if (len > 0) {
+			if (asprintf(&p, "%.*s/%s", (int)len, d, argv0) < 0)
+				return -ENOMEM;
+			if (is_executable_file(p)) {
+				*ret = p;
+				return 0;
+			}
+			free(p);
+		}
+		d += len + (d[len] == ':');
+	}
+	if (asprintf(ret, "%s (searched %s and PATH)", argv0, working_dir) < 0)
+		return -ENOMEM;
+	return -ENOENT;
+}
+
+static void __attribute__((noreturn)) child_fail(int fd, int stage, int err)
+{
+	struct child_error ce = { stage, err };
+	ssize_t w = write(fd, &ce, sizeof(ce));
+	(void)w;
+	_exit(127);
+}
+
+static bool same_group_set(const gid_t *want, size_t n, const gid_t *have, int m)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		for (int j = 0; j < m && !found; j++)
+			found = have[j] == want[i];
+		if (!found)
+			return false;
+	}
+	for (int j = 0; j < m; j++) {
+		bool found = false;
+		for (size_t i = 0; i < n && !found; i++)
+			found = have[j] == want[i];
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* In the forked child: never returns into the parent's code path. */
+static void __attribute__((noreturn)) child(const struct runner_spec *s, const char *path,
+					    int out_fd, int err_fd, int devnull)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL); /* SIGKILL/SIGSTOP refuse: harmless */
+	sigset_t none;
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		child_fail(err_fd, STAGE_SIGNALS, errno);
+	if (setsid() < 0)
+		child_fail(err_fd, STAGE_SESSION, errno);
+	umask(022);
+	if (dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+		child_fail(err_fd, STAGE_STDIO, errno);
+	/* Keep only 0-2 and the error pipe (close-on-exec, so gone after exec). */
+	if ((err_fd > 3 && close_range(3, (unsigned)err_fd - 1, 0) < 0) ||
+	    close_range((unsigned)err_fd + 1, ~0U, 0) < 0)
+		child_fail(err_fd, STAGE_FDS, errno);
+
+	if (!s->as_root) {
+		/* Groups first, while we may still set them; then gid; then uid. */
+		if (setgroups(s->n_groups, s->groups) < 0)
+			child_fail(err_fd, STAGE_SETGROUPS, errno);
+		if (setresgid(s->gid, s->gid, s->gid) < 0)
+			child_fail(err_fd, STAGE_SETRESGID, errno);
+		if (setresuid(s->uid, s->uid, s->uid) < 0)
+			child_fail(err_fd, STAGE_SETRESUID, errno);
+
+		/* Prove it: all three ids, the exact group list, and no way back. */
+		uid_t ru, eu, su;
+		gid_t rg, eg, sg;
+		if (getresuid(&ru, &eu, &su) < 0 || ru != s->uid || eu != s->uid || su != s->uid ||
+		    getresgid(&rg, &eg, &sg) < 0 || rg != s->gid || eg != s->gid || sg != s->gid)
+			child_fail(err_fd, STAGE_VERIFY_IDS, EPERM);
+		gid_t have[NGROUPS_MAX];
+		int m = getgroups(NGROUPS_MAX, have);
+		if (m < 0 || !same_group_set(s->groups, s->n_groups, have, m))
+			child_fail(err_fd, STAGE_VERIFY_GROUPS, EPERM);
+		if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0)
+			child_fail(err_fd, STAGE_REGAIN_ROOT, EPERM);
+	}
+	if (chdir(s->working_dir) < 0)
+		child_fail(err_fd, STAGE_CHDIR, errno);
+	execve(path, s->argv, s->env);
+	child_fail(err_fd, STAGE_EXEC, errno);
+}
+
+/* Every live descendant of root, from one scan of /proc (root itself excluded). */
+static size_t descendants(pid_t root, pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return 0;
+	size_t cap = 4096, n = 0, found = 0;
+	pid_t(*pairs)[2] = malloc(cap * sizeof(*pairs));
+	for (struct dirent *de; pairs && (de = readdir(d));) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		char path[300], buf[512];
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* "pid (comm) state ppid …": comm may hold spaces and parentheses. */
+		char *rp = strrchr(buf, ')');
+		char state;
+		int ppid;
+		if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || state == 'Z')
+			continue;
+		if (n == cap) {
+			pid_t(*np)[2] = realloc(pairs, 2 * cap * sizeof(*pairs));
+			if (!np)
+				break;
+			pairs = np;
+			cap *= 2;
+		}
+		pairs[n][0] = atoi(de->d_name);
+		pairs[n][1] = ppid;
+		n++;
+	}
+	closedir(d);
+	/* Breadth-first from root over the parent links. */
+	for (size_t i = 0; i < n; i++)
+		if (pairs[i][1] == root && found < max)
+			out[found++] = pairs[i][0];
+	for (size_t k = 0; k < found; k++)
+		for (size_t i = 0; i < n; i++)
+			if (pairs[i][1] == out[k] && found < max)
+				out[found++] = pairs[i][0];
+	free(pairs);
+	return found;
+}
+
+/* Signals every process of the run (and its process group); returns how many. */
+static unsigned signal_all(pid_t main_pid, int sig)
+{
+	pid_t pids[1024];
+	size_t n = descendants(getpid(), pids, sizeof(pids) / sizeof(pids[0]));
+	if (main_pid > 0)
+		kill(-main_pid, sig);
+	for (size_t i = 0; i < n; i++)
+		kill(pids[i], sig);
+	return (unsigned)n;
+}
+
+static void reap(pid_t main_pid, bool *main_done, int *main_status)
+{
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, WNOHANG);
+		if (p <= 0)
+			return;
+		if (p == main_pid) {
+			*main_done = true;
+			*main_status = st;
+		}
+	}
+}
+
+/* Sleeps ms, then reaps whatever of the run has exited (re-parented ones too). */
+static void pause_and_reap(long ms)
+{
+	struct timespec ts = { 0, ms * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	bool done;
+	int st;
+	reap(-1, &done, &st);
+}
+
+/* The last lines of the output, printable, for a status message. */
+static void make_tail(const char *ring, size_t len, char *out, size_t size)
+{
+	size_t start = 0, lines = 0;
+	for (size_t i = len; i > 0; i--) {
+		if (ring[i - 1] == '\n' && i != len && ++lines == 5) {
+			start = i;
+			break;
+		}
+	}
+	size_t o = 0;
+	for (size_t i = start; i < len && o + 1 < size; i++) {
+		unsigned char c = (unsigned char)ring[i];
+		out[o++] = c == '\n' ? '|' : (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	}
+	while (o > 0 && (out[o - 1] == '|' || out[o - 1] == ' '))
+		o--;
+	out[o] = '\0';
+}
+
+static bool code_in(const int *codes, size_t n, int code)
+{
+	for (size_t i = 0; i < n; i++)
+		if (codes[i] == code)
+			return true;
+	return false;
+}
+
+static const char *env_path(char *const *env)
+{
+	for (char *const *e = env; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			return *e + 5;
+	return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+}
+
+int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pid), void *data,
+	       struct runner_result *ret)
+{
+	struct runner_result res = { .outcome = RUNNER_NOT_STARTED, .exit_code = -1 };
+	struct stat st;
+	char *path = NULL;
+	int r;
+
+	if (!s->as_root && s->uid == 0) {
+		snprintf(res.reason, sizeof(res.reason), "refusing to run as uid 0 for an account");
+		goto out;
+	}
+	if (stat(s->working_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(res.reason, sizeof(res.reason), "working directory \"%s\" is missing",
+			 s->working_dir);
+		goto out;
+	}
+	r = runner_resolve(s->argv[0], s->working_dir, env_path(s->env), &path);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		snprintf(res.reason, sizeof(res.reason), "program \"%s\" %s", path,
+			 r == -EACCES ? "is not executable" : "is missing");
+		goto out;
+	}
+
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	int log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (log_fd < 0) {
+		snprintf(res.reason, sizeof(res.reason), "cannot create the log \"%s\": %s",
+			 s->log_path, strerror(errno));
+		goto out;
+	}
+	int outp[2], errp[2];
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0 || pipe2(outp, O_CLOEXEC) < 0) {
+		r = -errno;
+		close(log_fd);
+		free(path);
+		return r;
+	}
+	if (pipe2(errp, O_CLOEXEC) < 0) {
+		r = -errno;
+		close(outp[0]), close(outp[1]), close(log_fd), close(devnull);
+		free(path);
+		return r;
+	}
+
+	long t0 = now_ms();
+	pid_t pid = fork();
+	if (pid == 0)
+		child(s, path, outp[1], errp[1], devnull);
+	close(outp[1]);
+	close(errp[1]);
+	close(devnull);
+	if (pid < 0) {
+		r = -errno;
+		close(outp[0]), close(errp[0]), close(log_fd);
+		free(path);
+		return r;
+	}
+	res.pid = pid;
+	int pidfd = pidfd_open(pid, 0);
+
+	char ring[RUNNER_TAIL_MAX * 2];
+	size_t ring_len = 0;
+	bool main_done = false, out_open = true, err_open = true, exec_failed = false;
+	int main_status = 0;
+	long deadline = t0 + (long)s->max_runtime * 1000, kill_at = -1;
+	struct child_error ce = { 0 };
+
+	while (!main_done || out_open) {
+		long now = now_ms();
+		if (kill_at < 0 && !main_done && (now >= deadline || stop_requested)) {
+			/* Over time, or told to stop: TERM to every process of the run, KILL
+			 * after the grace. */
+			res.outcome = stop_requested ? RUNNER_INTERRUPTED : RUNNER_TIMED_OUT;
+			signal_all(pid, SIGTERM);
+			kill_at = now + (long)s->kill_grace * 1000;
+		}
+		if (kill_at >= 0 && now >= kill_at) {
+			signal_all(pid, SIGKILL);
+			kill_at = now + 1000; /* and again, for anything forked meanwhile */
+		}
+		long wait = main_done ? 1000 : (kill_at >= 0 ? kill_at : deadline) - now;
+		struct pollfd p[3] = { { out_open ? outp[0] : -1, POLLIN, 0 },
+				       { err_open ? errp[0] : -1, POLLIN, 0 },
+				       { main_done ? -1 : pidfd, POLLIN, 0 } };
+		int n = poll(p, 3, (int)(wait < 0 ? 0 : wait > 1000 ? 1000 : wait));
+		if (n < 0 && errno != EINTR)
+			break;
+		if (p[1].revents) {
+			ssize_t k = read(errp[0], &ce, sizeof(ce));
+			exec_failed = k == (ssize_t)sizeof(ce);
+			err_open = false;
+			close(errp[0]);
+			if (!exec_failed && started)
+				started(data, pid);
+		}
+		if (p[0].revents) {
+			char buf[8192];
+			ssize_t k = read(outp[0], buf, sizeof(buf));
+			if (k <= 0) {
+				out_open = false;
+			} else {
+				res.output_bytes += k;
+				long long room = s->max_log_bytes - (res.output_bytes - k);
+				size_t keep = room <= 0 ? 0 : room < k ? (size_t)room : (size_t)k;
+				if (keep && write(log_fd, buf, keep) < 0)
+					keep = 0;
+				res.output_dropped += k - (ssize_t)keep;
+				/* The tail ring keeps the newest bytes. */
+				if ((size_t)k >= sizeof(ring)) {
+					memcpy(ring, buf + k - sizeof(ring), sizeof(ring));
+					ring_len = sizeof(ring);
+				} else {
+					if (ring_len + (size_t)k > sizeof(ring)) {
+						size_t drop = ring_len + (size_t)k - sizeof(ring);
+						memmove(ring, ring + drop, ring_len - drop);
+						ring_len -= drop;
+					}
+					memcpy(ring + ring_len, buf, (size_t)k);
+					ring_len += (size_t)k;
+				}
+			}
+		}
+		reap(pid, &main_done, &main_status);
+		if (main_done && out_open && kill_at < 0) {
+			/* The program is done but something of it still holds its output:
+			 * stragglers get the same TERM, grace, KILL as an overrun. */
+			res.stragglers = signal_all(0, SIGTERM);
+			kill_at = now_ms() + (long)s->kill_grace * 1000;
+		}
+	}
+	/* Whatever is left (it closed its output but lives on) goes too. */
+	unsigned left = signal_all(0, SIGTERM);
+	if (left) {
+		res.stragglers += left;
+		long until = now_ms() + (long)s->kill_grace * 1000;
+		while (signal_all(0, 0) && now_ms() < until)
+			pause_and_reap(20);
+		signal_all(0, SIGKILL);
+	}
+	for (int i = 0; i < 100 && signal_all(0, 0); i++)
+		pause_and_reap(10);
+	if (err_open)
+		close(errp[0]);
+	if (out_open)
+		close(outp[0]);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (res.output_dropped > 0) {
+		char note[128];
+		int len = snprintf(note, sizeof(note),
+				   "\n[advertd: output truncated at %lld bytes; %lld more bytes dropped]\n",
+				   s->max_log_bytes, res.output_dropped);
+		ssize_t w = write(log_fd, note, (size_t)len);
+		(void)w; /* the log is best effort; the status says it all */
+	}
+	fsync(log_fd);
+	close(log_fd);
+	res.duration_ms = now_ms() - t0;
+	make_tail(ring, ring_len, res.tail, sizeof(res.tail));
+
+	if (exec_failed) {
+		res.outcome = RUNNER_NOT_STARTED;
+		snprintf(res.reason, sizeof(res.reason), "%s failed: %s", stage_text(ce.stage),
+			 strerror(ce.err));
+	} else if (WIFSIGNALED(main_status)) {
+		res.signal = WTERMSIG(main_status);
+		if (res.outcome != RUNNER_TIMED_OUT && res.outcome != RUNNER_INTERRUPTED)
+			res.outcome = RUNNER_FAILED;
+		const char *abbrev = sigabbrev_np(res.signal);
+		snprintf(res.reason, sizeof(res.reason), "killed by SIG%s%s", abbrev ? abbrev : "?",
+			 res.outcome == RUNNER_TIMED_OUT	? " after exceeding its maximum run time"
+			 : res.outcome == RUNNER_INTERRUPTED ? " when advertd stopped"
+							     : "");
+	} else {
+		res.exit_code = WEXITSTATUS(main_status);
+		if (res.outcome != RUNNER_TIMED_OUT && res.outcome != RUNNER_INTERRUPTED) {
+			if (code_in(s->success_codes, s->n_success_codes, res.exit_code))
+				res.outcome = RUNNER_SUCCEEDED;
+			else if (code_in(s->reboot_codes, s->n_reboot_codes, res.exit_code))
+				res.outcome = RUNNER_SUCCEEDED_REBOOT;
+			else
+				res.outcome = RUNNER_FAILED;
+		}
+		snprintf(res.reason, sizeof(res.reason), "exit code %d%s", res.exit_code,
+			 res.outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time" : "");
+	}
+out:
+	free(path);
+	*ret = res;
+	return 0;
+}
+
+const char *runner_outcome_name(enum runner_outcome o)
+{
+	static const char *const names[] = {
+		[RUNNER_SUCCEEDED] = "succeeded",	 [RUNNER_SUCCEEDED_REBOOT] = "succeeded-reboot",
+		[RUNNER_FAILED] = "failed",		 [RUNNER_TIMED_OUT] = "timed-out",
+		[RUNNER_NOT_STARTED] = "not-started",	 [RUNNER_INTERRUPTED] = "interrupted",
+	};
+	return names[o];
+}
