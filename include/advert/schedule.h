@@ -26,6 +26,10 @@ struct schedule_history {
 	time_t last_start;	     /* of the latest run; 0 when none */
 	time_t last_end;
 	bool running; /* a run is in progress now */
+	/* Not stored by the history: when this daemon first saw the advertisement (its load
+	 * time is fine). It anchors the splay of an as-soon-as-possible advertisement's first
+	 * run, which has no scheduled instant of its own; 0: unknown, due at once. */
+	time_t first_seen;
 };
 
 enum schedule_verdict {

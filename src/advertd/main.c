@@ -2,12 +2,16 @@
  * account. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "advert/check.h"
 #include "advert/log.h"
+#include "daemon.h"
 #include "testid.h"
 
 enum { OPT_ONCE = 256, OPT_CHECK, OPT_TEST_IDENTITY };
@@ -42,6 +46,33 @@ static int run_check(const char *config_path)
 	return errors ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* The classic detach: our own session, no terminal, / as cwd, stdio on /dev/null,
+ * and our messages to syslog. */
+static int daemonize(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return log_error_errno(-errno, "fork");
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	pid = fork();
+	if (pid < 0)
+		return log_error_errno(-errno, "fork");
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		return log_error_errno(-errno, "chdir /");
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	log_setup("advertd", LOG_TARGET_SYSLOG, LOG_DAEMON);
+	return 0;
+}
+
 static int run_test_identity(const char *config_path, const char *account)
 {
 	struct diag_list diags = { 0 };
@@ -73,13 +104,16 @@ int main(int argc, char **argv)
 	};
 	const char *config_path = ADV_DEFAULT_CONFIG;
 	const char *test_identity = NULL;
-	bool check = false;
+	bool check = false, once = false, foreground = false;
 
 	log_setup("advertd", LOG_TARGET_STDERR, LOG_DAEMON);
 	for (int c; (c = getopt_long(argc, argv, "fc:hV", options, NULL)) != -1;) {
 		switch (c) {
 		case 'f':
+			foreground = true;
+			break;
 		case OPT_ONCE:
+			once = true;
 			break;
 		case OPT_TEST_IDENTITY:
 			test_identity = optarg;
@@ -112,7 +146,9 @@ int main(int argc, char **argv)
 	if (test_identity)
 		return run_test_identity(config_path, test_identity);
 
-	log_error("this build can validate configuration (--check) and test an identity "
-		  "(--test-identity); the service loop and --once are not built yet");
-	return 2;
+	if (!once && !foreground && daemonize() < 0)
+		return 1;
+	struct daemon_options opt = { .config_path = config_path, .once = once,
+				      .foreground = foreground || once };
+	return daemon_main(&opt);
 }

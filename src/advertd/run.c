@@ -76,8 +76,8 @@ static void check_requirements(const struct advert *a, const char *wd)
 	}
 }
 
-/* A FILE: ccache for the program: mkstemp, 0600, owned by the account, holding the
- * credentials of the identity's MEMORY: ccache. */
+/* A FILE: ccache for the program: a mkstemp name in /tmp, 0600, owned by the account,
+ * holding the credentials of the identity's MEMORY: ccache. */
 static int write_ccache(const struct identity *id, uid_t uid, gid_t gid)
 {
 	snprintf(ccache_path, sizeof(ccache_path), "/tmp/krb5cc_advertd_XXXXXX");
@@ -86,6 +86,7 @@ static int write_ccache(const struct identity *id, uid_t uid, gid_t gid)
 		ccache_path[0] = '\0';
 		return -errno;
 	}
+	close(fd);
 	krb5_context k = creds_krb5(id->creds);
 	krb5_ccache fcc = NULL;
 	krb5_principal princ = NULL;
@@ -99,8 +100,18 @@ static int write_ccache(const struct identity *id, uid_t uid, gid_t gid)
 		krb5_free_principal(k, princ);
 	if (fcc)
 		krb5_cc_close(k, fcc);
-	/* Ownership last, on the file we created (krb5 rewrote it in place). */
-	if (r == 0 && (fchown(fd, uid, gid) < 0 || fchmod(fd, 0600) < 0))
+	if (r < 0)
+		return r;
+	/* krb5 may have replaced the file: hand over the one that is there now, provided it
+	 * is still the regular file root just wrote (the sticky /tmp lets nobody else swap
+	 * it). */
+	fd = open(ccache_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0)
+		r = -EPERM;
+	else if (fchmod(fd, 0600) < 0 || fchown(fd, uid, gid) < 0)
 		r = -errno;
 	close(fd);
 	return r;
@@ -211,12 +222,37 @@ static int make_dir(const char *path, mode_t mode)
 	return 0;
 }
 
-void run_child(const struct config *cfg, const struct advert *a, const char *run_id, int fd)
+/* Waits for the daemon to record the run; returns the run id, or exits. */
+static const char *await_go(int go_fd, const char *account)
+{
+	static struct run_go go;
+	struct run_event ev = { .type = RUN_EV_READY };
+	snprintf(ev.account, sizeof(ev.account), "%s", account);
+	emit(&ev);
+	ssize_t n;
+	do
+		n = read(go_fd, &go, sizeof(go));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(go) || go.go != 'G') {
+		remove_ccache();
+		_exit(0); /* the daemon reports why */
+	}
+	go.run_id[sizeof(go.run_id) - 1] = '\0';
+	return go.run_id;
+}
+
+void run_child(const struct config *cfg, const struct advert *a, int fd, int go_fd)
 {
 	event_fd = fd;
+	/* The daemon blocks these for its signalfd; this process takes them itself. */
+	sigset_t all;
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
 	struct sigaction sa = { .sa_handler = on_term };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
 	const char *account = a->program.run_as;
 	const char *wd = a->program.working_dir ? a->program.working_dir : a->package.source;
 
@@ -253,6 +289,7 @@ void run_child(const struct config *cfg, const struct advert *a, const char *run
 	else if (!acct)
 		user = "root";
 
+	const char *run_id = await_go(go_fd, account);
 	bool as_root = strcmp(account, "system") == 0;
 	if (id->ccache && (r = write_ccache(id, as_root ? 0 : id->uid, as_root ? 0 : id->gid)) < 0) {
 		remove_ccache();

@@ -14,6 +14,8 @@ enum run_event_type {
 	RUN_EV_GUARD,	     /* the lockout guard held: nothing was sent */
 	RUN_EV_PREPARE_FAILED, /* identity, path or set-up: the program did not start */
 	RUN_EV_REJECTED,     /* requirements: platform (10018) or free space */
+	RUN_EV_READY,	     /* identity in hand: may the program start? (the daemon
+			      * records the run durably first, then answers) */
 	RUN_EV_STARTED,	     /* the program was exec'd */
 	RUN_EV_FINISHED,     /* how it ended */
 };
@@ -34,8 +36,15 @@ struct run_event {
 	char tail[RUNNER_TAIL_MAX];
 };
 
-/* The body of a run process: never returns. Writes events to event_fd and exits 0. */
-void run_child(const struct config *cfg, const struct advert *a, const char *run_id,
-	       int event_fd) __attribute__((noreturn));
+/* The daemon's answer to RUN_EV_READY. */
+struct run_go {
+	char go; /* 'G': start it; anything else: do not */
+	char run_id[32];
+};
+
+/* The body of a run process: never returns. Writes events to event_fd, reads the
+ * answer to RUN_EV_READY from go_fd, and exits 0. */
+void run_child(const struct config *cfg, const struct advert *a, int event_fd, int go_fd)
+	__attribute__((noreturn));
 
 #endif

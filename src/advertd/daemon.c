@@ -1,0 +1,790 @@
+/* advertd's event loop. The daemon keeps the client token identity at all times: every
+ * run happens in a process of its own (run.c) that reports events over a pipe. Before a
+ * program starts, its run is recorded durably (history), so no record is lost and a
+ * "never" program that may have started is never started again. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "advert/catalog.h"
+#include "advert/config.h"
+#include "advert/history.h"
+#include "advert/log.h"
+#include "advert/rfc3339.h"
+#include "advert/schedule.h"
+#include "advert/status.h"
+#include "daemon.h"
+#include "run.h"
+
+#define STATUS_QUEUE_MAX 4096
+#define MAX_FIELDS 16
+
+/* What the daemon remembers about one advertisement between scans. */
+struct advert_state {
+	char *id;
+	time_t retry_at;	      /* after a failure to prepare: not before */
+	time_t first_seen;	      /* an as-soon-as-possible run's splay counts from here */
+	enum schedule_verdict shown;  /* the last verdict reported, to report changes once */
+	bool has_shown;
+	bool seen;		      /* still in the catalog after this reload */
+	char *signature;	      /* file:line + a cheap digest, for "received" */
+};
+
+struct active_run {
+	pid_t pid;
+	int ev_fd;
+	int go_fd;
+	char advert_id[ADV_ID_MAX + 1];
+	char package_id[ADV_ID_MAX + 1];
+	char program[128];
+	char run_id[HISTORY_RUN_ID_MAX];
+	char account[64];
+	char dc[128];
+	bool begun;    /* its start is in the history */
+	bool finished; /* its end is in the history */
+	bool exited;
+	time_t t0;
+};
+
+struct daemon {
+	const struct daemon_options *opt;
+	struct config *cfg;
+	struct catalog *cat;
+	struct history *hist;
+	struct status_sink *status;
+	char host[256];
+
+	struct advert_state *states;
+	size_t n_states;
+	char **reported_problems; /* diagnostics already reported, to report each once */
+	size_t n_reported;
+
+	struct active_run *runs;
+	size_t n_runs;
+
+	int sfd, ifd;
+	bool reload, stopping;
+	time_t next_rescan;
+	/* --once bookkeeping */
+	unsigned ran, failed;
+};
+
+static void emit(struct daemon *d, enum status_id id, const struct status_field *f, size_t n)
+{
+	status_emit(d->status, time(NULL), id, f, n);
+}
+
+/* --- advertisement states ------------------------------------------------------- */
+
+static struct advert_state *state_of(struct daemon *d, const char *id)
+{
+	for (size_t i = 0; i < d->n_states; i++)
+		if (strcmp(d->states[i].id, id) == 0)
+			return &d->states[i];
+	struct advert_state *v = reallocarray(d->states, d->n_states + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	d->states = v;
+	v[d->n_states] = (struct advert_state){ .id = strdup(id), .first_seen = time(NULL) };
+	if (!v[d->n_states].id)
+		return NULL;
+	return &v[d->n_states++];
+}
+
+static struct active_run *run_of(struct daemon *d, const char *advert_id)
+{
+	for (size_t i = 0; i < d->n_runs; i++)
+		if (strcmp(d->runs[i].advert_id, advert_id) == 0)
+			return &d->runs[i];
+	return NULL;
+}
+
+/* A signature that changes when the advertisement's definition may have changed. */
+static char *signature(const struct advert *a)
+{
+	struct stat st;
+	char *s = NULL;
+	if (stat(a->file, &st) < 0)
+		st.st_mtim = (struct timespec){ 0 };
+	if (asprintf(&s, "%s:%d:%lld.%09ld", a->file, a->line, (long long)st.st_mtim.tv_sec,
+		     st.st_mtim.tv_nsec) < 0)
+		return NULL;
+	return s;
+}
+
+static bool already_reported(struct daemon *d, const char *text)
+{
+	for (size_t i = 0; i < d->n_reported; i++)
+		if (strcmp(d->reported_problems[i], text) == 0)
+			return true;
+	return false;
+}
+
+/* Reports each new problem once; forgets those that went away. */
+static void report_problems(struct daemon *d, const struct diag_list *diags)
+{
+	char **now = calloc(diags->n + 1, sizeof(*now));
+	size_t n = 0;
+	for (size_t i = 0; now && i < diags->n; i++) {
+		const struct diag *g = &diags->items[i];
+		char line[16];
+		snprintf(line, sizeof(line), "%d", g->line);
+		char *text = NULL;
+		if (asprintf(&text, "%s:%d:%s", g->file ? g->file : "", g->line, g->msg) < 0)
+			continue;
+		if (!already_reported(d, text)) {
+			struct status_field f[] = { { "file", g->file }, { "line", g->line ? line : NULL },
+						    { "reason", g->msg } };
+			emit(d, STATUS_FILE_REJECTED, f, 3);
+			log_warning("%s:%d: %s", g->file ? g->file : "?", g->line, g->msg);
+		}
+		now[n++] = text;
+	}
+	for (size_t i = 0; i < d->n_reported; i++)
+		free(d->reported_problems[i]);
+	free(d->reported_problems);
+	d->reported_problems = now;
+	d->n_reported = n;
+}
+
+/* --- loading ---------------------------------------------------------------------- */
+
+static void watch_directories(struct daemon *d)
+{
+	if (d->ifd >= 0)
+		close(d->ifd);
+	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->ifd < 0) {
+		log_warning_errno(-errno, "inotify: changes are seen every %d s only",
+				  d->cfg->poll_interval);
+		return;
+	}
+	for (size_t i = 0; i < d->cfg->n_advertisements; i++) {
+		/* A directory is watched itself; a file through the directory holding it,
+		 * so that replacing it by rename is seen too. */
+		const char *p = d->cfg->advertisements[i];
+		struct stat st;
+		char *dir = strdup(p);
+		if (dir && !(stat(p, &st) == 0 && S_ISDIR(st.st_mode))) {
+			char *slash = strrchr(dir, '/');
+			if (slash)
+				slash[slash == dir] = '\0';
+		}
+		if (dir && inotify_add_watch(d->ifd, dir,
+					     IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+						     IN_DELETE | IN_CREATE | IN_ATTRIB) < 0)
+			log_debug("inotify on %s: %s", dir, strerror(errno));
+		free(dir);
+	}
+}
+
+static void load_catalog(struct daemon *d)
+{
+	struct diag_list diags = { 0 };
+	const char **names = calloc(d->cfg->n_accounts + 1, sizeof(*names));
+	for (size_t i = 0; names && i < d->cfg->n_accounts; i++)
+		names[i] = d->cfg->accounts[i].name;
+	struct catalog_accounts acc = { names, d->cfg->n_accounts };
+	struct catalog *cat = NULL;
+	int r = catalog_load((const char *const *)d->cfg->advertisements, d->cfg->n_advertisements,
+			     &acc, &cat, &diags);
+	free(names);
+	if (r < 0) {
+		log_error_errno(r, "cannot load the advertisements; keeping the previous ones");
+		diag_clear(&diags);
+		return;
+	}
+	report_problems(d, &diags);
+	diag_clear(&diags);
+
+	for (size_t i = 0; i < d->n_states; i++)
+		d->states[i].seen = false;
+	for (size_t i = 0; i < cat->n; i++) {
+		const struct advert *a = cat->items[i];
+		struct advert_state *st = state_of(d, a->id);
+		if (!st)
+			continue;
+		st->seen = true;
+		char *sig = signature(a);
+		if (sig && (!st->signature || strcmp(sig, st->signature) != 0)) {
+			struct status_field f[] = { { "advert", a->id },
+						    { "package", a->package.id },
+						    { "program", a->program.name },
+						    { "file", a->file } };
+			emit(d, STATUS_ADVERT_RECEIVED, f, 4);
+			/* A changed definition deserves a fresh look. */
+			st->retry_at = 0;
+			st->has_shown = false;
+		}
+		free(st->signature);
+		st->signature = sig;
+	}
+	for (size_t i = 0; i < d->n_states; i++) {
+		struct advert_state *st = &d->states[i];
+		if (!st->seen && st->signature) {
+			struct status_field f[] = { { "advert", st->id },
+						    { "reason", "no longer in any valid advertisement file" } };
+			emit(d, STATUS_ADVERT_WITHDRAWN, f, 2);
+			free(st->signature);
+			st->signature = NULL;
+		}
+	}
+	catalog_free(d->cat);
+	d->cat = cat;
+}
+
+/* --- runs ------------------------------------------------------------------------- */
+
+static void start_run(struct daemon *d, const struct advert *a)
+{
+	int ev[2], go[2];
+	if (pipe2(ev, O_CLOEXEC) < 0) {
+		log_error_errno(-errno, "pipe");
+		return;
+	}
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		log_error_errno(-errno, "pipe");
+		close(ev[0]), close(ev[1]);
+		return;
+	}
+	struct active_run *v = reallocarray(d->runs, d->n_runs + 1, sizeof(*v));
+	if (!v) {
+		close(ev[0]), close(ev[1]), close(go[0]), close(go[1]);
+		return;
+	}
+	d->runs = v;
+	fflush(NULL);
+	pid_t daemon_pid = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error_errno(-errno, "fork");
+		close(ev[0]), close(ev[1]), close(go[0]), close(go[1]);
+		return;
+	}
+	if (pid == 0) {
+		/* The run keeps its two pipes and stdio; nothing else of the daemon's (the
+		 * history's lock, the status socket, the signalfd) may outlive it. */
+		int evw = fcntl(ev[1], F_DUPFD_CLOEXEC, 64), gor = fcntl(go[0], F_DUPFD_CLOEXEC, 64);
+		if (evw < 0 || gor < 0 || dup3(evw, 3, O_CLOEXEC) < 0 || dup3(gor, 4, O_CLOEXEC) < 0)
+			_exit(1);
+		close_range(5, ~0U, 0);
+		/* If the daemon dies, the run stops its program and ends. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != daemon_pid)
+			_exit(1);
+		run_child(d->cfg, a, 3, 4);
+	}
+	close(ev[1]);
+	close(go[0]);
+	struct active_run *r = &d->runs[d->n_runs++];
+	*r = (struct active_run){ .pid = pid, .ev_fd = ev[0], .go_fd = go[1], .t0 = time(NULL) };
+	snprintf(r->advert_id, sizeof(r->advert_id), "%s", a->id);
+	snprintf(r->package_id, sizeof(r->package_id), "%s", a->package.id);
+	snprintf(r->program, sizeof(r->program), "%s", a->program.name);
+	snprintf(r->account, sizeof(r->account), "%s", a->program.run_as);
+}
+
+static void retry_later(struct daemon *d, const char *advert_id)
+{
+	struct advert_state *st = state_of(d, advert_id);
+	if (st)
+		st->retry_at = time(NULL) + d->cfg->poll_interval;
+}
+
+static enum run_result result_of(int outcome)
+{
+	switch (outcome) {
+	case RUNNER_SUCCEEDED:
+		return RUN_SUCCEEDED;
+	case RUNNER_SUCCEEDED_REBOOT:
+		return RUN_SUCCEEDED_REBOOT;
+	case RUNNER_INTERRUPTED:
+		return RUN_INTERRUPTED;
+	default:
+		return RUN_FAILED;
+	}
+}
+
+static void finish_run(struct daemon *d, struct active_run *r, enum run_result result,
+		       int exit_code, int sig, long duration_ms, const char *reason)
+{
+	if (!r->begun || r->finished)
+		return;
+	int e = history_end(d->hist, r->run_id, result, exit_code, sig, duration_ms,
+			    r->dc[0] ? r->dc : NULL, reason, time(NULL));
+	if (e < 0) {
+		/* The start is on disk; reconciliation at the next start-up will end it as
+		 * interrupted. Say so now. */
+		struct status_field f[] = { { "advert", r->advert_id }, { "run", r->run_id },
+					    { "reason", strerror(-e) } };
+		emit(d, STATUS_HISTORY_FAILED, f, 3);
+	}
+	r->finished = true;
+}
+
+static void handle_event(struct daemon *d, struct active_run *r, const struct run_event *ev)
+{
+	char exit_s[16], sig_s[32], dur[32], pid_s[16], dropped[32];
+	const char *sig_name = ev->signal ? sigabbrev_np(ev->signal) : NULL;
+	snprintf(exit_s, sizeof(exit_s), "%d", ev->exit_code);
+	snprintf(sig_s, sizeof(sig_s), "SIG%s", sig_name ? sig_name : "?");
+	snprintf(dur, sizeof(dur), "%.3f", (double)ev->duration_ms / 1000.0);
+	snprintf(pid_s, sizeof(pid_s), "%d", (int)ev->pid);
+	snprintf(dropped, sizeof(dropped), "%lld", ev->output_dropped);
+	if (ev->dc[0])
+		snprintf(r->dc, sizeof(r->dc), "%s", ev->dc);
+
+	struct status_field base[] = {
+		{ "advert", r->advert_id },
+		{ "package", r->package_id },
+		{ "program", r->program },
+		{ "run", r->run_id[0] ? r->run_id : NULL },
+		{ "account", r->account },
+		{ "dc", r->dc[0] ? r->dc : NULL },
+	};
+	struct status_field f[MAX_FIELDS];
+	size_t n = sizeof(base) / sizeof(base[0]);
+	memcpy(f, base, sizeof(base));
+
+	switch (ev->type) {
+	case RUN_EV_FAILOVER:
+		f[n++] = (struct status_field){ "tried", ev->reason };
+		emit(d, STATUS_DC_FAILOVER, f, n);
+		break;
+	case RUN_EV_GUARD:
+		f[n++] = (struct status_field){ "reason", ev->reason };
+		emit(d, STATUS_GUARD_HOLDING, f, n);
+		retry_later(d, r->advert_id);
+		d->failed++;
+		break;
+	case RUN_EV_PREPARE_FAILED:
+		f[n++] = (struct status_field){ "reason", ev->reason };
+		emit(d, STATUS_PREPARE_FAILED, f, n);
+		if (r->begun)
+			finish_run(d, r, RUN_FAILED, -1, 0, 0, ev->reason);
+		retry_later(d, r->advert_id);
+		d->failed++;
+		break;
+	case RUN_EV_REJECTED:
+		f[n++] = (struct status_field){ "reason", ev->reason };
+		emit(d, ev->platform ? STATUS_PLATFORM_REJECTED : STATUS_REQUIREMENTS_NOT_MET, f, n);
+		retry_later(d, r->advert_id);
+		d->failed++;
+		break;
+	case RUN_EV_READY: {
+		struct run_go go = { .go = 'N' };
+		int e = history_begin(d->hist, r->advert_id, r->account, time(NULL), r->run_id);
+		if (e == 0) {
+			r->begun = true;
+			go.go = 'G';
+			snprintf(go.run_id, sizeof(go.run_id), "%s", r->run_id);
+		} else {
+			f[3].value = NULL;
+			f[n++] = (struct status_field){ "reason", strerror(-e) };
+			emit(d, STATUS_HISTORY_FAILED, f, n);
+			log_error_errno(e, "cannot record the start of %s: not running it",
+					r->advert_id);
+			retry_later(d, r->advert_id);
+			d->failed++;
+		}
+		if (write(r->go_fd, &go, sizeof(go)) != (ssize_t)sizeof(go) && r->begun)
+			finish_run(d, r, RUN_FAILED, -1, 0, 0, "the run process went away");
+		break;
+	}
+	case RUN_EV_STARTED:
+		f[n++] = (struct status_field){ "pid", pid_s };
+		emit(d, STATUS_PROGRAM_STARTED, f, n);
+		d->ran++;
+		break;
+	case RUN_EV_FINISHED: {
+		enum status_id id;
+		switch (ev->outcome) {
+		case RUNNER_SUCCEEDED:
+			id = STATUS_PROGRAM_SUCCEEDED;
+			break;
+		case RUNNER_SUCCEEDED_REBOOT:
+			id = STATUS_SUCCESS_REBOOT;
+			break;
+		case RUNNER_TIMED_OUT:
+			id = STATUS_MAX_RUNTIME_EXCEEDED;
+			break;
+		case RUNNER_INTERRUPTED:
+			id = STATUS_INTERRUPTED;
+			break;
+		default:
+			id = STATUS_PROGRAM_FAILED;
+			break;
+		}
+		f[n++] = (struct status_field){ "exit", ev->signal ? NULL : exit_s };
+		f[n++] = (struct status_field){ "signal", ev->signal ? sig_s : NULL };
+		f[n++] = (struct status_field){ "duration", dur };
+		if (ev->output_dropped)
+			f[n++] = (struct status_field){ "output_dropped", dropped };
+		if (id != STATUS_PROGRAM_SUCCEEDED && id != STATUS_SUCCESS_REBOOT) {
+			f[n++] = (struct status_field){ "reason", ev->reason };
+			f[n++] = (struct status_field){ "output", ev->tail[0] ? ev->tail : NULL };
+			d->failed++;
+		}
+		finish_run(d, r, result_of(ev->outcome), ev->signal ? -1 : ev->exit_code,
+			   ev->signal, ev->duration_ms, ev->reason);
+		emit(d, id, f, n);
+		break;
+	}
+	}
+}
+
+static void read_events(struct daemon *d, struct active_run *r)
+{
+	struct run_event ev;
+	ssize_t k = read(r->ev_fd, &ev, sizeof(ev));
+	if (k == (ssize_t)sizeof(ev)) {
+		handle_event(d, r, &ev);
+		return;
+	}
+	if (k < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	/* EOF: the run process is done. A recorded start without an end means it died. */
+	close(r->ev_fd);
+	r->ev_fd = -1;
+	if (r->begun && !r->finished) {
+		struct status_field f[] = { { "advert", r->advert_id }, { "run", r->run_id },
+					    { "reason", "the run process ended without a result" } };
+		emit(d, STATUS_INTERRUPTED, f, 3);
+		finish_run(d, r, RUN_INTERRUPTED, -1, 0, -1, "the run process ended without a result");
+		d->failed++;
+	}
+}
+
+static void reap_children(struct daemon *d)
+{
+	for (;;) {
+		int st;
+		pid_t p = waitpid(-1, &st, WNOHANG);
+		if (p <= 0)
+			return;
+		for (size_t i = 0; i < d->n_runs; i++)
+			if (d->runs[i].pid == p)
+				d->runs[i].exited = true;
+	}
+}
+
+/* Drops runs whose process has exited and whose events have all been read. */
+static void collect_runs(struct daemon *d)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < d->n_runs; i++) {
+		struct active_run *r = &d->runs[i];
+		if (r->exited && r->ev_fd < 0) {
+			close(r->go_fd);
+			continue;
+		}
+		d->runs[k++] = *r;
+	}
+	d->n_runs = k;
+}
+
+/* --- scheduling ------------------------------------------------------------------- */
+
+struct due {
+	const struct advert *a;
+	time_t at;
+};
+
+static int cmp_due(const void *x, const void *y)
+{
+	const struct due *a = x, *b = y;
+	if (a->at != b->at)
+		return a->at < b->at ? -1 : 1;
+	return strcmp(a->a->id, b->a->id);
+}
+
+static void report_verdict(struct daemon *d, struct advert_state *st, const struct advert *a,
+			   const struct schedule_decision *dec)
+{
+	if (st->has_shown && st->shown == dec->verdict)
+		return;
+	st->shown = dec->verdict;
+	st->has_shown = true;
+	enum status_id id;
+	switch (dec->verdict) {
+	case SCHED_EXPIRED:
+		id = STATUS_EXPIRED;
+		break;
+	case SCHED_WAIT_DEPENDENCY:
+		id = STATUS_WAITING_DEPENDENCY;
+		break;
+	case SCHED_DEPENDENCY_FAILED:
+		id = STATUS_DEPENDENCY_FAILED;
+		break;
+	case SCHED_WILL_NOT_RERUN:
+		id = STATUS_WILL_NOT_RERUN;
+		break;
+	default:
+		return;
+	}
+	struct status_field f[] = { { "advert", a->id },
+				    { "package", a->package.id },
+				    { "program", a->program.name },
+				    { "depends_on", a->program.depends_on },
+				    { "reason", dec->reason } };
+	emit(d, id, f, 5);
+}
+
+/* Decides for every advertisement; starts what is due within max_concurrent. Returns
+ * the next time anything needs a look (TIME_MAX-ish when nothing), and sets *any_due. */
+static time_t schedule_pass(struct daemon *d, bool *any_due)
+{
+	time_t now = time(NULL), next = now + d->cfg->poll_interval;
+	struct due *due = calloc(d->cat->n ? d->cat->n : 1, sizeof(*due));
+	size_t n_due = 0;
+	*any_due = false;
+	for (size_t i = 0; due && i < d->cat->n; i++) {
+		const struct advert *a = d->cat->items[i];
+		struct advert_state *st = state_of(d, a->id);
+		if (!st)
+			continue;
+		if (st->retry_at > now) {
+			if (st->retry_at < next)
+				next = st->retry_at;
+			continue;
+		}
+		struct schedule_history own = *history_summary(d->hist, a->id);
+		own.running = run_of(d, a->id) != NULL;
+		own.first_seen = st->first_seen;
+		const struct schedule_history *dep =
+			a->program.depends_on ? history_summary(d->hist, a->program.depends_on) : NULL;
+		struct schedule_history dep_copy;
+		if (dep) {
+			dep_copy = *dep;
+			dep_copy.running = run_of(d, a->program.depends_on) != NULL;
+			dep = &dep_copy;
+		}
+		uint32_t splay = schedule_splay(d->host, a->id, (uint32_t)d->cfg->splay);
+		struct schedule_decision dec = schedule_decide(a, &own, dep, splay, now);
+		if (dec.verdict == SCHED_DUE) {
+			due[n_due++] = (struct due){ a, dec.occurrence };
+			continue;
+		}
+		if (dec.verdict != SCHED_RUNNING)
+			report_verdict(d, st, a, &dec);
+		if ((dec.verdict == SCHED_WAIT || dec.verdict == SCHED_WILL_NOT_RERUN) && dec.when > now &&
+		    dec.when < next)
+			next = dec.when;
+	}
+	qsort(due, n_due, sizeof(*due), cmp_due);
+	*any_due = n_due > 0;
+	for (size_t i = 0; i < n_due && d->n_runs < (size_t)d->cfg->max_concurrent; i++) {
+		struct advert_state *st = state_of(d, due[i].a->id);
+		if (st)
+			st->has_shown = false;
+		start_run(d, due[i].a);
+	}
+	free(due);
+	return next;
+}
+
+/* --- the loop --------------------------------------------------------------------- */
+
+static void on_interrupted(void *data, const struct history_run *run)
+{
+	struct daemon *d = data;
+	struct status_field f[] = { { "advert", run->advert_id },
+				    { "run", run->run_id },
+				    { "account", run->account[0] ? run->account : NULL },
+				    { "reason", run->other_boot ? "the machine restarted during the run"
+							        : "advertd stopped during the run" } };
+	emit(d, STATUS_INTERRUPTED, f, 4);
+}
+
+static int setup(struct daemon *d)
+{
+	struct diag_list diags = { 0 };
+	int r = config_load(d->opt->config_path, &d->cfg, &diags);
+	diag_print(&diags, stderr);
+	size_t errors = diag_count(&diags, DIAG_ERROR);
+	diag_clear(&diags);
+	if (r < 0 || errors)
+		return log_internal(LOG_ERR, 0, "%s has errors: not starting",
+				    d->opt->config_path) ?: -EINVAL;
+
+	gethostname(d->host, sizeof(d->host) - 1);
+	r = status_open(d->cfg->syslog.socket, d->cfg->syslog.facility, d->cfg->syslog.ident,
+			STATUS_QUEUE_MAX, &d->status);
+	if (r < 0)
+		return log_error_errno(r, "status messages to %s", d->cfg->syslog.socket);
+
+	if (mkdir(d->cfg->state_dir, 0700) < 0 && errno != EEXIST)
+		return log_error_errno(-errno, "state directory %s", d->cfg->state_dir);
+	r = history_open(d->cfg->state_dir, &d->hist);
+	if (r == -EBUSY)
+		return log_error_errno(r, "another advertd uses %s", d->cfg->state_dir);
+	if (r < 0)
+		return log_error_errno(r, "cannot open the run history in %s", d->cfg->state_dir);
+	struct history_stats hs;
+	history_get_stats(d->hist, &hs);
+	if (hs.write_error)
+		log_error_errno(hs.write_error,
+				"the run history cannot be written: no program will run until it can");
+	if (hs.skipped)
+		log_warning("the run history had %zu damaged record(s), skipped", hs.skipped);
+	r = history_reconcile(d->hist, time(NULL), on_interrupted, d);
+	if (r < 0)
+		log_error_errno(r, "cannot record interrupted runs");
+
+	/* Signals through a signalfd; the run processes unblock them for themselves. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	d->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sfd < 0)
+		return log_error_errno(-errno, "signalfd");
+	signal(SIGPIPE, SIG_IGN);
+	/* Anything a run leaves behind is re-parented to us, not to init, and reaped. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+	d->ifd = -1;
+	watch_directories(d);
+	load_catalog(d);
+	struct status_field f[] = { { "version", PACKAGE_VERSION }, { "config", d->cfg->file } };
+	emit(d, STATUS_DAEMON_STARTED, f, 2);
+	return 0;
+}
+
+static void handle_signals(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+	while (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			reap_children(d);
+			break;
+		case SIGHUP:
+			log_info("SIGHUP: reloading the advertisements");
+			d->reload = true;
+			break;
+		default:
+			if (!d->stopping) {
+				log_info("stopping: no new runs; running programs get %d s",
+					 d->cfg->kill_grace);
+				struct status_field f[] = { { "signal", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM" } };
+				emit(d, STATUS_DAEMON_STOPPING, f, 1);
+			}
+			d->stopping = true;
+			/* The run processes stop their programs (TERM, grace, KILL) and report
+			 * them as interrupted. */
+			for (size_t i = 0; i < d->n_runs; i++)
+				kill(d->runs[i].pid, SIGTERM);
+			break;
+		}
+	}
+}
+
+static void drain_inotify(struct daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	while (read(d->ifd, buf, sizeof(buf)) > 0)
+		d->reload = true;
+}
+
+static void teardown(struct daemon *d)
+{
+	status_flush(d->status, time(NULL));
+	status_close(d->status);
+	history_close(d->hist);
+	catalog_free(d->cat);
+	config_free(d->cfg);
+	for (size_t i = 0; i < d->n_states; i++) {
+		free(d->states[i].id);
+		free(d->states[i].signature);
+	}
+	free(d->states);
+	for (size_t i = 0; i < d->n_reported; i++)
+		free(d->reported_problems[i]);
+	free(d->reported_problems);
+	free(d->runs);
+	if (d->ifd >= 0)
+		close(d->ifd);
+	if (d->sfd >= 0)
+		close(d->sfd);
+}
+
+int daemon_main(const struct daemon_options *opt)
+{
+	struct daemon d = { .opt = opt, .sfd = -1, .ifd = -1 };
+	if (setup(&d) < 0) {
+		teardown(&d);
+		return 1;
+	}
+	time_t next_rescan = time(NULL) + d.cfg->poll_interval;
+	bool idle_once = false;
+	for (;;) {
+		time_t now = time(NULL);
+		if (d.reload || now >= next_rescan) {
+			d.reload = false;
+			load_catalog(&d);
+			next_rescan = now + d.cfg->poll_interval;
+		}
+		bool any_due = false;
+		time_t next = d.stopping ? now + 1 : schedule_pass(&d, &any_due);
+		if (next > next_rescan)
+			next = next_rescan;
+		if ((d.stopping || (opt->once && !any_due)) && d.n_runs == 0) {
+			idle_once = true;
+			break;
+		}
+
+		size_t nfds = 2 + d.n_runs;
+		struct pollfd *p = calloc(nfds, sizeof(*p));
+		if (!p)
+			break;
+		p[0] = (struct pollfd){ d.sfd, POLLIN, 0 };
+		p[1] = (struct pollfd){ d.ifd, POLLIN, 0 };
+		for (size_t i = 0; i < d.n_runs; i++)
+			p[2 + i] = (struct pollfd){ d.runs[i].ev_fd, POLLIN, 0 };
+		long timeout = (long)(next - now) * 1000;
+		if (status_queued(d.status) && timeout > 1000)
+			timeout = 1000; /* syslog is away: try again soon */
+		if (timeout < 0)
+			timeout = 0;
+		int n = poll(p, nfds, (int)(timeout > INT_MAX ? INT_MAX : timeout));
+		if (n < 0 && errno != EINTR) {
+			free(p);
+			break;
+		}
+		if (p[0].revents)
+			handle_signals(&d);
+		if (p[1].revents)
+			drain_inotify(&d);
+		for (size_t i = 0; i < d.n_runs; i++)
+			if (p[2 + i].revents && d.runs[i].ev_fd >= 0)
+				read_events(&d, &d.runs[i]);
+		free(p);
+		reap_children(&d);
+		collect_runs(&d);
+		if (status_queued(d.status))
+			status_flush(d.status, time(NULL));
+	}
+	int rc = opt->once ? (d.failed ? 1 : 0) : 0;
+	if (opt->once && idle_once)
+		printf("advertd --once: %u program(s) ran, %u problem(s)\n", d.ran, d.failed);
+	teardown(&d);
+	return rc;
+}

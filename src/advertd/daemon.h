@@ -1,0 +1,19 @@
+/* The service: one single-threaded event loop over signals, file changes, timers and
+ * the run processes; the catalog, the scheduler's decisions, the durable history and
+ * the status messages tied together. */
+#ifndef ADVERTD_DAEMON_H
+#define ADVERTD_DAEMON_H
+
+#include <stdbool.h>
+
+struct daemon_options {
+	const char *config_path;
+	bool once;	 /* run what is due now, wait for it, exit */
+	bool foreground; /* log to stderr */
+};
+
+/* Runs the service until SIGTERM/SIGINT (or, with once, until nothing is due or
+ * running). Returns the process exit status. */
+int daemon_main(const struct daemon_options *opt);
+
+#endif

@@ -1,0 +1,359 @@
+/* Scheduling: the latest occurrence at or before now, the rerun policy for it, expiry,
+ * dependencies and the host's splay — pure functions of their arguments, clock included. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "advert/rfc3339.h"
+#include "advert/schedule.h"
+
+#define TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
+
+static const char *const verdict_names[] = {
+	[SCHED_DUE] = "due",
+	[SCHED_WAIT] = "wait",
+	[SCHED_WAIT_DEPENDENCY] = "wait-dependency",
+	[SCHED_DEPENDENCY_FAILED] = "dependency-failed",
+	[SCHED_WILL_NOT_RERUN] = "will-not-rerun",
+	[SCHED_EXPIRED] = "expired",
+	[SCHED_DISABLED] = "disabled",
+	[SCHED_RUNNING] = "running",
+};
+
+static const char *const result_names[] = {
+	[RUN_NONE] = "none",
+	[RUN_SUCCEEDED] = "succeeded",
+	[RUN_SUCCEEDED_REBOOT] = "succeeded-reboot",
+	[RUN_FAILED] = "failed",
+	[RUN_INTERRUPTED] = "interrupted",
+};
+
+const char *schedule_verdict_name(enum schedule_verdict v)
+{
+	return (unsigned)v < sizeof(verdict_names) / sizeof(verdict_names[0]) ? verdict_names[v]
+									      : "?";
+}
+
+const char *run_result_name(enum run_result r)
+{
+	return (unsigned)r < sizeof(result_names) / sizeof(result_names[0]) ? result_names[r] : "?";
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+/* FNV-1a 64 over host, a NUL, and the id — the NUL keeps ("ab", "c") apart from ("a",
+ * "bc") — then a murmur3 finaliser, because FNV's low bits alone spread a modulus of a
+ * few dozen poorly across ids that differ only in their last characters. */
+uint32_t schedule_splay(const char *host, const char *advert_id, uint32_t splay)
+{
+	if (splay == 0)
+		return 0;
+	host = host ? host : "";
+	advert_id = advert_id ? advert_id : "";
+	uint64_t h = fnv1a(UINT64_C(0xcbf29ce484222325), host, strlen(host) + 1);
+	h = fnv1a(h, advert_id, strlen(advert_id));
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32_t)(h % splay);
+}
+
+/* t + d, saturating: a far-future start plus splay must not wrap into the past. */
+static time_t add_sat(time_t t, uintmax_t d)
+{
+	if (t >= 0 && d > (uintmax_t)(TIME_T_MAX - t))
+		return TIME_T_MAX;
+	return (time_t)((uintmax_t)t + d);
+}
+
+/* Where now stands among the occurrences. */
+struct position {
+	bool have;	/* some occurrence is at or before now */
+	time_t at;	/* the latest such occurrence, or the first one when !have */
+	bool splayed;	/* at + splay is its due time; false: an ASAP first run, no anchor */
+	bool have_next; /* an occurrence after `at` exists */
+	time_t next;
+};
+
+/* Occurrences start + k*recur for k >= 0; only the latest at or before now matters, so a
+ * machine that was off for a week runs a missed daily program once, not seven times. */
+static void locate_recurring(time_t origin, int recur, time_t now, struct position *p)
+{
+	p->splayed = true;
+	if (now < origin) {
+		p->have = false;
+		p->at = origin;
+		return;
+	}
+	p->have = true;
+	if (recur <= 0) {
+		p->at = origin;
+		return;
+	}
+	/* As unsigned, the distance cannot overflow even for the most negative origin. */
+	uintmax_t diff = (uintmax_t)now - (uintmax_t)origin;
+	uintmax_t k = diff / (uintmax_t)recur;
+	p->at = (time_t)((uintmax_t)origin + k * (uintmax_t)recur);
+	if (p->at <= TIME_T_MAX - recur) {
+		p->have_next = true;
+		p->next = p->at + recur;
+	}
+}
+
+static void locate(const struct advert *a, const struct schedule_history *own, time_t now,
+		   struct position *p)
+{
+	*p = (struct position){ 0 };
+	if (a->schedule.has_start) {
+		locate_recurring(a->schedule.start, a->schedule.recur, now, p);
+		return;
+	}
+	if (own->last_start == 0 && !own->ever_started) {
+		/* As soon as possible: the first occurrence is now, unless the daemon told us
+		 * when it first saw the advertisement — a fixed instant the splay can count
+		 * from; "now + splay" would be a target that moves with every look. */
+		p->have = true;
+		p->splayed = own->first_seen > 0 && own->first_seen <= now;
+		p->at = p->splayed ? own->first_seen : now;
+		return;
+	}
+	if (own->last_start == 0) {
+		/* Started, but when is unknown: there is nothing to count an interval from,
+		 * so this occurrence is the one that ran. */
+		p->have = true;
+		p->at = 0;
+		return;
+	}
+	/* Recurring without a start: the interval counts from the last run, which is
+	 * occurrence k = 0 and therefore already ran. */
+	locate_recurring(own->last_start, a->schedule.recur, now, p);
+}
+
+static bool result_failed(enum run_result r)
+{
+	return r == RUN_FAILED || r == RUN_INTERRUPTED;
+}
+
+static bool result_succeeded(enum run_result r)
+{
+	return r == RUN_SUCCEEDED || r == RUN_SUCCEEDED_REBOOT;
+}
+
+/* Whether the policy lets a new occurrence run, given what ran before. An interrupted
+ * run counts as started: it may have done its work. */
+static bool policy_allows(enum advert_rerun rerun, const struct schedule_history *own)
+{
+	if (!own->ever_started)
+		return true;
+	switch (rerun) {
+	case ADV_RERUN_ALWAYS:
+		return true;
+	case ADV_RERUN_IF_FAILED:
+		return result_failed(own->last_result);
+	case ADV_RERUN_IF_SUCCEEDED:
+		return result_succeeded(own->last_result);
+	case ADV_RERUN_NEVER:
+	default:
+		return false;
+	}
+}
+
+/* How a run ended, to follow "the latest run". */
+static const char *result_phrase(enum run_result r)
+{
+	switch (r) {
+	case RUN_SUCCEEDED:
+		return "succeeded";
+	case RUN_SUCCEEDED_REBOOT:
+		return "succeeded (restart pending)";
+	case RUN_FAILED:
+		return "failed";
+	case RUN_INTERRUPTED:
+		return "was interrupted";
+	default:
+		return "has no result";
+	}
+}
+
+/* " (+17 s splay)", or nothing without splay. */
+static const char *splay_text(uint32_t splay, char *buf, size_t size)
+{
+	if (splay == 0)
+		buf[0] = '\0';
+	else
+		snprintf(buf, size, " (+%" PRIu32 " s splay)", splay);
+	return buf;
+}
+
+#define FMT(t, buf) rfc3339_format((t), (buf), sizeof(buf))
+
+struct schedule_decision schedule_decide(const struct advert *a,
+					 const struct schedule_history *own_or_null,
+					 const struct schedule_history *dep, uint32_t splay_offset,
+					 time_t now)
+{
+	static const struct schedule_history none = { 0 };
+	const struct schedule_history *own = own_or_null ? own_or_null : &none;
+	struct schedule_decision d = { 0 };
+	char t1[RFC3339_BUFSIZE], t2[RFC3339_BUFSIZE], t3[RFC3339_BUFSIZE], sp[32];
+	const struct advert_schedule *s = &a->schedule;
+
+	if (!a->enabled) {
+		d.verdict = SCHED_DISABLED;
+		snprintf(d.reason, sizeof(d.reason), "disabled: enabled = false");
+		return d;
+	}
+	if (own->running) {
+		d.verdict = SCHED_RUNNING;
+		snprintf(d.reason, sizeof(d.reason),
+			 "running since %s; a program never overlaps itself",
+			 FMT(own->last_start, t1));
+		return d;
+	}
+	if (s->has_expires && now >= s->expires) {
+		d.verdict = SCHED_EXPIRED;
+		snprintf(d.reason, sizeof(d.reason), "expired at %s", FMT(s->expires, t1));
+		return d;
+	}
+
+	struct position p;
+	locate(a, own, now, &p);
+	uint32_t splay = p.splayed ? splay_offset : 0;
+	time_t due = add_sat(p.at, splay);
+	/* An occurrence runs only if it becomes due before expiry; later ones are later
+	 * still, so none of them would either. */
+	bool due_after_expiry = s->has_expires && due >= s->expires;
+
+	if (!p.have) {
+		/* The start is still ahead. */
+		d.verdict = SCHED_WAIT;
+		d.occurrence = p.at;
+		if (due_after_expiry) {
+			d.when = s->expires;
+			snprintf(d.reason, sizeof(d.reason),
+				 "will not run: the first occurrence %s%s falls after expiry at %s",
+				 FMT(p.at, t1), splay_text(splay, sp, sizeof(sp)),
+				 FMT(s->expires, t2));
+		} else {
+			d.when = due;
+			snprintf(d.reason, sizeof(d.reason),
+				 "waiting for the first occurrence %s%s", FMT(p.at, t1),
+				 splay_text(splay, sp, sizeof(sp)));
+		}
+		return d;
+	}
+
+	if (dep && !dep->ever_succeeded) {
+		const char *id = a->program.depends_on ? a->program.depends_on : "?";
+		d.occurrence = p.at;
+		if (result_failed(dep->last_result)) {
+			d.verdict = SCHED_DEPENDENCY_FAILED;
+			snprintf(d.reason, sizeof(d.reason),
+				 "waiting for dependency \"%.64s\": its latest run %s at %s", id,
+				 result_phrase(dep->last_result),
+				 FMT(dep->last_end ? dep->last_end : dep->last_start, t1));
+		} else {
+			d.verdict = SCHED_WAIT_DEPENDENCY;
+			snprintf(d.reason, sizeof(d.reason),
+				 "waiting for dependency \"%.64s\" to succeed first", id);
+		}
+		return d;
+	}
+
+	if (a->rerun == ADV_RERUN_NEVER && own->ever_started) {
+		d.verdict = SCHED_WILL_NOT_RERUN;
+		d.occurrence = p.at;
+		if (own->last_start)
+			snprintf(d.reason, sizeof(d.reason),
+				 "will not rerun: rerun = never and it started at %s",
+				 FMT(own->last_start, t1));
+		else
+			snprintf(d.reason, sizeof(d.reason),
+				 "will not rerun: rerun = never and it started before");
+		return d;
+	}
+
+	/* "Already ran" is by start time: a run that began at or after the occurrence (its
+	 * splay, a manual run) served it. */
+	bool ran_this = own->last_start != 0 && own->last_start >= p.at;
+	bool allowed = policy_allows(a->rerun, own);
+
+	if (!ran_this && allowed) {
+		d.occurrence = p.at;
+		if (due_after_expiry) {
+			d.verdict = SCHED_WAIT;
+			d.when = s->expires;
+			snprintf(d.reason, sizeof(d.reason),
+				 "will not run: occurrence %s%s falls after expiry at %s",
+				 FMT(p.at, t1), splay_text(splay, sp, sizeof(sp)),
+				 FMT(s->expires, t2));
+		} else if (now < due) {
+			d.verdict = SCHED_WAIT;
+			d.when = due;
+			snprintf(d.reason, sizeof(d.reason),
+				 "waiting: occurrence %s%s is due at %s", FMT(p.at, t1),
+				 splay_text(splay, sp, sizeof(sp)), FMT(due, t2));
+		} else {
+			d.verdict = SCHED_DUE;
+			if (!s->has_start && !own->ever_started)
+				snprintf(d.reason, sizeof(d.reason),
+					 "due: as soon as possible, first run%s",
+					 splay_text(splay, sp, sizeof(sp)));
+			else
+				snprintf(d.reason, sizeof(d.reason), "due: occurrence %s%s",
+					 FMT(p.at, t1), splay_text(splay, sp, sizeof(sp)));
+		}
+		return d;
+	}
+
+	/* This occurrence is done with: say when the next one is due, if any is. */
+	time_t next_due = 0;
+	if (p.have_next) {
+		next_due = add_sat(p.next, splay_offset);
+		if (s->has_expires && next_due >= s->expires)
+			next_due = 0;
+	}
+	char nexttext[64];
+	if (next_due)
+		snprintf(nexttext, sizeof(nexttext), "next due at %s", FMT(next_due, t3));
+	else
+		snprintf(nexttext, sizeof(nexttext), "%s",
+			 p.have_next ? "no later occurrence before expiry" : "it does not recur");
+
+	if (!allowed) {
+		d.verdict = SCHED_WILL_NOT_RERUN;
+		d.occurrence = p.at;
+		d.when = next_due;
+		snprintf(d.reason, sizeof(d.reason),
+			 "will not rerun: rerun = %s and the latest run (%s) %s; %s",
+			 advert_rerun_name(a->rerun), FMT(own->last_start, t1),
+			 result_phrase(own->last_result), nexttext);
+		return d;
+	}
+	if (next_due) {
+		d.verdict = SCHED_WAIT;
+		d.occurrence = p.next;
+		d.when = next_due;
+		snprintf(d.reason, sizeof(d.reason), "waiting: occurrence %s ran at %s; %s",
+			 FMT(p.at, t1), FMT(own->last_start, t2), nexttext);
+		return d;
+	}
+	d.verdict = SCHED_WILL_NOT_RERUN;
+	d.occurrence = p.at;
+	snprintf(d.reason, sizeof(d.reason), "will not rerun: occurrence %s ran at %s and %s",
+		 FMT(p.at, t1), FMT(own->last_start, t2), nexttext);
+	return d;
+}

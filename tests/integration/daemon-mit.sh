@@ -1,0 +1,162 @@
+#!/bin/bash
+# The daemon against the MIT realm: a dropped file runs at once (inotify, not the poll
+# interval), a file turned invalid is withdrawn, "never" and missed recurrences across
+# restarts, dependency order, SIGTERM during a run, max_concurrent with 20 programs, and
+# 50 rounds of kill -9 at random moments without a "never" program running twice or a
+# run losing its record. Addresses 127.0.11.x.
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ADVERTD=$top_builddir/src/advertd/advertd
+PROBE=$top_builddir/tests/helpers/probe
+
+realm_start mit 127.0.11
+DP=$REALM_DIR/dp
+mkdir -p "$DP/probe"
+cp "$PROBE" "$DP/probe/probe"
+chmod 755 "$DP" "$DP/probe" "$DP/probe/probe"
+OUT_DIR=$REALM_DIR/out
+mkdir -p "$OUT_DIR" && chmod 1777 "$OUT_DIR"
+conf=$REALM_DIR/daemon.conf
+sed -e 's|^max_concurrent.*|max_concurrent = 2;\nkill_grace = 1;|' "$ADVERTD_CONF" >"$conf"
+chmod 644 "$conf"
+ADS=$ADVERTISEMENTS_DIR
+HISTORY=$ADVERTD_STATE_DIR/history.log
+
+DAEMON_PID=
+start_daemon() {
+	"$ADVERTD" -f -c "$conf" >>"$REALM_DIR/daemon.out" 2>&1 &
+	DAEMON_PID=$!
+}
+stop_daemon() { # SIGTERM and wait
+	[[ -n $DAEMON_PID ]] || return 0
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+}
+trap 'stop_daemon; realm_exit_trap' EXIT
+
+# wait_for REGEX [SECONDS]: until the private syslog has a matching line.
+wait_for() {
+	local deadline=$((SECONDS + ${2:-10}))
+	until grep -Eq -- "$1" "$SYSLOG_LOG"; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.05
+	done
+}
+expect_syslog() { # DESC REGEX [SECONDS]
+	if wait_for "$2" "${3:-10}"; then ok "$1"
+	else not_ok "$1" "no line matching '$2'" "$(tail -n 25 "$SYSLOG_LOG")"; fi
+}
+count() { grep -c "" "$OUT_DIR/$1" 2>/dev/null || echo 0; }
+starts_in_history() { grep -c " start .*advert=$1\b" "$HISTORY" 2>/dev/null || true; }
+
+write_ad() { # FILE ID RERUN COMMAND [EXTRA]
+	cat >"$ADS/$1.tmp" <<AD
+advertisements = ( { id = "$2"; package = { id = "P$2"; name = "Probe"; source = "$DP/probe"; };
+  program = { name = "Run"; command = $4; run_as = "swinstall"; ${5:-} };
+  rerun = "$3"; ${6:-} } );
+AD
+	chmod 644 "$ADS/$1.tmp"
+	mv "$ADS/$1.tmp" "$ADS/$1.conf"
+}
+
+start_daemon
+expect_syslog "the daemon starts" "11020 daemon-started"
+
+# --- inotify: a dropped file runs without waiting for poll_interval (300 s) --------
+t0=$EPOCHREALTIME
+write_ad drop DROP1 never "[ \"./probe\", \"append=$OUT_DIR/DROP1\" ]"
+expect_syslog "a dropped file runs at once" "10008 program-completed advert=DROP1 " 5
+ok "... $(_secs "$t0") s from the file to the completed run"
+
+# --- a file edited to be invalid is withdrawn, with file and line ------------------
+printf 'advertisements = ( { id = "DROP1";\n  programme = 1; } );\n' >"$ADS/drop.tmp"
+chmod 644 "$ADS/drop.tmp" && mv "$ADS/drop.tmp" "$ADS/drop.conf"
+expect_syslog "the broken file is reported with its line" \
+	"11010 file-rejected file=$ADS/drop.conf line=2 reason=\"unknown key" 5
+expect_syslog "its advertisement is withdrawn" "11011 advertisement-withdrawn advert=DROP1" 5
+rm -f "$ADS/drop.conf"
+
+# --- never, missed recurrences, dependencies ---------------------------------------
+past=$(date -u -d '3 days ago' +%Y-%m-%dT%H:%M:%SZ)
+write_ad never NEVER1 never "[ \"./probe\", \"append=$OUT_DIR/NEVER1\" ]"
+write_ad recur RECUR1 always "[ \"./probe\", \"append=$OUT_DIR/RECUR1\" ]" "" \
+	"schedule = { start = \"$past\"; recur = 86400; };"
+write_ad depb DEPB never "[ \"./probe\", \"append=$OUT_DIR/order\", \"say=B\" ]" 'depends_on = "DEPA";'
+write_ad depa DEPA never "[ \"./probe\", \"sleep=1\", \"append=$OUT_DIR/order\", \"say=A\" ]"
+expect_syslog "NEVER1 ran" "10008 program-completed advert=NEVER1 " 5
+expect_syslog "RECUR1 ran" "10008 program-completed advert=RECUR1 " 5
+expect_syslog "DEPB ran after its dependency succeeded" "10008 program-completed advert=DEPB " 10
+check "three missed daily occurrences ran once, not three times" test "$(count RECUR1)" -eq 1
+check "the dependency ran first" bash -c \
+	'[[ $(grep -n "advert=DEPA " "$1" | grep 10008 | head -1 | cut -d: -f1) -lt $(grep -n "advert=DEPB " "$1" | grep 10008 | head -1 | cut -d: -f1) ]]' _ "$SYSLOG_LOG"
+
+stop_daemon
+expect_syslog "SIGTERM: the daemon says it is stopping" "11021 daemon-stopping"
+start_daemon
+expect_syslog "restarted" "11020 daemon-started.*" 5
+sleep 1
+check "after a restart NEVER1 did not run again" test "$(count NEVER1)" -eq 1
+check "after a restart RECUR1 did not run again in the same occurrence" test "$(count RECUR1)" -eq 1
+
+# --- SIGTERM during a run: the run is stopped and recorded as interrupted -------------
+write_ad long LONG1 never '[ "./probe", "ignore-term", "sleep=30" ]'
+expect_syslog "LONG1 started" "10005 program-started advert=LONG1 " 5
+t0=$EPOCHREALTIME
+stop_daemon
+ok "the daemon stopped in $(_secs "$t0") s with a program running (kill_grace 1 s)"
+expect_syslog "the run was recorded as interrupted" "11007 interrupted advert=LONG1 " 3
+check "its end is in the history" grep -q " end .*advert=LONG1\b.*result=interrupted" "$HISTORY"
+rm -f "$ADS"/*.conf
+
+# --- max_concurrent: 20 programs, never more than 2 at once -------------------------
+{
+	echo "advertisements = ("
+	for i in $(seq -w 1 20); do
+		echo "  { id = \"CONC$i\"; package = { id = \"PC$i\"; name = \"C\"; source = \"$DP/probe\"; };"
+		echo "    program = { name = \"C\"; command = [ \"/bin/sh\", \"-c\", \"echo \\\"s \$(date +%s%N)\\\" >> $OUT_DIR/conc; sleep 0.2; echo \\\"e \$(date +%s%N)\\\" >> $OUT_DIR/conc\" ]; run_as = \"swinstall\"; }; }$([[ $i == 20 ]] || echo ,)"
+	done
+	echo ");"
+} >"$ADS/conc.conf"
+chmod 644 "$ADS/conc.conf"
+t0=$EPOCHREALTIME
+run "$ADVERTD" --once -c "$conf"
+ok "advertd --once ran 20 programs in $(_secs "$t0") s"
+check "all 20 ran" test "$(grep -c '^s ' "$OUT_DIR/conc")" -eq 20
+max=$(sort -k2n "$OUT_DIR/conc" | awk '$1 == "s" { n++; if (n > m) m = n } $1 == "e" { n-- } END { print m }')
+check "never more than max_concurrent = 2 at once (saw $max)" test "$max" -le 2
+rm -f "$ADS/conc.conf"
+
+# --- crash safety: 50 rounds of kill -9 at random moments ----------------------------
+for round in $(seq 1 50); do
+	write_ad "crash$round" "CN$round" never \
+		"[ \"/bin/sh\", \"-c\", \"echo x >> $OUT_DIR/CN$round; sleep 0.1\" ]"
+	write_ad "crasha$round" "CA$round" always \
+		"[ \"/bin/sh\", \"-c\", \"echo x >> $OUT_DIR/CA$round; sleep 0.1\" ]"
+	"$ADVERTD" -f -c "$conf" >>"$REALM_DIR/daemon.out" 2>&1 &
+	pid=$!
+	sleep "0.$((RANDOM % 300))"
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+done
+# Let the orphaned runs wind down, then one clean pass finishes what never started.
+sleep 1.5
+run "$ADVERTD" --once -c "$conf"
+twice=0 unrecorded=0 executed=0
+for round in $(seq 1 50); do
+	for id in "CN$round" "CA$round"; do
+		n=$(count "$id")
+		executed=$((executed + n))
+		[[ $id == CN* && $n -gt 1 ]] && twice=$((twice + 1))
+		[[ $n -gt $(starts_in_history "$id") ]] && unrecorded=$((unrecorded + 1))
+	done
+done
+check "kill -9 x50: no \"never\" program ran twice ($executed executions)" test "$twice" -eq 0
+check "kill -9 x50: every execution has its start record" test "$unrecorded" -eq 0
+check "every start in the history has an end (reconciled or finished)" bash -c \
+	'[[ $(grep -c " start " "$1") -eq $(grep -c " end " "$1") ]]' _ "$HISTORY"
+check "no daemon, run process or program is left behind" \
+	bash -c '! pgrep -f "[a]dvertd -f -c $1" >/dev/null && ! pgrep -f "[e]cho x >> $2" >/dev/null' _ "$conf" "$OUT_DIR"
+
+finish

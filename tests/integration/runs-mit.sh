@@ -1,0 +1,154 @@
+#!/bin/bash
+# Programs run by advertd --once against the MIT realm, checked from inside the program
+# (tests/helpers/probe) and from the private rsyslog's file: the privilege drop, the
+# environment and descriptors, the ticket cache, system runs, the maximum run time,
+# output bounds, missing paths, and every status message ID with its fields.
+# Addresses 127.0.10.x.
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ADVERTD=$top_builddir/src/advertd/advertd
+PROBE=$top_builddir/tests/helpers/probe
+
+realm_start mit 127.0.10
+
+# A distribution point with the probe in it, readable by the accounts.
+DP=$REALM_DIR/dp
+mkdir -p "$DP/probe" "$DP/empty"
+cp "$PROBE" "$DP/probe/probe"
+chmod 755 "$DP" "$DP/probe" "$DP/empty" "$DP/probe/probe"
+OUT_DIR=$REALM_DIR/out
+mkdir -p "$OUT_DIR" && chmod 1777 "$OUT_DIR"
+
+# Short grace and a small output bound for the tests; a broken password for one
+# account; DC1 listed after a DC that does not answer (failover).
+conf=$REALM_DIR/advertd-test.conf
+sed -e 's|^max_concurrent.*|max_concurrent = 4;\nkill_grace = 1;\nmax_log_bytes = 4096;|' \
+    -e "s|^  servers = .*|  servers = ( { host = \"dc9.example.test\"; address = \"$REALM_PREFIX.9\"; },|" \
+    -e "s|^              { host = \"dc2.example.test\".*|              { host = \"$DC1_HOST\"; address = \"$DC1_ADDR\"; } );|" \
+    -e "s|^  { name = \"pwinstall\";|  { name = \"badpw\"; principal = \"$USER_PRINCIPAL\";\n    password_file = \"$REALM_DIR/secrets/bad.secret\"; },\n  { name = \"pwinstall\";|" \
+    "$ADVERTD_CONF" >"$conf"
+printf 'not-the-password' >"$REALM_DIR/secrets/bad.secret"
+chmod 600 "$REALM_DIR/secrets/bad.secret"
+chmod 644 "$conf"
+
+ad() { # ID RUN_AS COMMAND-ARRAY [EXTRA…]: one advertisement for the probe
+	local id=$1 run_as=$2 cmd=$3; shift 3
+	cat <<AD
+  { id = "$id"; package = { id = "P$id"; name = "Probe"; source = "$DP/probe"; };
+    program = { name = "Run $id"; command = $cmd; run_as = "$run_as";
+                environment = { PROBE_VAR = "from the advertisement"; }; $*
+    };
+    rerun = "never"; },
+AD
+}
+{
+	echo "advertisements = ("
+	ad RUN00001 swinstall '[ "./probe", "report", "regain-root" ]'
+	ad RUN00002 swinstall '[ "/bin/sh", "-c", "klist; stat -c \"ccache=%u:%a\" ${KRB5CCNAME#FILE:}; echo path=${KRB5CCNAME#FILE:}" ]'
+	ad RUN00003 system '[ "/bin/sh", "-c", "klist; ./probe report" ]'
+	ad RUN00004 swinstall "[ \"./probe\", \"ignore-term\", \"grandchild=$OUT_DIR/grandchild.pid\", \"sleep=60\" ]" 'max_runtime = 1;'
+	ad RUN00005 swinstall '[ "./probe", "output=100000", "say=END" ]'
+	ad RUN00006 swinstall '[ "./no-such-setup" ]'
+	ad RUN00007 swinstall '[ "./probe", "say=failing", "exit=5" ]'
+	ad RUN00008 swinstall '[ "./probe", "exit=3" ]' 'reboot_codes = [ 3 ];'
+	ad RUN00009 swinstall '[ "./probe" ]' 'requirements = { platforms = [ "sparc64" ]; };'
+	ad RUN00010 swinstall '[ "./probe" ]' 'requirements = { min_free_mb = 2000000000; };'
+	ad RUN00011 swinstall '[ "./probe" ]' 'depends_on = "RUN00007";'
+	ad RUN00012 swinstall '[ "./probe" ]' 'depends_on = "RUN00013";'
+	ad RUN00014 badpw '[ "./probe" ]'
+	ad RUN00015 pwinstall '[ "./probe", "report" ]'
+	cat <<AD
+  { id = "RUN00013"; package = { id = "P13"; name = "Disabled"; source = "$DP/probe"; };
+    program = { name = "Off"; command = [ "./probe" ]; run_as = "swinstall"; };
+    enabled = false; },
+  { id = "RUN00016"; package = { id = "P16"; name = "Gone"; source = "$DP/moved-away"; };
+    program = { name = "Lost"; command = [ "./probe" ]; run_as = "swinstall"; }; },
+  { id = "RUN00017"; package = { id = "P17"; name = "Old"; source = "$DP/probe"; };
+    program = { name = "Late"; command = [ "./probe" ]; run_as = "swinstall"; };
+    schedule = { start = "2020-01-01T00:00:00Z"; expires = "2020-02-01T00:00:00Z"; }; }
+);
+AD
+} >"$ADVERTISEMENTS_DIR/probe.conf"
+printf 'advertisements = ( { id = "BROKEN"; } );\n' >"$ADVERTISEMENTS_DIR/broken.conf"
+chmod 644 "$ADVERTISEMENTS_DIR"/*.conf
+
+export CANARY_FROM_DAEMON=leak-me-not
+t0=$EPOCHREALTIME
+run "$ADVERTD" --once -c "$conf"
+ok "advertd --once ran them all ($(_secs "$t0") s)"
+once_out=$OUT
+sleep 0.3 # rsyslog writes asynchronously
+
+log_of() { cat "$ADVERTD_LOG_DIR/$1"/*.log 2>/dev/null; }
+syslog_has() { grep -E -- "$1" "$SYSLOG_LOG" >/dev/null; }
+expect_log() { # DESC ID REGEX
+	if grep -E -- "$2 [a-z-]+ .*$3" "$SYSLOG_LOG" >/dev/null; then ok "$1"
+	else not_ok "$1" "no line matching '$2 … $3' in $SYSLOG_LOG" "$(tail -n 40 "$SYSLOG_LOG")"; fi
+}
+
+# --- from inside the program ---------------------------------------------------------
+out=$(log_of RUN00001)
+groups=$(sed -n 's/^groups=//p' <<<"$out" | tr ',' '\n' | sort -n | xargs)
+check "uid/gid are swinstall's in all three slots" \
+	grep -qx "uids=$SWINSTALL_UID,$SWINSTALL_UID,$SWINSTALL_UID" <<<"$out"
+check "gids are the primary group in all three slots" \
+	grep -qx "gids=$INSTALLERS_GID,$INSTALLERS_GID,$INSTALLERS_GID" <<<"$out"
+check "supplementary groups are exactly the directory's answer" \
+	test "$groups" = "$INSTALLERS_GID $NESTED_GIDS"
+check "root cannot be regained" grep -qx "regain-root=failed" <<<"$out"
+check "only fds 0-2 are open" grep -qx "fds=0,1,2" <<<"$out"
+check "no variable of the daemon's environment leaks" bash -c "! grep -q CANARY <<<\"\$1\"" _ "$out"
+check "the advertisement's environment and ADVERT_* are set" \
+	bash -c 'grep -q "env:PROBE_VAR=from the advertisement" <<<"$1" && grep -q "env:ADVERT_ID=RUN00001" <<<"$1" && grep -q "env:ADVERT_RUN_ID=r" <<<"$1" && grep -q "env:USER=swinstall" <<<"$1"' _ "$out"
+check "own session, umask 022, cwd = package source" \
+	bash -c 'grep -qx "sid_is_pid=1" <<<"$1" && grep -qx "umask=022" <<<"$1" && grep -qx "cwd=$2" <<<"$1"' _ "$out" "$DP/probe"
+
+out=$(log_of RUN00002)
+check "the program's ccache holds swinstall's TGT" grep -q "Default principal: $SWINSTALL_PRINCIPAL" <<<"$out"
+check "... and the ldap/ ticket from the pinned DC" grep -q "ldap/$DC1_HOST@$REALM" <<<"$out"
+check "the ccache is 0600 and owned by swinstall" grep -qx "ccache=$SWINSTALL_UID:600" <<<"$out"
+ccache=$(sed -n 's/^path=//p' <<<"$out")
+check "the ccache is gone after the run" test -n "$ccache" -a ! -e "$ccache"
+
+out=$(log_of RUN00003)
+check "a system run is root" grep -qx "uids=0,0,0" <<<"$out"
+check "a system run holds the client token account's ticket" \
+	grep -q "Default principal: $CLIENT_PRINCIPAL" <<<"$out"
+
+gpid=$(cat "$OUT_DIR/grandchild.pid" 2>/dev/null)
+check "max run time: the setsid'd grandchild that ignored SIGTERM is gone" \
+	bash -c '[[ -n $1 ]] && ! grep -qv "^Z" <(awk "{print \$3}" /proc/$1/stat 2>/dev/null)' _ "$gpid"
+
+# --- status messages ---------------------------------------------------------------
+expect_log "10002 advertisement received" 10002 "advert=RUN00001 .*file="
+expect_log "10005 program started, with account and DC" 10005 "advert=RUN00001 .*account=swinstall dc=$DC1_HOST pid="
+expect_log "10008 program completed" 10008 "advert=RUN00001 package=PRUN00001 program=\"Run RUN00001\" run=r[0-9]+ account=swinstall dc=$DC1_HOST exit=0 duration="
+expect_log "10006 program failed, with the exit code and its last output" 10006 "advert=RUN00007 .*exit=5 .*output=failing"
+expect_log "10022 success, restart pending" 10022 "advert=RUN00008 .*exit=3"
+expect_log "11001 maximum run time exceeded, killed" 11001 "advert=RUN00004 .*signal=SIGKILL.*maximum run time"
+expect_log "output over the bound is counted" 10008 "advert=RUN00005 .*output_dropped=[0-9]+"
+check "... and the log notes the truncation" grep -q "output truncated at 4096 bytes" <(log_of RUN00005)
+expect_log "10003 missing program names the path" 10003 "advert=RUN00006 .*no-such-setup.*is missing"
+expect_log "10003 missing package source names the path" 10003 "advert=RUN00016 .*moved-away"
+expect_log "10018 platform not supported" 10018 "advert=RUN00009 .*platform"
+expect_log "11005 requirements not met (free space)" 11005 "advert=RUN00010 .*MB free"
+expect_log "11004 dependency failed" 11004 "advert=RUN00011 .*depends_on=RUN00007"
+expect_log "11003 waiting for a dependency" 11003 "advert=RUN00012 .*depends_on=RUN00013"
+expect_log "11002 expired" 11002 "advert=RUN00017"
+expect_log "10003 a rejected password stops the run" 10003 "advert=RUN00014 .*secret-rejected"
+expect_log "11009 DC failover names the silent DC" 11009 "tried=\"?dc9.example.test \(no answer\)"
+expect_log "11010 a broken file is reported with file and line" 11010 "file=$ADVERTISEMENTS_DIR/broken.conf line=1"
+expect_log "11020 daemon started" 11020 "version="
+check "pwinstall (password file) ran too" grep -q "uids=$PWINSTALL_UID" <(log_of RUN00015)
+
+# A second pass: "never" programs do not run again; the guard holds the bad password.
+run "$ADVERTD" --once -c "$conf"
+sleep 0.3
+expect_log "11006 will not rerun" 11006 "advert=RUN00001 "
+expect_log "11008 the lockout guard holds the rejected password" 11008 "advert=RUN00014 .*will not be sent again"
+check_output "the wrong password was tried exactly once on DC1" "failures=1 locked=no" \
+	"$REALM_SCRIPT" failures "$REALM_DIR" dc1 "$USER_PRINCIPAL"
+check "program logs are 0640" test -z "$(find "$ADVERTD_LOG_DIR" -name '*.log' ! -perm 0640)"
+
+finish
