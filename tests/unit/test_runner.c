@@ -125,7 +125,7 @@ static void test_exit_codes_and_signals(void)
 		{ "exit=0", RUNNER_SUCCEEDED, 0, 0 },
 		{ "exit=3", RUNNER_SUCCEEDED_REBOOT, 3, 0 },
 		{ "exit=1", RUNNER_FAILED, 1, 0 },
-		{ "kill=11", RUNNER_FAILED, -1, SIGSEGV },
+		{ "kill=10", RUNNER_FAILED, -1, SIGUSR1 }, /* not SIGSEGV: ASan catches that */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *argv[] = { "./probe", (char *)cases[i].arg, NULL };
