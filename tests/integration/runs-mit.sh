@@ -77,14 +77,19 @@ export CANARY_FROM_DAEMON=leak-me-not
 t0=$EPOCHREALTIME
 run "$ADVERTD" --once -c "$conf"
 ok "advertd --once ran them all ($(_secs "$t0") s)"
-once_out=$OUT
-sleep 0.3 # rsyslog writes asynchronously
 
 log_of() { cat "$ADVERTD_LOG_DIR/$1"/*.log 2>/dev/null; }
 syslog_has() { grep -E -- "$1" "$SYSLOG_LOG" >/dev/null; }
-expect_log() { # DESC ID REGEX
-	if grep -E -- "$2 [a-z-]+ .*$3" "$SYSLOG_LOG" >/dev/null; then ok "$1"
-	else not_ok "$1" "no line matching '$2 … $3' in $SYSLOG_LOG" "$(tail -n 40 "$SYSLOG_LOG")"; fi
+expect_log() { # DESC ID REGEX: rsyslog writes asynchronously, so give it a moment
+	local deadline=$((SECONDS + 5))
+	until grep -E -- "$2 [a-z-]+ .*$3" "$SYSLOG_LOG" >/dev/null; do
+		if ((SECONDS >= deadline)); then
+			not_ok "$1" "no line matching '$2 … $3' in $SYSLOG_LOG" "$(tail -n 40 "$SYSLOG_LOG")"
+			return
+		fi
+		sleep 0.05
+	done
+	ok "$1"
 }
 
 # --- from inside the program ---------------------------------------------------------
@@ -144,7 +149,6 @@ check "pwinstall (password file) ran too" grep -q "uids=$PWINSTALL_UID" <(log_of
 
 # A second pass: "never" programs do not run again; the guard holds the bad password.
 run "$ADVERTD" --once -c "$conf"
-sleep 0.3
 expect_log "11006 will not rerun" 11006 "advert=RUN00001 "
 expect_log "11008 the lockout guard holds the rejected password" 11008 "advert=RUN00014 .*will not be sent again"
 check_output "the wrong password was tried exactly once on DC1" "failures=1 locked=no" \
