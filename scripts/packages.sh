@@ -4,9 +4,13 @@
 # Building and unit-testing advertd.
 ADV_BUILD_PACKAGES=(
 	build-essential autoconf automake pkg-config
-	libconfig-dev libkrb5-dev libldap-dev libsasl2-dev libcunit1-dev libsystemd-dev libssl-dev
+	libconfig-dev libkrb5-dev libldap-dev libsasl2-dev libcunit1-dev libsystemd-dev libssl-dev libjson-c-dev
 	libsasl2-modules-gssapi-mit krb5-user
 )
+
+# Running the tests: a real JSON parser for --json, util-linux's runuser and setpriv,
+# passwd's useradd for the permission tests.
+ADV_TEST_PACKAGES=(python3 util-linux passwd iproute2 procps)
 
 # ensure_packages PKG…: apt-get install whatever of PKG… is not installed yet.
 ensure_packages() {

@@ -45,6 +45,7 @@ struct config {
 	char *state_dir;
 	char *log_dir;
 	char *control_socket;
+	char *admin_group; /* may use advertctl's read commands; "" = root only */
 
 	struct {
 		int facility; /* LOG_DAEMON etc. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -20,6 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 #include "advert/catalog.h"
 #include "advert/config.h"
 #include "advert/history.h"
@@ -27,61 +32,11 @@
 #include "advert/rfc3339.h"
 #include "advert/schedule.h"
 #include "advert/status.h"
-#include "daemon.h"
+#include "daemon-internal.h"
 #include "run.h"
 
 #define STATUS_QUEUE_MAX 4096
 #define MAX_FIELDS 16
-
-/* What the daemon remembers about one advertisement between scans. */
-struct advert_state {
-	char *id;
-	time_t retry_at;	      /* after a failure to prepare: not before */
-	time_t first_seen;	      /* an as-soon-as-possible run's splay counts from here */
-	enum schedule_verdict shown;  /* the last verdict reported, to report changes once */
-	bool has_shown;
-	bool seen;		      /* still in the catalog after this reload */
-	char *signature;	      /* file:line + a cheap digest, for "received" */
-};
-
-struct active_run {
-	pid_t pid;
-	int ev_fd;
-	int go_fd;
-	char advert_id[ADV_ID_MAX + 1];
-	char package_id[ADV_ID_MAX + 1];
-	char program[128];
-	char run_id[HISTORY_RUN_ID_MAX];
-	char account[64];
-	char dc[128];
-	bool begun;    /* its start is in the history */
-	bool finished; /* its end is in the history */
-	bool exited;
-	time_t t0;
-};
-
-struct daemon {
-	const struct daemon_options *opt;
-	struct config *cfg;
-	struct catalog *cat;
-	struct history *hist;
-	struct status_sink *status;
-	char host[256];
-
-	struct advert_state *states;
-	size_t n_states;
-	char **reported_problems; /* diagnostics already reported, to report each once */
-	size_t n_reported;
-
-	struct active_run *runs;
-	size_t n_runs;
-
-	int sfd, ifd;
-	bool reload, stopping;
-	time_t next_rescan;
-	/* --once bookkeeping */
-	unsigned ran, failed;
-};
 
 static void emit(struct daemon *d, enum status_id id, const struct status_field *f, size_t n)
 {
@@ -90,7 +45,7 @@ static void emit(struct daemon *d, enum status_id id, const struct status_field 
 
 /* --- advertisement states ------------------------------------------------------- */
 
-static struct advert_state *state_of(struct daemon *d, const char *id)
+struct advert_state *daemon_state_of(struct daemon *d, const char *id)
 {
 	for (size_t i = 0; i < d->n_states; i++)
 		if (strcmp(d->states[i].id, id) == 0)
@@ -105,7 +60,7 @@ static struct advert_state *state_of(struct daemon *d, const char *id)
 	return &v[d->n_states++];
 }
 
-static struct active_run *run_of(struct daemon *d, const char *advert_id)
+struct active_run *daemon_run_of(struct daemon *d, const char *advert_id)
 {
 	for (size_t i = 0; i < d->n_runs; i++)
 		if (strcmp(d->runs[i].advert_id, advert_id) == 0)
@@ -215,7 +170,7 @@ static void load_catalog(struct daemon *d)
 		d->states[i].seen = false;
 	for (size_t i = 0; i < cat->n; i++) {
 		const struct advert *a = cat->items[i];
-		struct advert_state *st = state_of(d, a->id);
+		struct advert_state *st = daemon_state_of(d, a->id);
 		if (!st)
 			continue;
 		st->seen = true;
@@ -300,7 +255,7 @@ static void start_run(struct daemon *d, const struct advert *a)
 
 static void retry_later(struct daemon *d, const char *advert_id)
 {
-	struct advert_state *st = state_of(d, advert_id);
+	struct advert_state *st = daemon_state_of(d, advert_id);
 	if (st)
 		st->retry_at = time(NULL) + d->cfg->poll_interval;
 }
@@ -544,6 +499,55 @@ static void report_verdict(struct daemon *d, struct advert_state *st, const stru
 	emit(d, id, f, 5);
 }
 
+struct schedule_decision daemon_decide(struct daemon *d, const struct advert *a, time_t now)
+{
+	struct advert_state *st = daemon_state_of(d, a->id);
+	struct schedule_history own = *history_summary(d->hist, a->id);
+	own.running = daemon_run_of(d, a->id) != NULL;
+	own.first_seen = st ? st->first_seen : now;
+	const struct schedule_history *dep =
+		a->program.depends_on ? history_summary(d->hist, a->program.depends_on) : NULL;
+	struct schedule_history dep_copy;
+	if (dep) {
+		dep_copy = *dep;
+		dep_copy.running = daemon_run_of(d, a->program.depends_on) != NULL;
+		dep = &dep_copy;
+	}
+	uint32_t splay = schedule_splay(d->host, a->id, (uint32_t)d->cfg->splay);
+	return schedule_decide(a, &own, dep, splay, now);
+}
+
+static ssize_t forced_index(const struct daemon *d, const char *id)
+{
+	for (size_t i = 0; i < d->n_forced; i++)
+		if (strcmp(d->forced[i], id) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+int daemon_force_run(struct daemon *d, const char *id)
+{
+	if (forced_index(d, id) >= 0)
+		return 0;
+	char **v = reallocarray(d->forced, d->n_forced + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	d->forced = v;
+	if (!(v[d->n_forced] = strdup(id)))
+		return -ENOMEM;
+	d->n_forced++;
+	return 0;
+}
+
+static void unforce(struct daemon *d, const char *id)
+{
+	ssize_t i = forced_index(d, id);
+	if (i < 0)
+		return;
+	free(d->forced[i]);
+	d->forced[i] = d->forced[--d->n_forced];
+}
+
 /* Decides for every advertisement; starts what is due within max_concurrent. Returns
  * the next time anything needs a look (TIME_MAX-ish when nothing), and sets *any_due. */
 static time_t schedule_pass(struct daemon *d, bool *any_due)
@@ -554,27 +558,20 @@ static time_t schedule_pass(struct daemon *d, bool *any_due)
 	*any_due = false;
 	for (size_t i = 0; due && i < d->cat->n; i++) {
 		const struct advert *a = d->cat->items[i];
-		struct advert_state *st = state_of(d, a->id);
+		struct advert_state *st = daemon_state_of(d, a->id);
 		if (!st)
 			continue;
-		if (st->retry_at > now) {
+		if (st->retry_at > now && forced_index(d, a->id) < 0) {
 			if (st->retry_at < next)
 				next = st->retry_at;
 			continue;
 		}
-		struct schedule_history own = *history_summary(d->hist, a->id);
-		own.running = run_of(d, a->id) != NULL;
-		own.first_seen = st->first_seen;
-		const struct schedule_history *dep =
-			a->program.depends_on ? history_summary(d->hist, a->program.depends_on) : NULL;
-		struct schedule_history dep_copy;
-		if (dep) {
-			dep_copy = *dep;
-			dep_copy.running = run_of(d, a->program.depends_on) != NULL;
-			dep = &dep_copy;
+		struct schedule_decision dec = daemon_decide(d, a, now);
+		if (forced_index(d, a->id) >= 0 && dec.verdict != SCHED_RUNNING &&
+		    dec.verdict != SCHED_DISABLED) {
+			due[n_due++] = (struct due){ a, 0 }; /* asked for: first in line */
+			continue;
 		}
-		uint32_t splay = schedule_splay(d->host, a->id, (uint32_t)d->cfg->splay);
-		struct schedule_decision dec = schedule_decide(a, &own, dep, splay, now);
 		if (dec.verdict == SCHED_DUE) {
 			due[n_due++] = (struct due){ a, dec.occurrence };
 			continue;
@@ -588,9 +585,10 @@ static time_t schedule_pass(struct daemon *d, bool *any_due)
 	qsort(due, n_due, sizeof(*due), cmp_due);
 	*any_due = n_due > 0;
 	for (size_t i = 0; i < n_due && d->n_runs < (size_t)d->cfg->max_concurrent; i++) {
-		struct advert_state *st = state_of(d, due[i].a->id);
+		struct advert_state *st = daemon_state_of(d, due[i].a->id);
 		if (st)
 			st->has_shown = false;
+		unforce(d, due[i].a->id);
 		start_run(d, due[i].a);
 	}
 	free(due);
@@ -610,6 +608,108 @@ static void on_interrupted(void *data, const struct history_run *run)
 	emit(d, STATUS_INTERRUPTED, f, 4);
 }
 
+static void notify(const char *what)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, what);
+#else
+	(void)what;
+#endif
+}
+
+/* SIGHUP and advertctl reload: a new advertd.conf replaces the old one only if it is
+ * free of errors; running programs continue either way (their processes have their
+ * own copy). What cannot change without a restart is said so. */
+static void reload_config(struct daemon *d)
+{
+	notify("RELOADING=1");
+	struct diag_list diags = { 0 };
+	struct config *cfg = NULL;
+	int r = config_load(d->opt->config_path, &cfg, &diags);
+	if (r < 0 || diag_count(&diags, DIAG_ERROR)) {
+		report_problems(d, &diags);
+		log_error("%s has errors: keeping the running configuration", d->opt->config_path);
+		config_free(cfg);
+		diag_clear(&diags);
+		notify("READY=1");
+		return;
+	}
+	diag_clear(&diags);
+	if (strcmp(cfg->state_dir, d->cfg->state_dir) != 0 ||
+	    strcmp(cfg->control_socket, d->cfg->control_socket) != 0)
+		log_warning("state_dir and control_socket changes take effect at the next start");
+	if (strcmp(cfg->syslog.socket, d->cfg->syslog.socket) != 0 ||
+	    strcmp(cfg->syslog.ident, d->cfg->syslog.ident) != 0 ||
+	    cfg->syslog.facility != d->cfg->syslog.facility) {
+		struct status_sink *s = NULL;
+		if (status_open(cfg->syslog.socket, cfg->syslog.facility, cfg->syslog.ident,
+				STATUS_QUEUE_MAX, &s) == 0) {
+			status_flush(d->status, time(NULL));
+			status_close(d->status);
+			d->status = s;
+		}
+	}
+	/* Paths and sockets that stay are taken from the running configuration. */
+	free(cfg->state_dir);
+	cfg->state_dir = strdup(d->cfg->state_dir);
+	free(cfg->control_socket);
+	cfg->control_socket = strdup(d->cfg->control_socket);
+	if (!cfg->state_dir || !cfg->control_socket) {
+		config_free(cfg);
+		notify("READY=1");
+		return;
+	}
+	config_free(d->cfg);
+	d->cfg = cfg;
+	watch_directories(d);
+	log_info("configuration reloaded from %s", d->opt->config_path);
+	notify("READY=1");
+}
+
+/* One advertd per machine: a lock next to the control socket. The second one says who
+ * holds it and leaves the first one's socket alone. Returns the lock's fd or -errno. */
+static int single_instance(const char *control_socket)
+{
+	char *dir = strdup(control_socket), *slash = dir ? strrchr(dir, '/') : NULL, *path = NULL;
+	if (!slash) {
+		free(dir);
+		return -EINVAL;
+	}
+	*slash = '\0';
+	if (dir[0] && mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		int r = log_error_errno(-errno, "cannot create %s", dir);
+		free(dir);
+		return r;
+	}
+	if (asprintf(&path, "%s/advertd.pid", dir[0] ? dir : "/") < 0) {
+		free(dir);
+		return -ENOMEM;
+	}
+	free(dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		int r = log_error_errno(-errno, "cannot open %s", path);
+		free(path);
+		return r;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		char buf[32] = "";
+		ssize_t k = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[k > 0 ? k : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		log_error("already running (pid %s)", buf[0] ? buf : "?");
+		close(fd);
+		free(path);
+		return -EALREADY;
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+		log_warning("cannot write %s", path);
+	free(path);
+	return fd;
+}
+
 static int setup(struct daemon *d)
 {
 	struct diag_list diags = { 0 };
@@ -621,6 +721,9 @@ static int setup(struct daemon *d)
 		return log_internal(LOG_ERR, 0, "%s has errors: not starting",
 				    d->opt->config_path) ?: -EINVAL;
 
+	d->lock_fd = single_instance(d->cfg->control_socket);
+	if (d->lock_fd < 0)
+		return d->lock_fd;
 	gethostname(d->host, sizeof(d->host) - 1);
 	r = status_open(d->cfg->syslog.socket, d->cfg->syslog.facility, d->cfg->syslog.ident,
 			STATUS_QUEUE_MAX, &d->status);
@@ -660,6 +763,11 @@ static int setup(struct daemon *d)
 	/* Anything a run leaves behind is re-parented to us, not to init, and reaped. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+	if (!d->opt->once) {
+		r = control_open(d->cfg->control_socket, d->cfg->admin_group, &d->control);
+		if (r < 0)
+			return log_error_errno(r, "control socket %s", d->cfg->control_socket);
+	}
 	d->ifd = -1;
 	watch_directories(d);
 	load_catalog(d);
@@ -677,8 +785,8 @@ static void handle_signals(struct daemon *d)
 			reap_children(d);
 			break;
 		case SIGHUP:
-			log_info("SIGHUP: reloading the advertisements");
-			d->reload = true;
+			log_info("SIGHUP: reloading the configuration and the advertisements");
+			d->reload_config = true;
 			break;
 		default:
 			if (!d->stopping) {
@@ -687,6 +795,8 @@ static void handle_signals(struct daemon *d)
 				struct status_field f[] = { { "signal", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM" } };
 				emit(d, STATUS_DAEMON_STOPPING, f, 1);
 			}
+			if (!d->stopping)
+				notify("STOPPING=1");
 			d->stopping = true;
 			/* The run processes stop their programs (TERM, grace, KILL) and report
 			 * them as interrupted. */
@@ -706,9 +816,14 @@ static void drain_inotify(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
-	status_flush(d->status, time(NULL));
+	control_close(d->control);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	if (d->status)
+		status_flush(d->status, time(NULL));
 	status_close(d->status);
-	history_close(d->hist);
+	if (d->hist)
+		history_close(d->hist);
 	catalog_free(d->cat);
 	config_free(d->cfg);
 	for (size_t i = 0; i < d->n_states; i++) {
@@ -720,6 +835,9 @@ static void teardown(struct daemon *d)
 		free(d->reported_problems[i]);
 	free(d->reported_problems);
 	free(d->runs);
+	for (size_t i = 0; i < d->n_forced; i++)
+		free(d->forced[i]);
+	free(d->forced);
 	if (d->ifd >= 0)
 		close(d->ifd);
 	if (d->sfd >= 0)
@@ -728,15 +846,21 @@ static void teardown(struct daemon *d)
 
 int daemon_main(const struct daemon_options *opt)
 {
-	struct daemon d = { .opt = opt, .sfd = -1, .ifd = -1 };
+	struct daemon d = { .opt = opt, .sfd = -1, .ifd = -1, .lock_fd = -1 };
 	if (setup(&d) < 0) {
 		teardown(&d);
 		return 1;
 	}
+	notify("READY=1");
 	time_t next_rescan = time(NULL) + d.cfg->poll_interval;
 	bool idle_once = false;
 	for (;;) {
 		time_t now = time(NULL);
+		if (d.reload_config) {
+			d.reload_config = false;
+			reload_config(&d);
+			d.reload = true;
+		}
 		if (d.reload || now >= next_rescan) {
 			d.reload = false;
 			load_catalog(&d);
@@ -751,7 +875,10 @@ int daemon_main(const struct daemon_options *opt)
 			break;
 		}
 
-		size_t nfds = 2 + d.n_runs;
+		long timeout = (long)(next - now) * 1000;
+		if (status_queued(d.status) && timeout > 1000)
+			timeout = 1000; /* syslog is away: try again soon */
+		size_t nfds = 2 + d.n_runs + 1 + CONTROL_CLIENTS_MAX;
 		struct pollfd *p = calloc(nfds, sizeof(*p));
 		if (!p)
 			break;
@@ -759,9 +886,12 @@ int daemon_main(const struct daemon_options *opt)
 		p[1] = (struct pollfd){ d.ifd, POLLIN, 0 };
 		for (size_t i = 0; i < d.n_runs; i++)
 			p[2 + i] = (struct pollfd){ d.runs[i].ev_fd, POLLIN, 0 };
-		long timeout = (long)(next - now) * 1000;
-		if (status_queued(d.status) && timeout > 1000)
-			timeout = 1000; /* syslog is away: try again soon */
+		size_t cbase = 2 + d.n_runs, nc = 0;
+		if (d.control)
+			nc = control_pollfds(d.control, p + cbase, 1 + CONTROL_CLIENTS_MAX);
+		nfds = cbase + nc;
+		if (nc > 1 && timeout > 1000)
+			timeout = 1000; /* clients time out */
 		if (timeout < 0)
 			timeout = 0;
 		int n = poll(p, nfds, (int)(timeout > INT_MAX ? INT_MAX : timeout));
@@ -776,6 +906,8 @@ int daemon_main(const struct daemon_options *opt)
 		for (size_t i = 0; i < d.n_runs; i++)
 			if (p[2 + i].revents && d.runs[i].ev_fd >= 0)
 				read_events(&d, &d.runs[i]);
+		if (d.control)
+			control_dispatch(d.control, p + cbase, nc, daemon_command, &d);
 		free(p);
 		reap_children(&d);
 		collect_runs(&d);

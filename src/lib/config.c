@@ -56,6 +56,7 @@ struct config *config_new_default(void)
 	cfg->state_dir = strdup("/var/lib/advertd");
 	cfg->log_dir = strdup("/var/log/advertd");
 	cfg->control_socket = strdup("/run/advertd/control.sock");
+	cfg->admin_group = strdup("");
 	cfg->syslog.facility = LOG_DAEMON;
 	cfg->syslog.ident = strdup("advertd");
 	cfg->syslog.socket = strdup("/dev/log");
@@ -65,7 +66,7 @@ struct config *config_new_default(void)
 	cfg->directory.timeout = 5;
 	cfg->lockout.backoff = 1800;
 	if (!cfg->advertisements || !cfg->advertisements[0] || !cfg->state_dir ||
-	    !cfg->log_dir || !cfg->control_socket || !cfg->syslog.ident || !cfg->syslog.socket ||
+	    !cfg->log_dir || !cfg->control_socket || !cfg->admin_group || !cfg->syslog.ident || !cfg->syslog.socket ||
 	    !cfg->client_token.keytab || !cfg->directory.site) {
 		config_free(cfg);
 		return NULL;
@@ -91,6 +92,7 @@ void config_free(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->log_dir);
 	free(cfg->control_socket);
+	free(cfg->admin_group);
 	free(cfg->syslog.ident);
 	free(cfg->syslog.socket);
 	free(cfg->client_token.principal);
@@ -468,7 +470,7 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 		"advertisements", "poll_interval", "splay",	   "max_concurrent",
 		"kill_grace",	  "max_log_bytes", "state_dir",	   "log_dir",
 		"control_socket", "syslog",	   "client_token", "directory",
-		"accounts",	  "lockout",	   NULL,
+		"accounts",	  "lockout",	   "admin_group",  NULL,
 	};
 	config_setting_t *root = config_root_setting(&lc);
 	cfgread_unknown_keys(&c, root, "", keys);
@@ -482,6 +484,7 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 	read_path(&c, root, "", "state_dir", false, &cfg->state_dir);
 	read_path(&c, root, "", "log_dir", false, &cfg->log_dir);
 	read_path(&c, root, "", "control_socket", false, &cfg->control_socket);
+	cfgread_string(&c, root, "", "admin_group", false, &cfg->admin_group);
 	read_syslog(&c, root, cfg);
 	read_client_token(&c, root, cfg);
 	read_directory(&c, root, cfg);

@@ -1,0 +1,323 @@
+/* What advertctl can ask the daemon: list, status, explain, run, history, identity,
+ * reload. Replies are JSON objects; advertctl prints them for people or as they are. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "advert/dcloc.h"
+#include "advert/lockout.h"
+#include "advert/rfc3339.h"
+#include "daemon-internal.h"
+
+static struct json_object *jstr(const char *s)
+{
+	return s ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *jtime(time_t t)
+{
+	char buf[RFC3339_BUFSIZE];
+	return t ? json_object_new_string(rfc3339_format(t, buf, sizeof(buf))) : NULL;
+}
+
+static void add(struct json_object *o, const char *key, struct json_object *v)
+{
+	json_object_object_add(o, key, v);
+}
+
+static struct json_object *ok_reply(void)
+{
+	struct json_object *o = json_object_new_object();
+	add(o, "ok", json_object_new_boolean(1));
+	return o;
+}
+
+static const struct advert *find(struct daemon *d, const char *id)
+{
+	return d->cat ? catalog_find(d->cat, id) : NULL;
+}
+
+/* One advertisement's state as list and status show it. */
+static struct json_object *summary(struct daemon *d, const struct advert *a, time_t now)
+{
+	struct json_object *o = json_object_new_object();
+	const struct schedule_history *h = history_summary(d->hist, a->id);
+	struct active_run *r = daemon_run_of(d, a->id);
+	struct schedule_decision dec = daemon_decide(d, a, now);
+	add(o, "id", jstr(a->id));
+	add(o, "package", jstr(a->package.name));
+	add(o, "program", jstr(a->program.name));
+	add(o, "run_as", jstr(a->program.run_as));
+	add(o, "state", jstr(r ? "running" : schedule_verdict_name(dec.verdict)));
+	add(o, "next_due",
+	    dec.verdict == SCHED_DUE ? jtime(now) : jtime(dec.verdict == SCHED_WAIT ? dec.when : 0));
+	add(o, "last_result", h->ever_started ? jstr(run_result_name(h->last_result)) : NULL);
+	add(o, "last_start", jtime(h->last_start));
+	if (r) {
+		add(o, "run", jstr(r->run_id[0] ? r->run_id : NULL));
+		add(o, "pid", json_object_new_int(r->pid));
+	}
+	return o;
+}
+
+static struct json_object *cmd_list(struct daemon *d, time_t now)
+{
+	struct json_object *o = ok_reply(), *arr = json_object_new_array();
+	for (size_t i = 0; d->cat && i < d->cat->n; i++)
+		json_object_array_add(arr, summary(d, d->cat->items[i], now));
+	add(o, "advertisements", arr);
+	return o;
+}
+
+static struct json_object *strv_json(char *const *v)
+{
+	struct json_object *arr = json_object_new_array();
+	for (; v && *v; v++)
+		json_object_array_add(arr, json_object_new_string(*v));
+	return arr;
+}
+
+static struct json_object *cmd_status(struct daemon *d, const struct advert *a, time_t now)
+{
+	struct json_object *o = ok_reply(), *s = summary(d, a, now);
+	add(s, "file", jstr(a->file));
+	add(s, "line", json_object_new_int(a->line));
+	add(s, "package_id", jstr(a->package.id));
+	add(s, "source", jstr(a->package.source));
+	add(s, "command", strv_json(a->program.command));
+	add(s, "rerun", jstr(advert_rerun_name(a->rerun)));
+	add(s, "enabled", json_object_new_boolean(a->enabled));
+	add(s, "max_runtime", json_object_new_int(a->program.max_runtime));
+	const struct schedule_history *h = history_summary(d->hist, a->id);
+	add(s, "ever_started", json_object_new_boolean(h->ever_started));
+	add(s, "ever_succeeded", json_object_new_boolean(h->ever_succeeded));
+	add(s, "last_end", jtime(h->last_end));
+	add(o, "advertisement", s);
+	return o;
+}
+
+static void add_run(void *data, const struct history_run *run)
+{
+	struct json_object *arr = data, *o = json_object_new_object();
+	add(o, "run", jstr(run->run_id));
+	add(o, "advert", jstr(run->advert_id));
+	add(o, "account", jstr(run->account[0] ? run->account : NULL));
+	add(o, "start", jtime(run->start));
+	add(o, "end", run->ended ? jtime(run->end) : NULL);
+	add(o, "result", run->ended ? jstr(run_result_name(run->result)) : jstr("running"));
+	if (run->ended && run->signal)
+		add(o, "signal", json_object_new_int(run->signal));
+	else if (run->ended && run->result != RUN_INTERRUPTED)
+		add(o, "exit", json_object_new_int(run->exit_code));
+	if (run->duration_ms >= 0 && run->ended)
+		add(o, "duration_ms", json_object_new_int64(run->duration_ms));
+	add(o, "dc", jstr(run->dc[0] ? run->dc : NULL));
+	add(o, "reason", jstr(run->reason[0] ? run->reason : NULL));
+	json_object_array_add(arr, o);
+}
+
+/* The lockout guard's view of an account, read without taking its lock. */
+static struct json_object *guard_json(struct daemon *d, const char *account, time_t now)
+{
+	struct json_object *o = json_object_new_object();
+	char *path = NULL;
+	struct lockout_state st = { 0 };
+	int r = -ENOMEM;
+	if (asprintf(&path, "%s/lockout/%s", d->cfg->state_dir, account) >= 0) {
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = fd < 0 ? (errno == ENOENT ? 0 : -errno) : lockout_read(fd, &st);
+		if (fd >= 0)
+			close(fd);
+	}
+	free(path);
+	if (r < 0) {
+		add(o, "error", jstr(strerror(-r)));
+		return o;
+	}
+	add(o, "outcome", jstr(lockout_outcome_name(st.outcome)));
+	if (st.outcome == LOCKOUT_NONE)
+		return o;
+	add(o, "since", jtime(st.since));
+	add(o, "dc", jstr(st.dc));
+	add(o, "message", jstr(st.message));
+	add(o, "attempts", json_object_new_int((int)st.attempts));
+	if (st.outcome == LOCKOUT_REJECTED)
+		add(o, "holding", jstr("until the keytab or password file changes"));
+	else if (st.outcome == LOCKOUT_REVOKED || st.outcome == LOCKOUT_UNUSABLE) {
+		time_t until = st.since + d->cfg->lockout.backoff;
+		if (until > now)
+			add(o, "holding_until", jtime(until));
+	}
+	return o;
+}
+
+static struct json_object *account_json(struct daemon *d, const char *name, time_t now)
+{
+	struct json_object *o = json_object_new_object();
+	add(o, "name", jstr(name));
+	if (strcmp(name, "system") == 0) {
+		add(o, "kind", jstr("system"));
+		add(o, "principal", jstr(d->cfg->client_token.principal));
+		add(o, "guard", guard_json(d, "system", now));
+		return o;
+	}
+	const struct config_account *acct = config_find_account(d->cfg, name);
+	if (!acct)
+		return o;
+	add(o, "kind", jstr(acct->kind == ACCOUNT_KEYTAB	   ? "keytab"
+			    : acct->kind == ACCOUNT_PASSWORD ? "password-file"
+							     : "local"));
+	add(o, "principal", jstr(acct->principal));
+	add(o, "local_user", jstr(acct->local_user));
+	if (acct->kind != ACCOUNT_LOCAL)
+		add(o, "guard", guard_json(d, name, now));
+	return o;
+}
+
+static struct json_object *cmd_explain(struct daemon *d, const struct advert *a, time_t now)
+{
+	struct json_object *o = ok_reply(), *e = json_object_new_object();
+	struct schedule_decision dec = daemon_decide(d, a, now);
+	struct active_run *r = daemon_run_of(d, a->id);
+	add(e, "id", jstr(a->id));
+	add(e, "verdict", jstr(r ? "running" : schedule_verdict_name(dec.verdict)));
+	add(e, "reason", jstr(dec.reason));
+	add(e, "occurrence", jtime(dec.occurrence));
+	add(e, "when", jtime(dec.when));
+	add(e, "splay", json_object_new_int((int)schedule_splay(d->host, a->id,
+							       (uint32_t)d->cfg->splay)));
+	struct json_object *sched = json_object_new_object();
+	add(sched, "start", a->schedule.has_start ? jtime(a->schedule.start) : jstr("as soon as possible"));
+	add(sched, "expires", a->schedule.has_expires ? jtime(a->schedule.expires) : NULL);
+	add(sched, "recur", json_object_new_int(a->schedule.recur));
+	add(e, "schedule", sched);
+	add(e, "rerun", jstr(advert_rerun_name(a->rerun)));
+	struct json_object *last = json_object_new_array();
+	history_list(d->hist, a->id, 1, add_run, last);
+	add(e, "last_run", json_object_array_length(last) ? json_object_get(json_object_array_get_idx(last, 0)) : NULL);
+	json_object_put(last);
+	if (a->program.depends_on) {
+		struct json_object *dep = json_object_new_object();
+		const struct schedule_history *h = history_summary(d->hist, a->program.depends_on);
+		add(dep, "id", jstr(a->program.depends_on));
+		add(dep, "ever_succeeded", json_object_new_boolean(h->ever_succeeded));
+		add(dep, "last_result", h->ever_started ? jstr(run_result_name(h->last_result)) : NULL);
+		add(e, "dependency", dep);
+	}
+	struct json_object *req = json_object_new_object();
+	struct utsname u;
+	uname(&u);
+	add(req, "platforms", strv_json(a->program.platforms));
+	add(req, "machine", jstr(u.machine));
+	const char *wd = a->program.working_dir ? a->program.working_dir : a->package.source;
+	struct statvfs sv;
+	if (statvfs(wd, &sv) == 0)
+		add(req, "free_mb", json_object_new_int64((int64_t)((unsigned long long)sv.f_bavail *
+								   sv.f_frsize >> 20)));
+	else
+		add(req, "working_dir_missing", jstr(wd));
+	add(req, "min_free_mb", json_object_new_int64(a->program.min_free_mb));
+	add(e, "requirements", req);
+	add(e, "account", account_json(d, a->program.run_as, now));
+	/* The DC a run would try first: the one that last worked, else the first listed. */
+	struct json_object *dc = json_object_new_object();
+	char *affinity = NULL;
+	if (dcloc_affinity_load(d->cfg->state_dir, &affinity) == 0)
+		add(dc, "affinity", jstr(affinity));
+	free(affinity);
+	struct json_object *servers = json_object_new_array();
+	for (size_t i = 0; i < d->cfg->directory.n_servers; i++)
+		json_object_array_add(servers, json_object_new_string(d->cfg->directory.servers[i].host));
+	add(dc, "servers", d->cfg->directory.n_servers ? servers : (json_object_put(servers), jstr("DNS SRV")));
+	add(e, "dc", dc);
+	add(o, "explain", e);
+	return o;
+}
+
+static struct json_object *cmd_history(struct daemon *d, char **argv, int argc)
+{
+	const char *id = NULL;
+	long n = 20;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
+			char *end;
+			n = strtol(argv[++i], &end, 10);
+			if (*end || n < 1 || n > 100000)
+				return control_error(CONTROL_USAGE, "-n takes a number from 1 to 100000");
+		} else if (!id) {
+			id = argv[i];
+		} else {
+			return control_error(CONTROL_USAGE, "usage: history [ID] [-n N]");
+		}
+	}
+	if (id && !find(d, id) && !history_summary(d->hist, id)->ever_started)
+		return control_error(CONTROL_NOT_FOUND, "no advertisement \"%.64s\"", id);
+	struct json_object *o = ok_reply(), *arr = json_object_new_array();
+	int r = history_list(d->hist, id, (size_t)n, add_run, arr);
+	if (r < 0) {
+		json_object_put(o);
+		json_object_put(arr);
+		return control_error(CONTROL_FAILED, "cannot read the history: %s", strerror(-r));
+	}
+	add(o, "runs", arr);
+	return o;
+}
+
+struct json_object *daemon_command(void *data, enum control_perm perm, char **argv, int argc)
+{
+	struct daemon *d = data;
+	time_t now = time(NULL);
+	const char *cmd = argv[0];
+	if (strcmp(cmd, "ping") == 0)
+		return ok_reply();
+	if (strcmp(cmd, "list") == 0)
+		return argc == 1 ? cmd_list(d, now) : control_error(CONTROL_USAGE, "usage: list");
+	if (strcmp(cmd, "history") == 0)
+		return cmd_history(d, argv, argc);
+	if (strcmp(cmd, "reload") == 0) {
+		d->reload_config = true;
+		return ok_reply();
+	}
+	if (argc != 2)
+		return control_error(CONTROL_USAGE, "usage: %s %s", cmd,
+				     strcmp(cmd, "identity") == 0 ? "ACCOUNT" : "ID");
+	if (strcmp(cmd, "identity") == 0) {
+		if (strcmp(argv[1], "system") != 0 && !config_find_account(d->cfg, argv[1]))
+			return control_error(CONTROL_NOT_FOUND, "no account \"%.64s\" in advertd.conf",
+					     argv[1]);
+		struct json_object *o = ok_reply();
+		add(o, "account", account_json(d, argv[1], now));
+		return o;
+	}
+	const struct advert *a = find(d, argv[1]);
+	if (!a)
+		return control_error(CONTROL_NOT_FOUND, "no advertisement \"%.64s\"", argv[1]);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(d, a, now);
+	if (strcmp(cmd, "explain") == 0)
+		return cmd_explain(d, a, now);
+	if (strcmp(cmd, "run") == 0) {
+		if (daemon_run_of(d, a->id))
+			return control_error(CONTROL_REFUSED, "\"%s\" is already running", a->id);
+		if (!a->enabled)
+			return control_error(CONTROL_REFUSED, "\"%s\" is disabled (enabled = false)",
+					     a->id);
+		if (d->stopping)
+			return control_error(CONTROL_REFUSED, "advertd is stopping");
+		if (daemon_force_run(d, a->id) < 0)
+			return control_error(CONTROL_FAILED, "out of memory");
+		struct json_object *o = ok_reply();
+		add(o, "queued", jstr(a->id));
+		return o;
+	}
+	(void)perm;
+	return control_error(CONTROL_USAGE, "unknown command \"%.64s\"", cmd);
+}

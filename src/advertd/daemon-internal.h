@@ -1,0 +1,87 @@
+/* The daemon's state, shared by the event loop (daemon.c) and the commands the control
+ * socket serves (commands.c). */
+#ifndef ADVERTD_DAEMON_INTERNAL_H
+#define ADVERTD_DAEMON_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "advert/catalog.h"
+#include "advert/config.h"
+#include "advert/history.h"
+#include "advert/schedule.h"
+#include "advert/status.h"
+#include "control.h"
+#include "daemon.h"
+
+/* What the daemon remembers about one advertisement between scans. */
+struct advert_state {
+	char *id;
+	time_t retry_at;	      /* after a failure to prepare: not before */
+	time_t first_seen;	      /* an as-soon-as-possible run's splay counts from here */
+	enum schedule_verdict shown;  /* the last verdict reported, to report changes once */
+	bool has_shown;
+	bool seen;		      /* still in the catalog after this reload */
+	char *signature;	      /* file:line + a cheap digest, for "received" */
+};
+
+struct active_run {
+	pid_t pid;
+	int ev_fd;
+	int go_fd;
+	char advert_id[ADV_ID_MAX + 1];
+	char package_id[ADV_ID_MAX + 1];
+	char program[128];
+	char run_id[HISTORY_RUN_ID_MAX];
+	char account[64];
+	char dc[128];
+	bool begun;    /* its start is in the history */
+	bool finished; /* its end is in the history */
+	bool exited;
+	time_t t0;
+};
+
+struct daemon {
+	const struct daemon_options *opt;
+	struct config *cfg;
+	struct catalog *cat;
+	struct history *hist;
+	struct status_sink *status;
+	char host[256];
+
+	struct advert_state *states;
+	size_t n_states;
+	char **reported_problems; /* diagnostics already reported, to report each once */
+	size_t n_reported;
+
+	struct active_run *runs;
+	size_t n_runs;
+
+	struct control *control;
+	int lock_fd; /* single instance */
+	int sfd, ifd;
+	bool reload, reload_config, stopping;
+	char **forced; /* advertisements an admin asked to run now */
+	size_t n_forced;
+	time_t next_rescan;
+	/* --once bookkeeping */
+	unsigned ran, failed;
+};
+
+/* The state kept for id (created on first use), or NULL on ENOMEM. */
+struct advert_state *daemon_state_of(struct daemon *d, const char *id);
+
+/* The active run of advert_id, or NULL. */
+struct active_run *daemon_run_of(struct daemon *d, const char *advert_id);
+
+/* The scheduler's decision for a now, with everything the daemon knows. */
+struct schedule_decision daemon_decide(struct daemon *d, const struct advert *a, time_t now);
+
+/* Asks for a run of id as soon as a slot is free, whatever its schedule says. */
+int daemon_force_run(struct daemon *d, const char *id);
+
+/* The control socket's command handler (commands.c). */
+struct json_object *daemon_command(void *data, enum control_perm perm, char **argv, int argc);
+
+#endif
