@@ -264,6 +264,19 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 	if (stat(wd, &st) < 0 || !S_ISDIR(st.st_mode))
 		fail(RUN_EV_PREPARE_FAILED, account, "working directory \"%s\" is missing", wd);
 	check_requirements(a, wd);
+	/* The program itself, before anything is recorded: a program that is not there has
+	 * not started, and must not count as started once the admin puts it back. */
+	const char *path = DEFAULT_PATH;
+	for (char **e = a->program.environment; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	char *resolved = NULL;
+	int rr = runner_resolve(a->program.command[0], wd, path, &resolved);
+	if (rr < 0)
+		fail(RUN_EV_PREPARE_FAILED, account, "program \"%s\" %s",
+		     resolved ? resolved : a->program.command[0],
+		     rr == -EACCES ? "is not executable" : "is missing");
+	free(resolved);
 
 	struct identity *id = NULL;
 	struct identity_report rep;

@@ -147,8 +147,12 @@ expect_log "11010 a broken file is reported with file and line" 11010 "file=$ADV
 expect_log "11020 daemon started" 11020 "version="
 check "pwinstall (password file) ran too" grep -q "uids=$PWINSTALL_UID" <(log_of RUN00015)
 
-# A second pass: "never" programs do not run again; the guard holds the bad password.
+# A second pass: "never" programs do not run again; the guard holds the bad password;
+# the missing program, now put in place, runs: a program that was not there never
+# counted as started.
+cp "$DP/probe/probe" "$DP/probe/no-such-setup"
 run "$ADVERTD" --once -c "$conf"
+expect_log "the missing program, once in place, runs (\"never\" did not count it)" 10008 "advert=RUN00006 "
 expect_log "11006 will not rerun" 11006 "advert=RUN00001 "
 expect_log "11008 the lockout guard holds the rejected password" 11008 "advert=RUN00014 .*will not be sent again"
 check_output "the wrong password was tried exactly once on DC1" "failures=1 locked=no" \
