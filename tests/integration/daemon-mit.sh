@@ -128,6 +128,33 @@ max=$(sort -k2n "$OUT_DIR/conc" | awk '$1 == "s" { n++; if (n > m) m = n } $1 ==
 check "never more than max_concurrent = 2 at once (saw $max)" test "$max" -le 2
 rm -f "$ADS/conc.conf"
 
+# --- a full disk: nothing runs that cannot be recorded, and it says so -----------------
+full=$REALM_DIR/full-state
+mkdir -p "$full" "$REALM_DIR/ads-full"
+chmod 755 "$REALM_DIR/ads-full"
+if mount -t tmpfs -o size=256k,mode=0700 advertd-test "$full"; then
+	sed -e "s|^state_dir *=.*|state_dir = \"$full\";|" \
+	    -e "s|^advertisements *=.*|advertisements = [ \"$REALM_DIR/ads-full\" ];|" "$conf" >"$REALM_DIR/full.conf"
+	chmod 644 "$REALM_DIR/full.conf"
+	cat >"$REALM_DIR/ads-full/full.conf" <<AD
+advertisements = ( { id = "FULL1"; package = { id = "PF"; name = "F"; source = "$DP/probe"; };
+  program = { name = "F"; command = [ "./probe", "append=$OUT_DIR/FULL1" ]; run_as = "swinstall"; }; } );
+AD
+	chmod 644 "$REALM_DIR/ads-full/full.conf"
+	dd if=/dev/zero of="$full/fill" bs=4k count=1000 2>/dev/null
+	run "$ADVERTD" --once -c "$REALM_DIR/full.conf"
+	check "disk full: advertd --once reports failure" test $? -ne 0
+	expect_syslog "disk full: 11012 says the run cannot be recorded" \
+		"11012 history-failed advert=FULL1 .*reason=\"No space left on device\"" 5
+	check "disk full: the program did not run" test "$(count FULL1)" -eq 0
+	rm -f "$full/fill"
+	run "$ADVERTD" --once -c "$REALM_DIR/full.conf"
+	check "space again: it runs, once" test "$(count FULL1)" -eq 1
+	umount "$full"
+else
+	not_ok "mount a small tmpfs for the full-disk test"
+fi
+
 # --- crash safety: 50 rounds of kill -9 at random moments ----------------------------
 for round in $(seq 1 50); do
 	write_ad "crash$round" "CN$round" never \
