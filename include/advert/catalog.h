@@ -9,11 +9,21 @@
 #include "advert/advert.h"
 #include "advert/diag.h"
 
+/* One file's parse, shared (reference-counted) by the catalogs that read it unchanged. */
+struct catalog_file;
+
 struct catalog {
-	struct advert **items; /* sorted by file, then line */
+	struct advert **items; /* sorted by file, then line; read-only: shared with other
+				* catalogs that reused the same file */
 	size_t n;
 	char **files; /* every file that was read (trusted), NULL-terminated */
 	size_t n_files;
+
+	/* Private to catalog.c. */
+	struct catalog_file **parsed; /* in reading order */
+	size_t n_parsed;
+	struct catalog_file **by_path; /* parsed, sorted by path, for the next reload */
+	struct advert **by_id;	       /* items sorted by id, for catalog_find */
 };
 
 /* Which run_as names exist besides "system". */
@@ -22,14 +32,36 @@ struct catalog_accounts {
 	size_t n;
 };
 
+/* What a reload did with the advertisement files it found. */
+struct catalog_reload_stats {
+	size_t files_seen;    /* *.conf files in the directories, and files named directly */
+	size_t files_parsed;  /* read and parsed */
+	size_t files_reused;  /* unchanged since old: its previous parse was reused */
+	size_t files_refused; /* failed the trust check (or vanished while being read) */
+};
+
 /* Loads every path (a directory: its *.conf files, in name order; or a file), each
  * checked for trust first, then validates across files against accounts. Every problem
- * is reported in diags; *ret holds every valid advertisement. Returns 0, or -ENOMEM. */
+ * is reported in diags; *ret holds every valid advertisement. Returns 0, or -ENOMEM.
+ * Same as catalog_reload(NULL, …). */
 int catalog_load(const char *const *paths, size_t n_paths,
 		 const struct catalog_accounts *accounts, struct catalog **ret,
 		 struct diag_list *diags) __attribute__((nonnull(4, 5), warn_unused_result));
 
-/* The advertisement with this id, or NULL. */
+/* Like catalog_load, but a file that old (may be NULL) parsed and that is unchanged
+ * (same path, device, inode, size, mtime and ctime, and not modified in the clock tick
+ * old read it in) is not read again: its advertisements and its diagnostics are reused.
+ * Trust checks run for every directory and file every time, and the checks across
+ * files run over the whole result. Files with an @include, and files that could not
+ * be parsed at all, are always read again. old is not modified; it may be freed before
+ * or after *ret (the shared parses are reference-counted, without locking: one thread).
+ * stats may be NULL. Returns 0 with a new *ret (caller frees), or -ENOMEM. */
+int catalog_reload(const struct catalog *old, const char *const *paths, size_t n_paths,
+		   const struct catalog_accounts *accounts, struct catalog **ret,
+		   struct diag_list *diags, struct catalog_reload_stats *stats)
+	__attribute__((nonnull(5, 6), warn_unused_result));
+
+/* The advertisement with this id, or NULL; O(log n). */
 const struct advert *catalog_find(const struct catalog *cat, const char *id);
 
 void catalog_free(struct catalog *cat);

@@ -1,68 +1,321 @@
-/* The catalog of all advertisements and the checks that span files. */
+/* The catalog of all advertisements and the checks that span files. A reload reads again
+ * only the files that changed since the previous catalog; every file is still checked
+ * for trust, and the checks across files still run over the whole result. */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "advert/catalog.h"
 #include "advert/cfgread.h"
 #include "advert/trust.h"
 
+/* One file as parsed: its advertisements (owned here), the problems the parse found, and
+ * the identity the file had just before it was read. */
+struct catalog_file {
+	unsigned refs;
+	char *path; /* as read: a directory's path + "/" + name, or a configured path */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim, ctim;
+	bool reusable; /* parsed cleanly, no @include, not modified in the tick it was read */
+	struct advert **ads;
+	size_t n_ads;
+	struct diag_list diags;
+};
+
+static void file_unref(struct catalog_file *f)
+{
+	if (!f || --f->refs > 0)
+		return;
+	for (size_t i = 0; i < f->n_ads; i++)
+		advert_free(f->ads[i]);
+	free(f->ads);
+	diag_clear(&f->diags);
+	free(f->path);
+	free(f);
+}
+
 void catalog_free(struct catalog *cat)
 {
 	if (!cat)
 		return;
-	for (size_t i = 0; i < cat->n; i++)
-		advert_free(cat->items[i]);
+	for (size_t i = 0; i < cat->n_parsed; i++)
+		file_unref(cat->parsed[i]);
+	free(cat->parsed);
+	free(cat->by_path);
+	free(cat->by_id);
 	free(cat->items);
 	strv_free(cat->files);
 	free(cat);
 }
 
-static int add_file(struct catalog *cat, const char *real)
+/* --- the files read so far, by real path (a file named twice is read once) ---------- */
+
+struct path_set {
+	const char **slots; /* open addressing; the strings belong to catalog.files */
+	size_t cap, n;
+};
+
+static uint64_t hash_str(const char *s)
 {
-	for (size_t i = 0; i < cat->n_files; i++)
-		if (strcmp(cat->files[i], real) == 0)
-			return 0;
-	char **v = reallocarray(cat->files, cat->n_files + 2, sizeof(*v));
-	if (!v)
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static bool path_set_has(const struct path_set *s, const char *p)
+{
+	if (s->cap == 0)
+		return false;
+	for (size_t i = hash_str(p) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+		if (!s->slots[i])
+			return false;
+		if (strcmp(s->slots[i], p) == 0)
+			return true;
+	}
+}
+
+static void path_set_put(struct path_set *s, const char *p)
+{
+	size_t i = hash_str(p) & (s->cap - 1);
+	while (s->slots[i])
+		i = (i + 1) & (s->cap - 1);
+	s->slots[i] = p;
+	s->n++;
+}
+
+/* Makes room for one more; returns 0 or -ENOMEM. */
+static int path_set_reserve(struct path_set *s)
+{
+	if (2 * (s->n + 1) <= s->cap)
+		return 0;
+	struct path_set bigger = { calloc(s->cap ? 2 * s->cap : 64, sizeof(char *)),
+				   s->cap ? 2 * s->cap : 64, 0 };
+	if (!bigger.slots)
 		return -ENOMEM;
-	cat->files = v;
-	if (!(v[cat->n_files] = strdup(real)))
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->slots[i])
+			path_set_put(&bigger, s->slots[i]);
+	free(s->slots);
+	*s = bigger;
+	return 0;
+}
+
+/* --- loading ------------------------------------------------------------------------ */
+
+struct loader {
+	struct catalog *cat;
+	const struct catalog *old;
+	struct diag_list *diags;
+	struct catalog_reload_stats stats;
+	struct timespec started; /* CLOCK_REALTIME_COARSE before the first stat */
+	struct path_set read;
+	size_t cap_files, cap_parsed;
+};
+
+/* Grows *v (elements of size sz) to hold at least n + extra; returns 0 or -ENOMEM. */
+static int grow(void *v, size_t *cap, size_t n, size_t extra, size_t sz)
+{
+	if (n + extra <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 16;
+	while (c < n + extra)
+		c *= 2;
+	void *p = reallocarray(*(void **)v, c, sz);
+	if (!p)
 		return -ENOMEM;
-	v[++cat->n_files] = NULL;
+	*(void **)v = p;
+	*cap = c;
+	return 0;
+}
+
+/* Records real as read; returns 1, or 0 when it was read already, or -ENOMEM. */
+static int add_file(struct loader *ld, const char *real)
+{
+	struct catalog *cat = ld->cat;
+	if (path_set_has(&ld->read, real))
+		return 0;
+	if (path_set_reserve(&ld->read) < 0 ||
+	    grow(&cat->files, &ld->cap_files, cat->n_files, 2, sizeof(char *)) < 0 ||
+	    !(cat->files[cat->n_files] = strdup(real)))
+		return -ENOMEM;
+	path_set_put(&ld->read, cat->files[cat->n_files]);
+	cat->files[++cat->n_files] = NULL;
 	return 1;
 }
 
-static int load_file(struct catalog *cat, const char *path, struct diag_list *diags)
+static int cmp_file_path(const void *a, const void *b)
 {
+	const struct catalog_file *x = *(struct catalog_file *const *)a,
+				  *y = *(struct catalog_file *const *)b;
+	return strcmp(x->path, y->path);
+}
+
+static struct catalog_file *old_parse(const struct catalog *old, const char *path)
+{
+	size_t lo = 0, hi = old ? old->n_parsed : 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(old->by_path[mid]->path, path);
+		if (c == 0)
+			return old->by_path[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool same_time(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+static bool unchanged(const struct catalog_file *f, const struct stat *st)
+{
+	return f->dev == st->st_dev && f->ino == st->st_ino && f->size == st->st_size &&
+	       same_time(f->mtim, st->st_mtim) && same_time(f->ctim, st->st_ctim);
+}
+
+/* Whether a change made after the read would surely show in the ctime. File times come
+ * from the kernel's coarse clock, so a write in the same tick as the read (or, on a file
+ * system with whole-second times, the same second) could leave them as they were: such
+ * a file is read again next time, as git does with its "racily clean" entries. */
+static bool settled(const struct stat *st, struct timespec started)
+{
+	if (st->st_ctim.tv_nsec == 0) /* probably whole seconds: allow for 2 s ones (FAT) */
+		return st->st_ctim.tv_sec + 2 <= started.tv_sec;
+	return st->st_ctim.tv_sec < started.tv_sec ||
+	       (st->st_ctim.tv_sec == started.tv_sec && st->st_ctim.tv_nsec < started.tv_nsec);
+}
+
+/* Whether the file mentions @include: its content then depends on other files, and its
+ * parse cannot be reused on its own identity. Unreadable counts as yes. */
+static bool mentions_include(const char *path)
+{
+	static const char word[] = "@include";
+	const size_t len = sizeof(word) - 1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return true;
+	char buf[65536];
+	size_t have = 0;
+	bool found = false;
+	for (;;) {
+		ssize_t k = read(fd, buf + have, sizeof(buf) - have);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			found = true;
+			break;
+		}
+		have += (size_t)k;
+		for (size_t i = 0; !found && i + len <= have; i++)
+			found = buf[i] == '@' && strncasecmp(buf + i, word, len) == 0;
+		if (found || k == 0)
+			break;
+		/* Keep a tail that may hold the start of the word. */
+		size_t keep = have < len - 1 ? have : len - 1;
+		memmove(buf, buf + have - keep, keep);
+		have = keep;
+	}
+	close(fd);
+	return found;
+}
+
+/* Copies a file's own problems into the reload's list. */
+static int report(struct diag_list *diags, const struct diag_list *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		const struct diag *g = &from->items[i];
+		if (diag_add(diags, g->level, g->file, g->line, "%s", g->msg) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int parse(struct loader *ld, const char *path, const struct stat *st,
+		 struct catalog_file **ret)
+{
+	struct catalog_file *f = calloc(1, sizeof(*f));
+	char *copy = strdup(path);
+	if (!f || !copy) {
+		free(f);
+		free(copy);
+		return -ENOMEM;
+	}
+	*f = (struct catalog_file){ .refs = 1, .path = copy, .dev = st->st_dev,
+				    .ino = st->st_ino, .size = st->st_size,
+				    .mtim = st->st_mtim, .ctim = st->st_ctim };
+	bool include = mentions_include(path);
+	int r = advert_parse_file(path, &f->ads, &f->n_ads, &f->diags);
+	if (r == -ENOMEM) {
+		file_unref(f);
+		return r;
+	}
+	/* A file that could not be parsed at all (syntax error, unreadable, untrusted
+	 * include) is read again next time: the cause may be outside the file. */
+	f->reusable = r == 0 && !include && settled(st, ld->started);
+	*ret = f;
+	return 0;
+}
+
+static int load_file(struct loader *ld, const char *path, const char *real_hint)
+{
+	struct catalog *cat = ld->cat;
+	ld->stats.files_seen++;
 	char *why = NULL;
 	int r = trust_check(path, TRUST_FILE, &why);
 	if (r < 0) {
-		diag_error(diags, path, 0, "refusing advertisement file: %s",
-			   why ? why : strerror(-r));
+		ld->stats.files_refused++;
+		r = diag_error(ld->diags, path, 0, "refusing advertisement file: %s",
+			       why ? why : strerror(-r)) < 0 || r == -ENOMEM ? -ENOMEM : 0;
 		free(why);
-		return r == -ENOMEM ? r : 0;
+		return r;
 	}
-	char *real = realpath(path, NULL);
-	if (!real)
-		return 0;
-	r = add_file(cat, real);
+	char *real = real_hint ? strdup(real_hint) : realpath(path, NULL);
+	if (!real) {
+		ld->stats.files_refused++;
+		return errno == ENOMEM ? -ENOMEM : 0;
+	}
+	r = add_file(ld, real);
 	free(real);
 	if (r <= 0) /* already read through another path, or ENOMEM */
 		return r;
-	r = advert_parse_file(path, &cat->items, &cat->n, diags);
-	return r == -ENOMEM ? r : 0;
-}
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	/* The identity is taken before the read: a change during it shows next time. */
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		ld->stats.files_refused++;
+		return diag_error(ld->diags, path, 0, "cannot read the file: %s", strerror(errno)) <
+			       0 ? -ENOMEM : 0;
+	}
+	if (grow(&cat->parsed, &ld->cap_parsed, cat->n_parsed, 1, sizeof(*cat->parsed)) < 0)
+		return -ENOMEM;
+	struct catalog_file *f = old_parse(ld->old, path);
+	if (f && f->reusable && unchanged(f, &st)) {
+		f->refs++;
+		ld->stats.files_reused++;
+	} else {
+		if ((r = parse(ld, path, &st, &f)) < 0)
+			return r;
+		ld->stats.files_parsed++;
+	}
+	cat->parsed[cat->n_parsed++] = f;
+	return report(ld->diags, &f->diags);
 }
 
 static bool is_conf_name(const char *name)
@@ -71,51 +324,80 @@ static bool is_conf_name(const char *name)
 	return name[0] != '.' && len > 5 && strcmp(name + len - 5, ".conf") == 0;
 }
 
-static int load_directory(struct catalog *cat, const char *dir, struct diag_list *diags)
+struct dir_entry {
+	char *name;
+	bool regular; /* a regular file (not a symlink): its real path is the directory's */
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct dir_entry *)a)->name, ((const struct dir_entry *)b)->name);
+}
+
+static int load_directory(struct loader *ld, const char *dir)
 {
 	char *why = NULL;
 	int r = trust_check(dir, TRUST_DIRECTORY, &why);
 	if (r < 0) {
-		diag_error(diags, dir, 0, "refusing advertisement directory: %s",
-			   why ? why : strerror(-r));
+		r = diag_error(ld->diags, dir, 0, "refusing advertisement directory: %s",
+			       why ? why : strerror(-r)) < 0 || r == -ENOMEM ? -ENOMEM : 0;
 		free(why);
-		return r == -ENOMEM ? r : 0;
+		return r;
 	}
-	DIR *d = opendir(dir);
+	char *realdir = realpath(dir, NULL);
+	DIR *d = realdir ? opendir(dir) : NULL;
 	if (!d) {
-		diag_error(diags, dir, 0, "cannot read the directory: %s", strerror(errno));
-		return 0;
+		r = diag_error(ld->diags, dir, 0, "cannot read the directory: %s",
+			       strerror(errno)) < 0 ? -ENOMEM : 0;
+		free(realdir);
+		return r;
 	}
-	char **names = NULL;
-	size_t n = 0;
+	struct dir_entry *names = NULL;
+	size_t n = 0, cap = 0;
 	r = 0;
 	for (struct dirent *de; (de = readdir(d));) {
 		if (!is_conf_name(de->d_name))
 			continue;
-		char **v = reallocarray(names, n + 1, sizeof(*v));
-		if (!v || !(v[n] = strdup(de->d_name))) {
-			names = v ? v : names;
+		if (grow(&names, &cap, n, 1, sizeof(*names)) < 0 ||
+		    !(names[n].name = strdup(de->d_name))) {
 			r = -ENOMEM;
 			break;
 		}
-		names = v;
-		n++;
+		names[n++].regular = de->d_type == DT_REG;
 	}
 	closedir(d);
 	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_str);
+		qsort(names, n, sizeof(*names), cmp_entry);
+	size_t rlen = strlen(realdir), dlen = strlen(dir);
 	for (size_t i = 0; i < n; i++) {
-		char *path = NULL;
-		if (r == 0 && asprintf(&path, "%s/%s", dir, names[i]) < 0)
+		size_t nlen = strlen(names[i].name);
+		char *path = r == 0 ? malloc(dlen + nlen + 2) : NULL;
+		char *real = path && names[i].regular ? malloc(rlen + nlen + 2) : NULL;
+		if (r == 0 && (!path || (names[i].regular && !real)))
 			r = -ENOMEM;
-		if (r == 0)
-			r = load_file(cat, path, diags);
+		if (r == 0) {
+			memcpy(path, dir, dlen);
+			path[dlen] = '/';
+			memcpy(path + dlen + 1, names[i].name, nlen + 1);
+			if (real) {
+				/* realdir is "/" or has no trailing slash */
+				memcpy(real, realdir, rlen);
+				real[rlen] = '/';
+				memcpy(real + rlen + (rlen > 1), names[i].name, nlen + 1);
+			}
+			r = load_file(ld, path, real);
+		}
 		free(path);
-		free(names[i]);
+		free(real);
+		free(names[i].name);
 	}
 	free(names);
+	free(realdir);
 	return r;
 }
+
+/* --- checks across files ---------------------------------------------------------------
+ * All of them together are O(n log n): one sort by id, then linear passes. */
 
 /* Id → position, for lookups in checks that span the whole catalog. */
 struct id_index {
@@ -153,18 +435,8 @@ static bool account_exists(const struct catalog_accounts *acc, const char *name)
 	return false;
 }
 
-/* A dependency is live when it names a kept advertisement. Returns the position of the
- * dependency, or SIZE_MAX. */
-static size_t dependency(const struct catalog *cat, const struct id_index *idx,
-			 const bool *keep, size_t i)
-{
-	const char *dep = cat->items[i]->program.depends_on;
-	const struct id_index *e = dep ? index_find(idx, cat->n, dep) : NULL;
-	return e && keep[e->pos] ? e->pos : SIZE_MAX;
-}
-
-static void check_run_as(const struct catalog *cat, const struct catalog_accounts *acc,
-			 bool *keep, struct diag_list *diags)
+static int check_run_as(const struct catalog *cat, const struct catalog_accounts *acc,
+			bool *keep, struct diag_list *diags)
 {
 	for (size_t i = 0; i < cat->n; i++) {
 		const struct advert *a = cat->items[i];
@@ -180,112 +452,235 @@ static void check_run_as(const struct catalog *cat, const struct catalog_account
 			hint = cfgread_suggest(a->program.run_as, names);
 			free(names);
 		}
-		if (hint)
-			diag_error(diags, a->file, a->line,
-				   "advertisement \"%s\": run_as \"%s\" names no account in "
-				   "advertd.conf (did you mean \"%s\"?)",
-				   a->id, a->program.run_as, hint);
-		else
-			diag_error(diags, a->file, a->line,
-				   "advertisement \"%s\": run_as \"%s\" names no account in "
-				   "advertd.conf and is not \"system\"",
-				   a->id, a->program.run_as);
+		int r = hint ? diag_error(diags, a->file, a->line,
+					  "advertisement \"%s\": run_as \"%s\" names no account "
+					  "in advertd.conf (did you mean \"%s\"?)",
+					  a->id, a->program.run_as, hint)
+			     : diag_error(diags, a->file, a->line,
+					  "advertisement \"%s\": run_as \"%s\" names no account "
+					  "in advertd.conf and is not \"system\"",
+					  a->id, a->program.run_as);
+		if (r < 0)
+			return -ENOMEM;
 	}
+	return 0;
 }
 
-/* Leaves out advertisements in a depends_on cycle, then (repeatedly) those whose
- * dependency is missing or was left out. */
-static void check_dependencies(const struct catalog *cat, const struct id_index *idx,
-			       bool *keep, struct diag_list *diags)
+#define NONE SIZE_MAX
+
+enum dep_state { DEP_UNKNOWN, DEP_OK, DEP_MISSING, DEP_REJECTED, DEP_WALKING };
+
+/* Leaves out advertisements in a depends_on cycle, then those whose dependency is
+ * missing or was left out, however long the chain. dep[i] is the position of the
+ * definition that i depends on (the winner among duplicates), or NONE. */
+static int check_dependencies(const struct catalog *cat, const size_t *dep, bool *keep,
+			      struct diag_list *diags)
 {
-	/* Each advertisement has at most one dependency, so a cycle is found by walking the
-	 * chain: within n steps it either ends or comes back to where it started. */
-	bool *in_cycle = calloc(cat->n ? cat->n : 1, sizeof(*in_cycle));
-	for (size_t i = 0; in_cycle && i < cat->n; i++) {
-		if (!keep[i])
-			continue;
-		size_t p = dependency(cat, idx, keep, i);
-		for (size_t steps = 0; p != SIZE_MAX && p != i && steps < cat->n; steps++)
-			p = dependency(cat, idx, keep, p);
-		in_cycle[i] = p == i;
+	size_t n = cat->n;
+	unsigned char *st = calloc(n, 1);
+	size_t *stack = malloc(n * sizeof(*stack));
+	if (!st || !stack) {
+		free(st);
+		free(stack);
+		return -ENOMEM;
 	}
-	for (size_t i = 0; in_cycle && i < cat->n; i++) {
-		if (!in_cycle[i])
+	/* Cycles among the kept: each has at most one dependency, so walking from each
+	 * unvisited one either ends, joins an earlier walk, or meets itself. */
+	enum { WHITE, ON_PATH, DONE, CYCLE };
+	for (size_t i = 0; i < n; i++) {
+		size_t p = i;
+		while (p != NONE && keep[p] && st[p] == WHITE) {
+			st[p] = ON_PATH;
+			p = dep[p];
+		}
+		if (p != NONE && keep[p] && st[p] == ON_PATH)
+			for (size_t q = p; st[q] == ON_PATH; q = dep[q])
+				st[q] = CYCLE;
+		for (size_t q = i; q != NONE && keep[q] && st[q] == ON_PATH; q = dep[q])
+			st[q] = DONE;
+	}
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (st[i] != CYCLE)
 			continue;
 		const struct advert *a = cat->items[i];
-		diag_error(diags, a->file, a->line,
-			   "advertisement \"%s\": depends_on \"%s\" forms a cycle", a->id,
-			   a->program.depends_on);
+		r = diag_error(diags, a->file, a->line,
+			       "advertisement \"%s\": depends_on \"%s\" forms a cycle", a->id,
+			       a->program.depends_on);
 	}
-	for (size_t i = 0; in_cycle && i < cat->n; i++)
-		if (in_cycle[i])
+	for (size_t i = 0; i < n; i++)
+		if (st[i] == CYCLE)
 			keep[i] = false;
-	free(in_cycle);
 
-	for (bool changed = true; changed;) {
-		changed = false;
-		for (size_t i = 0; i < cat->n; i++) {
-			const struct advert *a = cat->items[i];
-			if (!keep[i] || !a->program.depends_on ||
-			    dependency(cat, idx, keep, i) != SIZE_MAX)
-				continue;
-			keep[i] = false;
-			changed = true;
-			bool exists = index_find(idx, cat->n, a->program.depends_on) != NULL;
-			diag_error(diags, a->file, a->line,
-				   exists ? "advertisement \"%s\": depends_on \"%s\" names an "
-					    "advertisement that was rejected"
-					  : "advertisement \"%s\": depends_on \"%s\" names no "
-					    "advertisement",
-				   a->id, a->program.depends_on);
+	/* Then what each kept one's chain ends in, each chain walked once. */
+	memset(st, DEP_UNKNOWN, n);
+	for (size_t i = 0; i < n; i++) {
+		size_t depth = 0, p = i;
+		enum dep_state end = DEP_OK;
+		for (;;) {
+			if (!keep[p]) {
+				end = DEP_REJECTED;
+				break;
+			}
+			if (st[p] != DEP_UNKNOWN) {
+				end = st[p] == DEP_OK ? DEP_OK : DEP_REJECTED;
+				break;
+			}
+			if (!cat->items[p]->program.depends_on) {
+				st[p] = DEP_OK;
+				break;
+			}
+			if (dep[p] == NONE) {
+				st[p] = DEP_MISSING;
+				end = DEP_REJECTED;
+				break;
+			}
+			st[p] = DEP_WALKING; /* no cycle is left, but never loop on a bug */
+			stack[depth++] = p;
+			p = dep[p];
 		}
+		while (depth > 0)
+			st[stack[--depth]] = end;
 	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (!keep[i] || st[i] == DEP_OK)
+			continue;
+		keep[i] = false;
+		const struct advert *a = cat->items[i];
+		r = diag_error(diags, a->file, a->line,
+			       st[i] == DEP_REJECTED ? "advertisement \"%s\": depends_on \"%s\" "
+						       "names an advertisement that was rejected"
+						     : "advertisement \"%s\": depends_on \"%s\" "
+						       "names no advertisement",
+			       a->id, a->program.depends_on);
+	}
+	free(st);
+	free(stack);
+	return r < 0 ? -ENOMEM : 0;
 }
 
+static int cmp_advert_id(const void *a, const void *b)
+{
+	return strcmp((*(struct advert *const *)a)->id, (*(struct advert *const *)b)->id);
+}
+
+/* Leaves out what fails a check across files (cat->items keeps the rest, in order), then
+ * builds the lookup indexes. */
 static int validate(struct catalog *cat, const struct catalog_accounts *acc,
 		    struct diag_list *diags)
 {
-	if (cat->n == 0)
-		return 0;
-	bool *keep = malloc(cat->n * sizeof(*keep));
-	struct id_index *idx = malloc(cat->n * sizeof(*idx));
-	if (!keep || !idx) {
-		free(keep);
-		free(idx);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < cat->n; i++) {
+	size_t n = cat->n;
+	bool *keep = malloc((n ? n : 1) * sizeof(*keep));
+	struct id_index *idx = malloc((n ? n : 1) * sizeof(*idx));
+	size_t *dep = malloc((n ? n : 1) * sizeof(*dep));
+	int r = keep && idx && dep ? 0 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++) {
 		keep[i] = true;
 		idx[i] = (struct id_index){ cat->items[i]->id, i };
 	}
-	qsort(idx, cat->n, sizeof(*idx), cmp_index);
+	if (r == 0 && n > 0)
+		qsort(idx, n, sizeof(*idx), cmp_index);
 
 	/* Duplicate ids: the first definition (file order) wins; idx is sorted by id, then
 	 * by position, so the first of each run of equal ids is the winner. */
-	for (size_t k = 1, first = 0; k < cat->n; k++) {
+	for (size_t k = 1, first = 0; r == 0 && k < n; k++) {
 		if (strcmp(idx[k].id, idx[first].id) != 0) {
 			first = k;
 			continue;
 		}
 		const struct advert *a = cat->items[idx[k].pos], *f = cat->items[idx[first].pos];
 		keep[idx[k].pos] = false;
-		diag_error(diags, a->file, a->line,
-			   "advertisement id \"%s\" is already defined at %s:%d", a->id, f->file,
-			   f->line);
+		r = diag_error(diags, a->file, a->line,
+			       "advertisement id \"%s\" is already defined at %s:%d", a->id,
+			       f->file, f->line) < 0 ? -ENOMEM : 0;
 	}
-	check_run_as(cat, acc, keep, diags);
-	check_dependencies(cat, idx, keep, diags);
+	if (r == 0)
+		r = check_run_as(cat, acc, keep, diags);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const char *d = cat->items[i]->program.depends_on;
+		const struct id_index *e = d ? index_find(idx, n, d) : NULL;
+		dep[i] = e ? e->pos : NONE;
+	}
+	if (r == 0)
+		r = check_dependencies(cat, dep, keep, diags);
 
-	size_t n = 0;
-	for (size_t i = 0; i < cat->n; i++) {
-		if (keep[i])
-			cat->items[n++] = cat->items[i];
-		else
-			advert_free(cat->items[i]);
+	if (r == 0) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (keep[i])
+				cat->items[k++] = cat->items[i];
+		cat->n = k;
+		cat->by_id = malloc((k ? k : 1) * sizeof(*cat->by_id));
+		cat->by_path = malloc((cat->n_parsed ? cat->n_parsed : 1) * sizeof(*cat->by_path));
+		if (!cat->by_id || !cat->by_path)
+			r = -ENOMEM;
 	}
-	cat->n = n;
+	if (r == 0) {
+		memcpy(cat->by_id, cat->items, cat->n * sizeof(*cat->by_id));
+		qsort(cat->by_id, cat->n, sizeof(*cat->by_id), cmp_advert_id);
+		memcpy(cat->by_path, cat->parsed, cat->n_parsed * sizeof(*cat->by_path));
+		qsort(cat->by_path, cat->n_parsed, sizeof(*cat->by_path), cmp_file_path);
+	}
 	free(keep);
 	free(idx);
+	free(dep);
+	return r;
+}
+
+/* --- the catalog -------------------------------------------------------------------- */
+
+static int gather(struct loader *ld, const char *const *paths, size_t n_paths)
+{
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < n_paths; i++) {
+		struct stat st;
+		if (stat(paths[i], &st) < 0)
+			r = diag_warning(ld->diags, paths[i], 0, "advertisement path is missing: %s",
+					 strerror(errno)) < 0 ? -ENOMEM : 0;
+		else if (S_ISDIR(st.st_mode))
+			r = load_directory(ld, paths[i]);
+		else
+			r = load_file(ld, paths[i], NULL);
+	}
+	if (r < 0)
+		return r;
+
+	/* Every advertisement of every file read, in reading order. */
+	struct catalog *cat = ld->cat;
+	size_t total = 0;
+	for (size_t i = 0; i < cat->n_parsed; i++)
+		total += cat->parsed[i]->n_ads;
+	if (!(cat->items = malloc((total ? total : 1) * sizeof(*cat->items))))
+		return -ENOMEM;
+	for (size_t i = 0; i < cat->n_parsed; i++)
+		for (size_t k = 0; k < cat->parsed[i]->n_ads; k++)
+			cat->items[cat->n++] = cat->parsed[i]->ads[k];
+	return 0;
+}
+
+int catalog_reload(const struct catalog *old, const char *const *paths, size_t n_paths,
+		   const struct catalog_accounts *accounts, struct catalog **ret,
+		   struct diag_list *diags, struct catalog_reload_stats *stats)
+{
+	struct loader ld = { .old = old, .diags = diags };
+	ld.cat = calloc(1, sizeof(*ld.cat));
+	if (!ld.cat || !(ld.cat->files = calloc(1, sizeof(char *)))) {
+		free(ld.cat);
+		return -ENOMEM;
+	}
+	ld.cap_files = 1;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ld.started);
+	int r = gather(&ld, paths, n_paths);
+	free(ld.read.slots);
+	if (r == 0)
+		r = validate(ld.cat, accounts, diags);
+	if (r < 0) {
+		catalog_free(ld.cat);
+		return r;
+	}
+	if (stats)
+		*stats = ld.stats;
+	*ret = ld.cat;
 	return 0;
 }
 
@@ -293,36 +688,21 @@ int catalog_load(const char *const *paths, size_t n_paths,
 		 const struct catalog_accounts *accounts, struct catalog **ret,
 		 struct diag_list *diags)
 {
-	struct catalog *cat = calloc(1, sizeof(*cat));
-	if (!cat || !(cat->files = calloc(1, sizeof(char *)))) {
-		free(cat);
-		return -ENOMEM;
-	}
-	int r = 0;
-	for (size_t i = 0; r == 0 && i < n_paths; i++) {
-		struct stat st;
-		if (stat(paths[i], &st) < 0)
-			diag_warning(diags, paths[i], 0, "advertisement path is missing: %s",
-				     strerror(errno));
-		else if (S_ISDIR(st.st_mode))
-			r = load_directory(cat, paths[i], diags);
-		else
-			r = load_file(cat, paths[i], diags);
-	}
-	if (r == 0)
-		r = validate(cat, accounts, diags);
-	if (r < 0) {
-		catalog_free(cat);
-		return r;
-	}
-	*ret = cat;
-	return 0;
+	return catalog_reload(NULL, paths, n_paths, accounts, ret, diags, NULL);
 }
 
 const struct advert *catalog_find(const struct catalog *cat, const char *id)
 {
-	for (size_t i = 0; i < cat->n; i++)
-		if (strcmp(cat->items[i]->id, id) == 0)
-			return cat->items[i];
+	size_t lo = 0, hi = cat->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(cat->by_id[mid]->id, id);
+		if (c == 0)
+			return cat->by_id[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }

@@ -34,7 +34,7 @@ stop_daemon() { # SIGTERM and wait
 	wait "$DAEMON_PID" 2>/dev/null
 	DAEMON_PID=
 }
-trap 'stop_daemon; realm_exit_trap' EXIT
+trap 'stop_daemon; umount "$REALM_DIR/full-state" 2>/dev/null; realm_exit_trap' EXIT
 
 # wait_for REGEX [SECONDS]: until the private syslog has a matching line.
 wait_for() {

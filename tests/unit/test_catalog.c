@@ -2,9 +2,11 @@
  * span files (duplicate ids, accounts, dependencies and their cycles). */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "advert/catalog.h"
@@ -248,6 +250,256 @@ static void test_check_with_extra_files(void)
 	free(n1), free(n2), free(f2), free(newfile);
 }
 
+/* --- incremental reloads --------------------------------------------------------- */
+
+/* Waits until the coarse clock (what file times come from) has moved on: every file
+ * written before the call then counts as settled, and a reload may reuse it. At most a
+ * clock tick. */
+static void settle(void)
+{
+	struct timespec t0, now, ms = { 0, 1000000 };
+	clock_gettime(CLOCK_REALTIME_COARSE, &t0);
+	do {
+		nanosleep(&ms, NULL);
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	} while (now.tv_sec == t0.tv_sec && now.tv_nsec == t0.tv_nsec);
+}
+
+static struct catalog *reload(const struct catalog *old, const char *path,
+			      struct diag_list *diags, struct catalog_reload_stats *stats)
+{
+	struct catalog *cat = NULL;
+	const char *paths[] = { path };
+	diag_clear(diags);
+	CU_ASSERT_EQUAL(catalog_reload(old, paths, 1, &accounts, &cat, diags, stats), 0);
+	return cat;
+}
+
+#define CU_ASSERT_STATS(s, seen, parsed, reused, refused)                                  \
+	do {                                                                               \
+		CU_ASSERT_EQUAL((s).files_seen, seen);                                     \
+		CU_ASSERT_EQUAL((s).files_parsed, parsed);                                 \
+		CU_ASSERT_EQUAL((s).files_reused, reused);                                 \
+		CU_ASSERT_EQUAL((s).files_refused, refused);                               \
+	} while (0)
+
+/* Replaces dir/name by rename, as a careful admin (or a sync tool) does. */
+static void rename_over(const char *d, const char *name, const char *content)
+{
+	char *tmp = tu_write(d, "new.tmp", 0644, content), *dst = NULL;
+	if (asprintf(&dst, "%s/%s", d, name) < 0 || rename(tmp, dst) < 0)
+		abort();
+	free(tmp), free(dst);
+}
+
+static void test_reload_reads_only_changed_files(void)
+{
+	char *a = ad("A", "swinstall", NULL), *b = ad("B", NULL, "A"), *c = ad("C", NULL, NULL);
+	char *fa = file_of(a, NULL), *fb = file_of(b, NULL), *fc = file_of(c, NULL);
+	const char *const files[] = {
+		"a.conf", fa, "b.conf", fb, "c.conf", fc,
+		/* Valid syntax, one bad advertisement: its parse and problem are reused. */
+		"d.conf", "advertisements = ( { id = \"D\";\n  programme = 1; } );\n",
+		NULL,
+	};
+	char *d = make_dir(files);
+	char *pa = NULL, *pb = NULL, *pc = NULL;
+	if (asprintf(&pa, "%s/a.conf", d) < 0 || asprintf(&pb, "%s/b.conf", d) < 0 ||
+	    asprintf(&pc, "%s/c.conf", d) < 0)
+		abort();
+	settle();
+
+	struct diag_list diags = { 0 };
+	struct catalog_reload_stats s;
+	struct catalog *c1 = reload(NULL, d, &diags, &s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c1);
+	CU_ASSERT_STATS(s, 4, 4, 0, 0);
+	CU_ASSERT_EQUAL(c1->n, 3);
+
+	/* Unchanged: nothing is read, the very same advertisements are reused, and the
+	 * broken one is reported again. */
+	struct catalog *c2 = reload(c1, d, &diags, &s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c2);
+	CU_ASSERT_STATS(s, 4, 0, 4, 0);
+	CU_ASSERT_EQUAL(c2->n, 3);
+	CU_ASSERT_EQUAL(c2->n_files, 4);
+	CU_ASSERT_PTR_EQUAL(catalog_find(c2, "A"), catalog_find(c1, "A"));
+	const struct diag *e = tu_find_diag(&diags, "unknown key");
+	CU_ASSERT(e && strstr(e->file, "d.conf") && e->line == 2);
+	CU_ASSERT_EQUAL(diag_count(&diags, DIAG_ERROR), 3); /* and package, program missing */
+	/* The new catalog stands on its own once the old one is gone. */
+	catalog_free(c1);
+	CU_ASSERT_STRING_EQUAL(catalog_find(c2, "B")->program.depends_on, "A");
+
+	/* Touched: read again. */
+	CU_ASSERT_EQUAL_FATAL(utimensat(AT_FDCWD, pc, NULL, 0), 0);
+	settle();
+	struct catalog *c3 = reload(c2, d, &diags, &s);
+	CU_ASSERT_STATS(s, 4, 1, 3, 0);
+	CU_ASSERT_PTR_NOT_NULL(catalog_find(c3, "C"));
+	CU_ASSERT_PTR_NOT_EQUAL(catalog_find(c3, "C"), catalog_find(c2, "C"));
+	CU_ASSERT_PTR_EQUAL(catalog_find(c3, "A"), catalog_find(c2, "A"));
+	catalog_free(c2);
+
+	/* Made writable by others, content unchanged: refused all the same, and what
+	 * depended on it goes with it. */
+	CU_ASSERT_EQUAL_FATAL(chmod(pa, 0666), 0);
+	settle();
+	struct catalog *c4 = reload(c3, d, &diags, &s);
+	CU_ASSERT_STATS(s, 4, 0, 3, 1);
+	CU_ASSERT_PTR_NULL(catalog_find(c4, "A"));
+	CU_ASSERT_PTR_NULL(catalog_find(c4, "B"));
+	e = tu_find_diag(&diags, "refusing advertisement file");
+	CU_ASSERT(e && strcmp(e->file, pa) == 0 && strstr(e->msg, "mode 0666"));
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "\"B\": depends_on \"A\" names no "
+						    "advertisement"));
+	/* Secure again: back (chmod changed its ctime, so it is read again). */
+	CU_ASSERT_EQUAL_FATAL(chmod(pa, 0644), 0);
+	settle();
+	struct catalog *c5 = reload(c4, d, &diags, &s);
+	CU_ASSERT_STATS(s, 4, 1, 3, 0);
+	CU_ASSERT_PTR_NOT_NULL(catalog_find(c5, "A"));
+	CU_ASSERT_PTR_NOT_NULL(catalog_find(c5, "B"));
+	catalog_free(c3);
+	catalog_free(c4);
+
+	/* Deleted: gone. */
+	CU_ASSERT_EQUAL_FATAL(unlink(pc), 0);
+	struct catalog *c6 = reload(c5, d, &diags, &s);
+	CU_ASSERT_STATS(s, 3, 0, 3, 0);
+	CU_ASSERT_PTR_NULL(catalog_find(c6, "C"));
+	CU_ASSERT_EQUAL(c6->n, 2);
+	CU_ASSERT_EQUAL(c6->n_files, 3);
+	catalog_free(c5);
+
+	/* Replaced by rename with new content of the very same size: read again. */
+	char *a2 = ad("Z", "swinstall", NULL), *fa2 = file_of(a2, NULL);
+	CU_ASSERT_EQUAL(strlen(fa2), strlen(fa));
+	rename_over(d, "a.conf", fa2);
+	settle();
+	struct catalog *c7 = reload(c6, d, &diags, &s);
+	CU_ASSERT_STATS(s, 3, 1, 2, 0);
+	CU_ASSERT_PTR_NULL(catalog_find(c7, "A"));
+	CU_ASSERT_PTR_NOT_NULL(catalog_find(c7, "Z"));
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "\"B\": depends_on \"A\" names no "
+						    "advertisement"));
+	catalog_free(c6);
+
+	/* New file: read; and the validation spans old and new files. */
+	char *y = ad("Y", NULL, "Z"), *fy = file_of(y, NULL);
+	free(tu_write(d, "y.conf", 0644, fy));
+	settle();
+	struct catalog *c8 = reload(c7, d, &diags, &s);
+	CU_ASSERT_STATS(s, 4, 1, 3, 0);
+	CU_ASSERT_PTR_NOT_NULL(catalog_find(c8, "Y"));
+	catalog_free(c7);
+
+	/* The directory turned insecure: everything refused at once. */
+	CU_ASSERT_EQUAL_FATAL(chmod(d, 0777), 0);
+	struct catalog *c9 = reload(c8, d, &diags, &s);
+	CU_ASSERT_STATS(s, 0, 0, 0, 0);
+	CU_ASSERT_EQUAL(c9->n, 0);
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "refusing advertisement directory"));
+	CU_ASSERT_EQUAL_FATAL(chmod(d, 0755), 0);
+	catalog_free(c8);
+	catalog_free(c9);
+
+	diag_clear(&diags);
+	free(a), free(b), free(c), free(fa), free(fb), free(fc), free(a2), free(fa2);
+	free(y), free(fy), free(pa), free(pb), free(pc), free(d);
+}
+
+static void test_reload_rereads_unparsable_and_including_files(void)
+{
+	char *inc_dir = NULL;
+	if (asprintf(&inc_dir, "%s/inc", dir) < 0 || mkdir(inc_dir, 0755) < 0)
+		abort();
+	char *x = ad("X", NULL, NULL), *fx = file_of(x, NULL);
+	char *inc = tu_write(inc_dir, "x.inc", 0644, fx);
+	char *main_text = NULL;
+	if (asprintf(&main_text, "@include \"%s\"\n", inc) < 0)
+		abort();
+	const char *const files[] = {
+		"broken.conf", "advertisements = ( { id = ; } );\n",
+		"main.conf", main_text,
+		NULL,
+	};
+	char *d = make_dir(files);
+	settle();
+	struct diag_list diags = { 0 };
+	struct catalog_reload_stats s;
+	struct catalog *c1 = reload(NULL, d, &diags, &s);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c1);
+	CU_ASSERT_STATS(s, 2, 2, 0, 0);
+	CU_ASSERT_PTR_NOT_NULL(catalog_find(c1, "X"));
+
+	/* The included file changes; the including one does not. */
+	char *w = ad("W", NULL, NULL), *fw = file_of(w, NULL);
+	free(tu_write(inc_dir, "x.inc", 0644, fw));
+	settle();
+	struct catalog *c2 = reload(c1, d, &diags, &s);
+	CU_ASSERT_STATS(s, 2, 2, 0, 0);
+	CU_ASSERT_PTR_NULL(catalog_find(c2, "X"));
+	CU_ASSERT_PTR_NOT_NULL(catalog_find(c2, "W"));
+	const struct diag *e = tu_find_diag(&diags, "syntax error");
+	CU_ASSERT(e && strstr(e->file, "broken.conf") && e->line == 1);
+
+	/* An included file turned insecure is refused though nothing else changed. */
+	CU_ASSERT_EQUAL_FATAL(chmod(inc, 0666), 0);
+	struct catalog *c3 = reload(c2, d, &diags, &s);
+	CU_ASSERT_PTR_NULL(catalog_find(c3, "W"));
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "refusing included file"));
+	catalog_free(c1), catalog_free(c2), catalog_free(c3);
+	diag_clear(&diags);
+	free(x), free(fx), free(inc), free(main_text), free(w), free(fw), free(d), free(inc_dir);
+}
+
+/* Long dependency chains: one pass each, however deep (the checks are O(n log n)). */
+static void test_long_dependency_chains(void)
+{
+	enum { N = 3000 };
+	size_t cap = (size_t)N * 3 * 240 + 4096, len = 0;
+	char *text = malloc(cap), *cd = NULL;
+	if (!text || asprintf(&cd, "%s/chains", dir) < 0 || mkdir(cd, 0755) < 0)
+		abort();
+	len += (size_t)snprintf(text + len, cap - len, "advertisements = (\n");
+	for (int i = 0; i < N; i++) {
+		/* G0 <- G1 <- ... fine; M0 (missing) <- M1 <- ...; the R chain leads into the
+		 * cycle R0 -> R1 -> R2 -> R0 but is not part of it. */
+		char id[3][16], dep[3][16];
+		snprintf(id[0], 16, "G%d", i), snprintf(dep[0], 16, "G%d", i - 1);
+		snprintf(id[1], 16, "M%d", i), snprintf(dep[1], 16, i ? "M%d" : "NOPE", i - 1);
+		snprintf(id[2], 16, "R%d", i), snprintf(dep[2], 16, "R%d", i < 3 ? (i + 2) % 3 : i - 1);
+		for (int k = 0; k < 3; k++) {
+			char *one = ad(id[k], NULL, k == 0 && i == 0 ? NULL : dep[k]);
+			len += (size_t)snprintf(text + len, cap - len, "%s%s\n", one,
+						i == N - 1 && k == 2 ? "" : ",");
+			free(one);
+		}
+	}
+	snprintf(text + len, cap - len, ");\n");
+	free(tu_write(cd, "chains.conf", 0644, text));
+	struct diag_list diags = { 0 };
+	struct catalog *cat = load(cd, &diags);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cat);
+	CU_ASSERT_EQUAL(cat->n, N);
+	CU_ASSERT_PTR_NOT_NULL(catalog_find(cat, "G2999"));
+	CU_ASSERT_PTR_NULL(catalog_find(cat, "M0"));
+	CU_ASSERT_PTR_NULL(catalog_find(cat, "R2999"));
+	CU_ASSERT_EQUAL(diag_count(&diags, DIAG_ERROR), 2 * N);
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "\"R0\": depends_on \"R2\" forms a cycle"));
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "\"R2\": depends_on \"R1\" forms a cycle"));
+	CU_ASSERT_PTR_NULL(tu_find_diag(&diags, "\"R3\": depends_on \"R2\" forms a cycle"));
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "\"R3\": depends_on \"R2\" names an "
+						    "advertisement that was rejected"));
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "\"M0\": depends_on \"NOPE\" names no"));
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&diags, "\"M2999\": depends_on \"M2998\" names an "
+						    "advertisement that was rejected"));
+	catalog_free(cat);
+	diag_clear(&diags);
+	free(text), free(cd);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -262,6 +514,10 @@ int main(void)
 		{ "dependencies: missing, rejected, cycles", test_dependencies },
 		{ "paths: directories, files, repeats, missing", test_paths_files_and_repeats },
 		{ "check-config with extra files", test_check_with_extra_files },
+		{ "reload: only changed files are read", test_reload_reads_only_changed_files },
+		{ "reload: unparsable and including files are read every time",
+		  test_reload_rereads_unparsable_and_including_files },
+		{ "dependencies: long chains", test_long_dependency_chains },
 		{ 0 },
 	};
 	int r = tu_run("catalog", tests);
