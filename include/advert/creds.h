@@ -65,6 +65,14 @@ int creds_service_ticket(struct creds_ctx *c, krb5_ccache ccache, const char *se
 			 const char *host, struct creds_result *res)
 	__attribute__((nonnull, warn_unused_result));
 
+/* GSSAPI (used by the LDAP bind) makes its own krb5 context from the default profile,
+ * which may canonicalise the DC's host name through DNS: a second lookup behind our
+ * back, slow without DNS and able to change the target. Puts a profile that turns this
+ * off (dir/gssapi-krb5.conf, written once) first in this process's KRB5_CONFIG, ahead
+ * of the normal one. Idempotent; returns 0 or -errno (the bind then still works where
+ * DNS answers). */
+int creds_gssapi_defaults(const char *dir) __attribute__((nonnull));
+
 /* The guard's view of a status. */
 enum lockout_outcome creds_lockout_outcome(enum creds_status s);
 

@@ -454,6 +454,54 @@ int creds_service_ticket(struct creds_ctx *c, krb5_ccache ccache, const char *se
 	return r;
 }
 
+int creds_gssapi_defaults(const char *dir)
+{
+	static bool done;
+	if (done)
+		return 0;
+	static const char text[] = "# Written by advertd: GSSAPI must not canonicalise the DC's name.\n"
+				   "[libdefaults]\n"
+				   "\tdns_canonicalize_hostname = false\n"
+				   "\trdns = false\n"
+				   "\tdns_lookup_realm = false\n";
+	char *path = NULL, *tmp = NULL, *list = NULL;
+	if (asprintf(&path, "%s/gssapi-krb5.conf", dir) < 0)
+		return -ENOMEM;
+	int r = 0;
+	char buf[sizeof(text)];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)sizeof(text) - 1 || memcmp(buf, text, sizeof(text) - 1) != 0) {
+		/* Replaced whole, never edited in place: a reader sees old or new. */
+		if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+			free(path);
+			return -ENOMEM;
+		}
+		fd = mkostemp(tmp, O_CLOEXEC);
+		if (fd < 0 || write(fd, text, sizeof(text) - 1) != (ssize_t)sizeof(text) - 1 ||
+		    fchmod(fd, 0644) < 0 || rename(tmp, path) < 0)
+			r = -errno;
+		if (fd >= 0)
+			close(fd);
+		if (r < 0)
+			unlink(tmp);
+		free(tmp);
+	}
+	if (r == 0) {
+		const char *prev = getenv("KRB5_CONFIG");
+		if (asprintf(&list, "%s:%s", path, prev && *prev ? prev : "/etc/krb5.conf") < 0)
+			r = -ENOMEM;
+		else if (setenv("KRB5_CONFIG", list, 1) < 0)
+			r = -errno;
+		free(list);
+	}
+	free(path);
+	done = r == 0;
+	return r;
+}
+
 enum lockout_outcome creds_lockout_outcome(enum creds_status s)
 {
 	switch (s) {

@@ -212,6 +212,8 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 	double t1 = now_ms();
 	rep->ms_impersonate = t1 - t0;
 
+	/* GSSAPI's own profile must not look the DC's name up again. */
+	creds_gssapi_defaults(cfg->state_dir);
 	/* Any default-credential path inside GSSAPI now finds this same account. */
 	char *full = NULL;
 	if (krb5_cc_get_full_name(k, id->ccache, &full) == 0) {
