@@ -76,7 +76,7 @@ static char *socket_path(const char *config_path)
 		path = strdup(cfg->control_socket);
 	config_free(cfg);
 	diag_clear(&diags);
-	return path ? path : strdup("/run/advertd/control.sock");
+	return path ? path : strdup(ADV_DEFAULT_CONTROL_SOCKET);
 }
 
 /* Sends one request line and reads the whole reply. */

@@ -53,9 +53,9 @@ struct config *config_new_default(void)
 	cfg->max_concurrent = 2;
 	cfg->kill_grace = 30;
 	cfg->max_log_bytes = 1024 * 1024;
-	cfg->state_dir = strdup("/var/lib/advertd");
-	cfg->log_dir = strdup("/var/log/advertd");
-	cfg->control_socket = strdup("/run/advertd/control.sock");
+	cfg->state_dir = strdup(ADV_DEFAULT_STATE_DIR);
+	cfg->log_dir = strdup(ADV_DEFAULT_LOG_DIR);
+	cfg->control_socket = strdup(ADV_DEFAULT_CONTROL_SOCKET);
 	cfg->admin_group = strdup("");
 	cfg->syslog.facility = LOG_DAEMON;
 	cfg->syslog.ident = strdup("advertd");

@@ -124,9 +124,10 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->max_concurrent, 2);
 	CU_ASSERT_EQUAL(cfg->kill_grace, 30);
 	CU_ASSERT_EQUAL(cfg->max_log_bytes, 1048576);
-	CU_ASSERT_STRING_EQUAL(cfg->state_dir, "/var/lib/advertd");
-	CU_ASSERT_STRING_EQUAL(cfg->log_dir, "/var/log/advertd");
-	CU_ASSERT_STRING_EQUAL(cfg->control_socket, "/run/advertd/control.sock");
+	CU_ASSERT_STRING_EQUAL(cfg->state_dir, ADV_DEFAULT_STATE_DIR);
+	CU_ASSERT_STRING_EQUAL(cfg->log_dir, ADV_DEFAULT_LOG_DIR);
+	CU_ASSERT_STRING_EQUAL(cfg->control_socket, ADV_DEFAULT_CONTROL_SOCKET);
+	CU_ASSERT_STRING_EQUAL(cfg->admin_group, "");
 	CU_ASSERT_EQUAL(cfg->syslog.facility, LOG_DAEMON);
 	CU_ASSERT_STRING_EQUAL(cfg->syslog.ident, "advertd");
 	CU_ASSERT_STRING_EQUAL(cfg->syslog.socket, "/dev/log");
