@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "advert/creds.h"
+#include "advert/textrec.h"
 #include "advert/trust.h"
 
 #define PASSWORD_MAX 1024
@@ -246,14 +247,6 @@ static int read_password(const char *path, char **ret, struct creds_result *res)
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int to_hex(const unsigned char *md, unsigned len, char fp[LOCKOUT_FP_LEN + 1])
-{
-	for (unsigned i = 0; i < len && 2 * i < LOCKOUT_FP_LEN; i++)
-		snprintf(fp + 2 * i, 3, "%02x", md[i]);
-	fp[LOCKOUT_FP_LEN] = '\0';
-	return 0;
-}
-
 /* Copies the principal's keys from the keytab file into a MEMORY: keytab and hashes
  * them (kvno, enctype, key) in keytab order. */
 static int snapshot_keytab(struct creds_ctx *c, const struct config_account *acct,
@@ -356,7 +349,7 @@ int creds_fingerprint(struct creds_ctx *c, const struct config_account *acct,
 		r = -EIO;
 	EVP_MD_CTX_free(md);
 	if (r == 0)
-		to_hex(digest, len, fp);
+		textrec_hex(digest, len, fp, LOCKOUT_FP_LEN);
 	return r;
 }
 

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "advert/history.h"
+#include "advert/textrec.h"
 
 /* One record per line:
  *   v1 <sum> <kind> key=value …\n
@@ -28,7 +28,7 @@
  *   seq     next
  * A record is complete only with its newline: a torn write never counts. */
 #define LOG_NAME "history.log"
-#define TMP_NAME "history.log.tmp"
+#define TMP_NAME LOG_NAME TEXTREC_TMP_SUFFIX
 #define LOG_VERSION "v1"
 #define SUM_HEX 16
 #define LINE_MAX_LEN 4096 /* every field at its longest, escaped, fits */
@@ -92,16 +92,9 @@ static void line_field(struct line *l, const char *key, const char *value, size_
 	line_add(l, " ", 1);
 	line_add(l, key, strlen(key));
 	line_add(l, "=", 1);
-	for (size_t i = 0; i < max && value[i]; i++) {
-		unsigned char c = (unsigned char)value[i];
-		if (c > 0x20 && c < 0x7f && c != '\\') {
-			line_add(l, (const char *)&c, 1);
-		} else {
-			char esc[5];
-			snprintf(esc, sizeof(esc), "\\x%02x", c);
-			line_add(l, esc, 4);
-		}
-	}
+	if (!l->overflow &&
+	    textrec_escape(TEXTREC_TOKEN, value, max, l->data, LINE_MAX_LEN, &l->len) < 0)
+		l->overflow = true;
 }
 
 static void line_num(struct line *l, const char *key, intmax_t v)
@@ -116,21 +109,6 @@ static void line_run_id(struct line *l, uint64_t seq)
 	char id[HISTORY_RUN_ID_MAX];
 	snprintf(id, sizeof(id), "r%08" PRIu64, seq);
 	line_field(l, "run", id, SIZE_MAX);
-}
-
-static void sum_hex(const char *data, size_t len, char hex[SUM_HEX + 1])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen * 2 < SUM_HEX) {
-		/* Cannot happen with a working libcrypto; a sum nobody matches makes the
-		 * record unreadable rather than wrongly trusted. */
-		memset(hex, '-', SUM_HEX);
-	} else {
-		for (unsigned i = 0; i < SUM_HEX / 2; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	}
-	hex[SUM_HEX] = '\0';
 }
 
 #define PREFIX_LEN (sizeof(LOG_VERSION) - 1 + 1 + SUM_HEX + 1)
@@ -151,7 +129,7 @@ static int line_seal(struct line *l)
 	if (l->overflow)
 		return -EOVERFLOW;
 	char hex[SUM_HEX + 1];
-	sum_hex(l->data + PREFIX_LEN, l->len - PREFIX_LEN - 1, hex);
+	textrec_sha256_hex(l->data + PREFIX_LEN, l->len - PREFIX_LEN - 1, hex, SUM_HEX);
 	memcpy(l->data, LOG_VERSION " ", sizeof(LOG_VERSION));
 	memcpy(l->data + sizeof(LOG_VERSION), hex, SUM_HEX);
 	l->data[PREFIX_LEN - 1] = ' ';
@@ -196,64 +174,6 @@ static int format_rec(const struct rec *r, struct line *l)
 		break;
 	}
 	return line_seal(l);
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Undoes line_field's escapes into dst; false when malformed, holding a NUL, or too
- * long for size. */
-static bool unescape(const char *s, size_t n, char *dst, size_t size)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == '\\') {
-			if (i + 3 >= n)
-				return false;
-			if (s[i + 1] != 'x' || hexval(s[i + 2]) < 0 || hexval(s[i + 3]) < 0)
-				return false;
-			c = (char)(hexval(s[i + 2]) * 16 + hexval(s[i + 3]));
-			if (c == '\0')
-				return false;
-			i += 3;
-		} else if ((unsigned char)c <= 0x20 || (unsigned char)c >= 0x7f) {
-			return false;
-		}
-		if (o + 1 >= size)
-			return false;
-		dst[o++] = c;
-	}
-	dst[o] = '\0';
-	return true;
-}
-
-/* Strict decimal within [min, max]. */
-static bool parse_int(const char *s, intmax_t min, intmax_t max, intmax_t *ret)
-{
-	bool neg = *s == '-';
-	const char *p = s + neg;
-	if (!*p || strlen(p) > 19)
-		return false;
-	uintmax_t v = 0;
-	for (; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return false;
-		v = v * 10 + (uintmax_t)(*p - '0');
-	}
-	if (v > (uintmax_t)INTMAX_MAX + neg)
-		return false;
-	intmax_t x = neg ? (intmax_t)(0 - v) : (intmax_t)v;
-	if (x < min || x > max)
-		return false;
-	*ret = x;
-	return true;
 }
 
 static bool parse_run_id(const char *s, uint64_t *ret)
@@ -331,7 +251,7 @@ static bool parse_field(struct rec *r, const char *key, size_t klen, const char 
 	char val[LINE_MAX_LEN + 1];
 	intmax_t n;
 	unsigned bit = 0;
-	if (!unescape(v, vlen, val, sizeof(val)))
+	if (textrec_unescape(TEXTREC_TOKEN, v, vlen, val, sizeof(val)) < 0)
 		return false;
 #define KEY(k) (klen == sizeof(k) - 1 && memcmp(key, k, klen) == 0)
 	if (KEY("run")) {
@@ -345,7 +265,7 @@ static bool parse_field(struct rec *r, const char *key, size_t klen, const char 
 		strcpy(r->advert_id, val);
 	} else if (KEY("time") || KEY("start") || KEY("end")) {
 		bit = KEY("start") ? K_START : KEY("end") ? K_END : K_TIME;
-		if (!parse_int(val, TIME_T_MIN, TIME_T_MAX, &n))
+		if (textrec_parse_int(val, true, TIME_T_MIN, TIME_T_MAX, &n) < 0)
 			return false;
 		if (bit == K_START)
 			r->start = (time_t)n;
@@ -371,22 +291,22 @@ static bool parse_field(struct rec *r, const char *key, size_t klen, const char 
 			return false;
 	} else if (KEY("exit") || KEY("signal")) {
 		bit = KEY("exit") ? K_EXIT : K_SIGNAL;
-		if (!parse_int(val, INT_MIN, INT_MAX, &n))
+		if (textrec_parse_int(val, true, INT_MIN, INT_MAX, &n) < 0)
 			return false;
 		*(bit == K_EXIT ? &r->exit_code : &r->signal) = (int)n;
 	} else if (KEY("ms")) {
 		bit = K_MS;
-		if (!parse_int(val, -1, LONG_MAX, &n))
+		if (textrec_parse_int(val, true, -1, LONG_MAX, &n) < 0)
 			return false;
 		r->duration_ms = (long)n;
 	} else if (KEY("started") || KEY("succeeded")) {
 		bit = KEY("started") ? K_STARTED : K_SUCCEEDED;
-		if (!parse_int(val, 0, 1, &n))
+		if (textrec_parse_int(val, true, 0, 1, &n) < 0)
 			return false;
 		*(bit == K_STARTED ? &r->started : &r->succeeded) = n != 0;
 	} else if (KEY("seq") || KEY("next")) {
 		bit = KEY("seq") ? K_SEQ : K_NEXT;
-		if (!parse_int(val, 0, INTMAX_MAX, &n))
+		if (textrec_parse_int(val, true, 0, INTMAX_MAX, &n) < 0)
 			return false;
 		r->seq = (uint64_t)n;
 	} else {
@@ -406,7 +326,7 @@ static bool parse_rec(const char *s, size_t n, struct rec *r)
 	    s[PREFIX_LEN - 1] != ' ' || memchr(s, '\0', n))
 		return false;
 	char hex[SUM_HEX + 1];
-	sum_hex(s + PREFIX_LEN, n - PREFIX_LEN, hex);
+	textrec_sha256_hex(s + PREFIX_LEN, n - PREFIX_LEN, hex, SUM_HEX);
 	if (memcmp(s + sizeof(LOG_VERSION), hex, SUM_HEX) != 0)
 		return false;
 
@@ -792,21 +712,6 @@ static int load_record(void *data, const struct rec *r, uint64_t off, size_t len
 
 /* --- writing ------------------------------------------------------------------------- */
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t k = write(fd, data, len);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
 /* Appends sealed records and makes them durable. On failure the log is cut back to its
  * valid length (or will be before the next append), so a half-written record can never
  * glue itself to the next one. */
@@ -819,7 +724,7 @@ static int append(struct history *h, const char *data, size_t len, size_t record
 			return -errno;
 		h->tail_dirty = false;
 	}
-	int r = write_all(h->fd, data, len);
+	int r = textrec_write_all(h->fd, data, len);
 	if (r == 0 && fdatasync(h->fd) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -1197,13 +1102,13 @@ static int out_add(struct out *o, const char *data, size_t len)
 {
 	o->total += len;
 	if (len > sizeof(o->buf) - o->len) {
-		int r = write_all(o->fd, o->buf, o->len);
+		int r = textrec_write_all(o->fd, o->buf, o->len);
 		o->len = 0;
 		if (r < 0)
 			return r;
 	}
 	if (len > sizeof(o->buf))
-		return write_all(o->fd, data, len);
+		return textrec_write_all(o->fd, data, len);
 	memcpy(o->buf + o->len, data, len);
 	o->len += len;
 	return 0;
@@ -1311,7 +1216,7 @@ static int write_compacted(struct history *h, int fd, struct compact_ctx *c, uin
 		r = out_rec(o, rec, l);
 	}
 	if (r == 0 && o->len)
-		r = write_all(fd, o->buf, o->len);
+		r = textrec_write_all(fd, o->buf, o->len);
 	if (r == 0) {
 		*ret_size = o->total;
 		*ret_records = o->records;
@@ -1344,10 +1249,9 @@ int history_compact(struct history *h)
 	if (r == 0) {
 		/* The fixed name is safe: the log's lock is held, and a stale one from a crash
 		 * mid-compaction is simply overwritten. */
-		tfd = openat(h->dfd, TMP_NAME,
-			     O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+		tfd = textrec_replace_open(h->dfd, LOG_NAME, O_RDWR | O_APPEND, 0600);
 		if (tfd < 0)
-			r = -errno;
+			r = tfd;
 	}
 	if (r == 0)
 		r = write_compacted(h, tfd, &c, &size, &records);
@@ -1357,13 +1261,11 @@ int history_compact(struct history *h)
 	/* Locked before its name appears, so no other process can slip in between. */
 	if (r == 0 && flock(tfd, LOCK_EX | LOCK_NB) < 0)
 		r = -errno;
-	if (r == 0 && renameat(h->dfd, TMP_NAME, h->dfd, LOG_NAME) < 0)
-		r = -errno;
+	if (tfd >= 0)
+		r = textrec_replace_commit(h->dfd, LOG_NAME, r);
 	if (r < 0) {
-		if (tfd >= 0) {
-			unlinkat(h->dfd, TMP_NAME, 0);
+		if (tfd >= 0)
 			close(tfd);
-		}
 	} else {
 		close(h->fd);
 		h->fd = tfd;

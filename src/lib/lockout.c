@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +14,10 @@
 #include <unistd.h>
 
 #include "advert/lockout.h"
+#include "advert/textrec.h"
 
 #define LOCKOUT_SUBDIR "lockout"
 #define LOCKOUT_STATE "state"
-#define LOCKOUT_TMP "state.tmp"
 #define LOCKOUT_MAGIC "advertd-lockout 1\n"
 #define LOCKOUT_CHECKSUM "checksum="
 #define LOCKOUT_HEX_LEN (2 * 32) /* SHA-256 */
@@ -209,34 +208,10 @@ static void buf_field(struct buf *b, const char *key, const char *value, size_t 
 {
 	buf_str(b, key);
 	buf_add(b, "=", 1);
-	for (size_t i = 0; i < max && value[i]; i++) {
-		unsigned char c = (unsigned char)value[i];
-		char esc[5];
-		if (c == '\\')
-			buf_add(b, "\\\\", 2);
-		else if (c == '\n')
-			buf_add(b, "\\n", 2);
-		else if (c < 0x20 || c == 0x7f)
-			buf_add(b, esc, (size_t)snprintf(esc, sizeof(esc), "\\x%02x", c));
-		else
-			buf_add(b, (const char *)&c, 1);
-	}
+	if (!b->overflow &&
+	    textrec_escape(TEXTREC_LINE, value, max, b->data, sizeof(b->data), &b->len) < 0)
+		b->overflow = true;
 	buf_add(b, "\n", 1);
-}
-
-static void sha256_hex(const char *data, size_t len, char hex[LOCKOUT_HEX_LEN + 1])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen * 2 != LOCKOUT_HEX_LEN) {
-		/* Cannot happen with a working libcrypto; a checksum nobody can match makes
-		 * the file unreadable, which holds the account: the safe side. */
-		memset(hex, '-', LOCKOUT_HEX_LEN);
-	} else {
-		for (unsigned i = 0; i < mdlen; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	}
-	hex[LOCKOUT_HEX_LEN] = '\0';
 }
 
 static int serialize(const struct lockout_state *st, struct buf *b)
@@ -253,76 +228,11 @@ static int serialize(const struct lockout_state *st, struct buf *b)
 	buf_field(b, "attempts", num, SIZE_MAX);
 
 	char hex[LOCKOUT_HEX_LEN + 1];
-	sha256_hex(b->data, b->len, hex);
+	textrec_sha256_hex(b->data, b->len, hex, LOCKOUT_HEX_LEN);
 	buf_str(b, LOCKOUT_CHECKSUM);
 	buf_str(b, hex);
 	buf_add(b, "\n", 1);
 	return b->overflow ? -EOVERFLOW : 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Undoes buf_field's escapes into dst (NUL-terminated); too long or malformed: false. */
-static bool unescape(const char *s, size_t n, char *dst, size_t size)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if ((unsigned char)c < 0x20 || c == 0x7f)
-			return false;
-		if (c == '\\') {
-			if (++i >= n)
-				return false;
-			if (s[i] == '\\') {
-				c = '\\';
-			} else if (s[i] == 'n') {
-				c = '\n';
-			} else if (s[i] == 'x' && i + 2 < n && hexval(s[i + 1]) >= 0 &&
-				   hexval(s[i + 2]) >= 0) {
-				c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-				i += 2;
-				if (c == '\0')
-					return false;
-			} else {
-				return false;
-			}
-		}
-		if (o + 1 >= size)
-			return false;
-		dst[o++] = c;
-	}
-	dst[o] = '\0';
-	return true;
-}
-
-/* Strict decimal: optional '-' (only when allowed), digits, nothing else. */
-static bool parse_num(const char *s, bool negative_ok, intmax_t min, intmax_t max,
-		      intmax_t *ret)
-{
-	bool neg = negative_ok && *s == '-';
-	const char *p = s + neg;
-	if (!*p || strlen(p) > 19)
-		return false;
-	intmax_t v = 0;
-	for (; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return false;
-		if (v > (INTMAX_MAX - (*p - '0')) / 10)
-			return false;
-		v = v * 10 + (*p - '0');
-	}
-	v = neg ? -v : v;
-	if (v < min || v > max)
-		return false;
-	*ret = v;
-	return true;
 }
 
 enum {
@@ -361,25 +271,28 @@ static bool parse_line(const char *line, size_t n, struct lockout_state *st, uns
 		st->outcome = (enum lockout_outcome)o;
 	} else if (KEY("fingerprint")) {
 		bit = F_FINGERPRINT;
-		if (!unescape(v, vlen, st->fingerprint, sizeof(st->fingerprint)))
+		if (textrec_unescape(TEXTREC_LINE, v, vlen, st->fingerprint,
+				     sizeof(st->fingerprint)) < 0)
 			return false;
 	} else if (KEY("since")) {
 		bit = F_SINCE;
-		if (!unescape(v, vlen, tmp, sizeof(tmp)) ||
-		    !parse_num(tmp, true, -(intmax_t)TIME_T_MAX, (intmax_t)TIME_T_MAX, &num))
+		if (textrec_unescape(TEXTREC_LINE, v, vlen, tmp, sizeof(tmp)) < 0 ||
+		    textrec_parse_int(tmp, true, -(intmax_t)TIME_T_MAX, (intmax_t)TIME_T_MAX,
+				      &num) < 0)
 			return false;
 		st->since = (time_t)num;
 	} else if (KEY("dc")) {
 		bit = F_DC;
-		if (!unescape(v, vlen, st->dc, sizeof(st->dc)))
+		if (textrec_unescape(TEXTREC_LINE, v, vlen, st->dc, sizeof(st->dc)) < 0)
 			return false;
 	} else if (KEY("message")) {
 		bit = F_MESSAGE;
-		if (!unescape(v, vlen, st->message, sizeof(st->message)))
+		if (textrec_unescape(TEXTREC_LINE, v, vlen, st->message, sizeof(st->message)) < 0)
 			return false;
 	} else if (KEY("attempts")) {
 		bit = F_ATTEMPTS;
-		if (!unescape(v, vlen, tmp, sizeof(tmp)) || !parse_num(tmp, false, 0, UINT_MAX, &num))
+		if (textrec_unescape(TEXTREC_LINE, v, vlen, tmp, sizeof(tmp)) < 0 ||
+		    textrec_parse_int(tmp, false, 0, UINT_MAX, &num) < 0)
 			return false;
 		st->attempts = (unsigned)num;
 	} else {
@@ -415,7 +328,7 @@ static int parse(const char *data, size_t len, struct lockout_state *ret)
 	if (data[body - 1] != '\n' || memcmp(cs, LOCKOUT_CHECKSUM, strlen(LOCKOUT_CHECKSUM)) != 0)
 		return -EBADMSG;
 	char hex[LOCKOUT_HEX_LEN + 1];
-	sha256_hex(data, body, hex);
+	textrec_sha256_hex(data, body, hex, LOCKOUT_HEX_LEN);
 	if (memcmp(cs + strlen(LOCKOUT_CHECKSUM), hex, LOCKOUT_HEX_LEN) != 0)
 		return -EBADMSG;
 
@@ -484,21 +397,6 @@ int lockout_read(int fd, struct lockout_state *ret)
 	return r;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t k = write(fd, data, len);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
 int lockout_write(const char *state_dir, const char *account, const struct lockout_state *st)
 {
 	struct buf *b = calloc(1, sizeof(*b));
@@ -515,26 +413,10 @@ int lockout_write(const char *state_dir, const char *account, const struct locko
 		free(b);
 		return dfd;
 	}
-	/* The fixed temp name is safe because writers hold the account's lock. */
-	int tfd = openat(dfd, LOCKOUT_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-			 0600);
-	if (tfd < 0) {
-		r = -errno;
-	} else {
-		r = write_all(tfd, b->data, b->len);
-		if (r == 0 && fsync(tfd) < 0)
-			r = -errno;
-		if (close(tfd) < 0 && r == 0)
-			r = -errno;
-		if (r == 0 && renameat(dfd, LOCKOUT_TMP, dfd, LOCKOUT_STATE) < 0)
-			r = -errno;
-		if (r < 0)
-			unlinkat(dfd, LOCKOUT_TMP, 0);
-	}
-	/* Without this the rename may not survive a crash, and an older state — one that
-	 * would allow a rejected secret again — could come back. */
-	if (r == 0 && fsync(dfd) < 0)
-		r = -errno;
+	/* The fixed temp name is safe because writers hold the account's lock. The final
+	 * directory sync matters: without it the rename may not survive a crash, and an older
+	 * state — one that would allow a rejected secret again — could come back. */
+	r = textrec_atomic_replace(dfd, LOCKOUT_STATE, b->data, b->len, 0600);
 	close(dfd);
 	free(b);
 	return r;
