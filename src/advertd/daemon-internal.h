@@ -52,6 +52,8 @@ struct daemon {
 
 	struct advert_state *states;
 	size_t n_states;
+	size_t *state_slots; /* hash index into states */
+	size_t state_cap;
 	char **reported_problems; /* diagnostics already reported, to report each once */
 	size_t n_reported;
 

@@ -45,11 +45,42 @@ static void emit(struct daemon *d, enum status_id id, const struct status_field 
 
 /* --- advertisement states ------------------------------------------------------- */
 
+static uint64_t id_hash(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+	return h;
+}
+
+/* Open addressing over the states array (slot = index + 1, 0 empty): 10,000
+ * advertisements are looked up on every pass, a linear search would be quadratic. */
+static int index_states(struct daemon *d, size_t cap)
+{
+	size_t *slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_states; i++) {
+		size_t k = id_hash(d->states[i].id) & (cap - 1);
+		while (slots[k])
+			k = (k + 1) & (cap - 1);
+		slots[k] = i + 1;
+	}
+	free(d->state_slots);
+	d->state_slots = slots;
+	d->state_cap = cap;
+	return 0;
+}
+
 struct advert_state *daemon_state_of(struct daemon *d, const char *id)
 {
-	for (size_t i = 0; i < d->n_states; i++)
-		if (strcmp(d->states[i].id, id) == 0)
-			return &d->states[i];
+	size_t k = 0;
+	if (d->state_cap) {
+		for (k = id_hash(id) & (d->state_cap - 1); d->state_slots[k];
+		     k = (k + 1) & (d->state_cap - 1))
+			if (strcmp(d->states[d->state_slots[k] - 1].id, id) == 0)
+				return &d->states[d->state_slots[k] - 1];
+	}
 	struct advert_state *v = reallocarray(d->states, d->n_states + 1, sizeof(*v));
 	if (!v)
 		return NULL;
@@ -57,7 +88,16 @@ struct advert_state *daemon_state_of(struct daemon *d, const char *id)
 	v[d->n_states] = (struct advert_state){ .id = strdup(id), .first_seen = time(NULL) };
 	if (!v[d->n_states].id)
 		return NULL;
-	return &v[d->n_states++];
+	d->n_states++;
+	if (2 * d->n_states > d->state_cap) {
+		if (index_states(d, d->state_cap ? 2 * d->state_cap : 64) < 0) {
+			free(v[--d->n_states].id);
+			return NULL;
+		}
+	} else {
+		d->state_slots[k] = d->n_states;
+	}
+	return &v[d->n_states - 1];
 }
 
 struct active_run *daemon_run_of(struct daemon *d, const char *advert_id)
@@ -831,6 +871,7 @@ static void teardown(struct daemon *d)
 		free(d->states[i].signature);
 	}
 	free(d->states);
+	free(d->state_slots);
 	for (size_t i = 0; i < d->n_reported; i++)
 		free(d->reported_problems[i]);
 	free(d->reported_problems);
