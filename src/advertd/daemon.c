@@ -195,8 +195,10 @@ static void load_catalog(struct daemon *d)
 		names[i] = d->cfg->accounts[i].name;
 	struct catalog_accounts acc = { names, d->cfg->n_accounts };
 	struct catalog *cat = NULL;
-	int r = catalog_load((const char *const *)d->cfg->advertisements, d->cfg->n_advertisements,
-			     &acc, &cat, &diags);
+	/* Only new or changed files are parsed again; the checks across files rerun. */
+	struct catalog_reload_stats rs;
+	int r = catalog_reload(d->cat, (const char *const *)d->cfg->advertisements,
+			       d->cfg->n_advertisements, &acc, &cat, &diags, &rs);
 	free(names);
 	if (r < 0) {
 		log_error_errno(r, "cannot load the advertisements; keeping the previous ones");

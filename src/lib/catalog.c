@@ -618,8 +618,10 @@ static int validate(struct catalog *cat, const struct catalog_accounts *acc,
 	if (r == 0) {
 		memcpy(cat->by_id, cat->items, cat->n * sizeof(*cat->by_id));
 		qsort(cat->by_id, cat->n, sizeof(*cat->by_id), cmp_advert_id);
-		memcpy(cat->by_path, cat->parsed, cat->n_parsed * sizeof(*cat->by_path));
-		qsort(cat->by_path, cat->n_parsed, sizeof(*cat->by_path), cmp_file_path);
+		if (cat->n_parsed > 0) {
+			memcpy(cat->by_path, cat->parsed, cat->n_parsed * sizeof(*cat->by_path));
+			qsort(cat->by_path, cat->n_parsed, sizeof(*cat->by_path), cmp_file_path);
+		}
 	}
 	free(keep);
 	free(idx);
