@@ -3,6 +3,7 @@
 #ifndef ADVERT_TRUST_H
 #define ADVERT_TRUST_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 enum trust_kind { TRUST_FILE, TRUST_DIRECTORY };
@@ -14,6 +15,13 @@ enum trust_kind { TRUST_FILE, TRUST_DIRECTORY };
  * its target must pass the same test. Returns 0; or a negative errno with *ret_reason
  * set to a malloc'd sentence that names the offending path (caller frees). */
 int trust_check(const char *path, enum trust_kind kind, char **ret_reason)
+	__attribute__((nonnull, warn_unused_result));
+
+/* The same test for one entry of a directory that already passed trust_check, from the
+ * lstat the caller took: a regular file owned by root, not writable by group or others.
+ * A symlink is not decided here (-EAGAIN: use trust_check). Returns 0 or -EPERM with
+ * *ret_reason set as trust_check does. */
+int trust_check_entry(const char *path, const struct stat *st, char **ret_reason)
 	__attribute__((nonnull, warn_unused_result));
 
 #endif

@@ -278,7 +278,12 @@ static int load_file(struct loader *ld, const char *path, const char *real_hint)
 	struct catalog *cat = ld->cat;
 	ld->stats.files_seen++;
 	char *why = NULL;
-	int r = trust_check(path, TRUST_FILE, &why);
+	/* A plain file in a directory that was just checked needs only its own lstat; a
+	 * symlink or a file named directly gets the full walk up to /. */
+	struct stat lst;
+	int r = real_hint && lstat(path, &lst) == 0 ? trust_check_entry(path, &lst, &why) : -EAGAIN;
+	if (r == -EAGAIN)
+		r = trust_check(path, TRUST_FILE, &why);
 	if (r < 0) {
 		ld->stats.files_refused++;
 		r = diag_error(ld->diags, path, 0, "refusing advertisement file: %s",
@@ -298,7 +303,9 @@ static int load_file(struct loader *ld, const char *path, const char *real_hint)
 
 	/* The identity is taken before the read: a change during it shows next time. */
 	struct stat st;
-	if (stat(path, &st) < 0) {
+	if (real_hint && S_ISREG(lst.st_mode))
+		st = lst;
+	else if (stat(path, &st) < 0) {
 		ld->stats.files_refused++;
 		return diag_error(ld->diags, path, 0, "cannot read the file: %s", strerror(errno)) <
 			       0 ? -ENOMEM : 0;

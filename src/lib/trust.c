@@ -41,6 +41,22 @@ static int check_one(const char *path, bool is_ancestor, struct stat *st, char *
 	return 0;
 }
 
+int trust_check_entry(const char *path, const struct stat *st, char **ret_reason)
+{
+	*ret_reason = NULL;
+	if (S_ISLNK(st->st_mode))
+		return -EAGAIN;
+	if (!S_ISREG(st->st_mode))
+		return fail(ret_reason, -EPERM, "\"%s\" is not a regular file", path);
+	if (st->st_uid != 0)
+		return fail(ret_reason, -EPERM, "file \"%s\" is owned by uid %u, not root", path,
+			    (unsigned)st->st_uid);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return fail(ret_reason, -EPERM, "file \"%s\" is writable by group or others (mode %04o)",
+			    path, (unsigned)(st->st_mode & 07777));
+	return 0;
+}
+
 /* Checks real (already resolved) and each of its ancestors up to /. */
 static int check_chain(const char *real, char **ret_reason)
 {

@@ -111,6 +111,33 @@ static void test_wrong_kind_and_missing(void)
 	CU_ASSERT_EQUAL(check("/nonexistent/advertd.conf", TRUST_FILE, "/nonexistent"), -ENOENT);
 }
 
+static void test_entry_from_lstat(void)
+{
+	char *f = tu_write(dir, "entry.conf", 0644, "x = 1;\n");
+	struct stat st;
+	char *why = NULL;
+	CU_ASSERT_EQUAL_FATAL(lstat(f, &st), 0);
+	CU_ASSERT_EQUAL(trust_check_entry(f, &st, &why), 0);
+	chmod(f, 0664);
+	lstat(f, &st);
+	CU_ASSERT_EQUAL(trust_check_entry(f, &st, &why), -EPERM);
+	CU_ASSERT(why && strstr(why, "mode 0664"));
+	free(why);
+	chmod(f, 0644);
+	CU_ASSERT_EQUAL_FATAL(chown(f, 65534, 0), 0);
+	lstat(f, &st);
+	CU_ASSERT_EQUAL(trust_check_entry(f, &st, &why), -EPERM);
+	CU_ASSERT(why && strstr(why, "uid 65534"));
+	free(why);
+	char *l = NULL;
+	CU_ASSERT_FATAL(asprintf(&l, "%s/entry-link.conf", dir) > 0);
+	CU_ASSERT_EQUAL_FATAL(symlink(f, l), 0);
+	lstat(l, &st);
+	CU_ASSERT_EQUAL(trust_check_entry(l, &st, &why), -EAGAIN); /* the full walk decides */
+	free(f);
+	free(l);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -125,6 +152,7 @@ int main(void)
 		{ "untrusted directory refused, sticky ancestor accepted", test_untrusted_directory },
 		{ "symlinks: target and link directory both checked", test_symlinks },
 		{ "wrong kind and missing path", test_wrong_kind_and_missing },
+		{ "an entry of a checked directory, from its lstat", test_entry_from_lstat },
 		{ 0 },
 	};
 	int r = tu_run("trust", tests);
