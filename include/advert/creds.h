@@ -73,6 +73,9 @@ int creds_service_ticket(struct creds_ctx *c, krb5_ccache ccache, const char *se
  * DNS answers). */
 int creds_gssapi_defaults(const char *dir) __attribute__((nonnull));
 
+/* Reads the normal krb5 profile once for this process (and its children). */
+void creds_prewarm(void);
+
 /* The guard's view of a status. */
 enum lockout_outcome creds_lockout_outcome(enum creds_status s);
 

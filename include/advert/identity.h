@@ -62,6 +62,12 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 		     struct identity **ret, struct identity_report *rep)
 	__attribute__((nonnull, warn_unused_result));
 
+/* Initialises, once, what every run would otherwise initialise again in its fresh
+ * process: the krb5 profile, GSSAPI's mechanism list, Cyrus SASL's plugins, libldap.
+ * The daemon calls it at start-up; its run processes inherit the result. No request is
+ * sent and no credential is touched. */
+void identity_prewarm(const struct config *cfg) __attribute__((nonnull));
+
 /* The revert: destroys the credentials and frees everything. Accepts NULL. */
 void identity_free(struct identity *id);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "advert/catalog.h"
 #include "advert/config.h"
 #include "advert/history.h"
+#include "advert/identity.h"
 #include "advert/log.h"
 #include "advert/rfc3339.h"
 #include "advert/schedule.h"
@@ -37,6 +39,9 @@
 
 #define STATUS_QUEUE_MAX 4096
 #define MAX_FIELDS 16
+#define TIME_T_MAX ((time_t)INT64_MAX)
+
+static void undecide(struct daemon *d, const char *advert_id);
 
 static void emit(struct daemon *d, enum status_id id, const struct status_field *f, size_t n)
 {
@@ -208,8 +213,10 @@ static void load_catalog(struct daemon *d)
 	report_problems(d, &diags);
 	diag_clear(&diags);
 
-	for (size_t i = 0; i < d->n_states; i++)
+	for (size_t i = 0; i < d->n_states; i++) {
 		d->states[i].seen = false;
+		d->states[i].decided = false; /* a new catalog: every decision is taken again */
+	}
 	for (size_t i = 0; i < cat->n; i++) {
 		const struct advert *a = cat->items[i];
 		struct advert_state *st = daemon_state_of(d, a->id);
@@ -487,6 +494,7 @@ static void collect_runs(struct daemon *d)
 		struct active_run *r = &d->runs[i];
 		if (r->exited && r->ev_fd < 0) {
 			close(r->go_fd);
+			undecide(d, r->advert_id);
 			continue;
 		}
 		d->runs[k++] = *r;
@@ -603,38 +611,75 @@ static time_t schedule_pass(struct daemon *d, bool *any_due)
 		struct advert_state *st = daemon_state_of(d, a->id);
 		if (!st)
 			continue;
-		if (st->retry_at > now && forced_index(d, a->id) < 0) {
+		bool forced = d->n_forced && forced_index(d, a->id) >= 0;
+		if (st->retry_at > now && !forced) {
 			if (st->retry_at < next)
 				next = st->retry_at;
 			continue;
 		}
+		/* A decision stands until its time comes or something it depends on changes
+		 * (the catalog, a run of its own or of its dependency): with thousands of
+		 * advertisements, most passes decide nothing anew. */
+		if (st->decided && st->recheck_at > now && !forced) {
+			if (st->due_at)
+				due[n_due++] = (struct due){ a, st->due_at };
+			else if (st->recheck_at < next)
+				next = st->recheck_at;
+			continue;
+		}
 		struct schedule_decision dec = daemon_decide(d, a, now);
-		if (forced_index(d, a->id) >= 0 && dec.verdict != SCHED_RUNNING &&
-		    dec.verdict != SCHED_DISABLED) {
+		st->decided = true;
+		st->due_at = 0;
+		st->recheck_at = TIME_T_MAX;
+		if (forced && dec.verdict != SCHED_RUNNING && dec.verdict != SCHED_DISABLED) {
+			st->decided = false;
 			due[n_due++] = (struct due){ a, 0 }; /* asked for: first in line */
 			continue;
 		}
 		if (dec.verdict == SCHED_DUE) {
-			due[n_due++] = (struct due){ a, dec.occurrence };
+			st->due_at = dec.occurrence ? dec.occurrence : 1;
+			if (a->schedule.has_expires)
+				st->recheck_at = a->schedule.expires;
+			due[n_due++] = (struct due){ a, st->due_at };
 			continue;
 		}
 		if (dec.verdict != SCHED_RUNNING)
 			report_verdict(d, st, a, &dec);
-		if ((dec.verdict == SCHED_WAIT || dec.verdict == SCHED_WILL_NOT_RERUN) && dec.when > now &&
-		    dec.when < next)
-			next = dec.when;
+		if ((dec.verdict == SCHED_WAIT || dec.verdict == SCHED_WILL_NOT_RERUN) && dec.when > now)
+			st->recheck_at = dec.when;
+		else if (a->schedule.has_expires && a->schedule.expires > now)
+			st->recheck_at = a->schedule.expires;
+		if (st->recheck_at < next)
+			next = st->recheck_at;
 	}
 	qsort(due, n_due, sizeof(*due), cmp_due);
 	*any_due = n_due > 0;
 	for (size_t i = 0; i < n_due && d->n_runs < (size_t)d->cfg->max_concurrent; i++) {
 		struct advert_state *st = daemon_state_of(d, due[i].a->id);
-		if (st)
+		if (st) {
 			st->has_shown = false;
+			st->decided = false; /* running now: decided again when it ends */
+		}
 		unforce(d, due[i].a->id);
 		start_run(d, due[i].a);
 	}
 	free(due);
 	return next;
+}
+
+/* Something changed for advert_id (a run ended, it was retried): it and whatever
+ * depends on it are decided again at the next pass. */
+static void undecide(struct daemon *d, const char *advert_id)
+{
+	struct advert_state *st = daemon_state_of(d, advert_id);
+	if (st)
+		st->decided = false;
+	for (size_t i = 0; d->cat && i < d->cat->n; i++) {
+		const struct advert *a = d->cat->items[i];
+		if (a->program.depends_on && strcmp(a->program.depends_on, advert_id) == 0 &&
+		    (st = daemon_state_of(d, a->id)))
+			st->decided = false;
+	}
 }
 
 /* --- the loop --------------------------------------------------------------------- */
@@ -810,6 +855,8 @@ static int setup(struct daemon *d)
 		if (r < 0)
 			return log_error_errno(r, "control socket %s", d->cfg->control_socket);
 	}
+	/* Every run process inherits initialised krb5, GSSAPI, SASL and libldap. */
+	identity_prewarm(d->cfg);
 	d->ifd = -1;
 	watch_directories(d);
 	load_catalog(d);

@@ -113,6 +113,11 @@ static profile_t base_profile(void)
 	return base;
 }
 
+void creds_prewarm(void)
+{
+	base_profile();
+}
+
 int creds_open(const char *realm, const struct dc *dc, struct creds_ctx **ret)
 {
 	/* sssd's locator plugin is asked before the profile and could move the pin. */

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <gssapi/gssapi.h>
+#include <ldap.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -125,6 +127,21 @@ static int acquire_local(const struct config_account *acct, struct identity *id,
 	free(groups);
 	rep->stage = IDENTITY_STAGE_DONE;
 	return r;
+}
+
+void identity_prewarm(const struct config *cfg)
+{
+	creds_prewarm();
+	creds_gssapi_defaults(cfg->state_dir);
+	OM_uint32 minor;
+	gss_OID_set mechs = GSS_C_NO_OID_SET;
+	if (gss_indicate_mechs(&minor, &mechs) == GSS_S_COMPLETE)
+		gss_release_oid_set(&minor, &mechs);
+	/* Asking libldap for SASL's mechanisms initialises libldap and loads SASL's
+	 * plugins. */
+	char *list = NULL;
+	if (ldap_get_option(NULL, LDAP_OPT_X_SASL_MECHLIST, &list) == LDAP_OPT_SUCCESS && list)
+		ldap_memfree(list);
 }
 
 /* FNV-1a of the host name: orders equal-priority SRV records the same way on every

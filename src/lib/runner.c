@@ -283,6 +283,15 @@ static void reap(pid_t main_pid, bool *main_done, int *main_status)
 	}
 }
 
+/* Whether this process has any child left, exited or not. As a subreaper it inherits
+ * every orphan of the run, so "no child" means "nothing of the run is left" — known
+ * without scanning /proc. */
+static bool has_children(void)
+{
+	siginfo_t si = { 0 };
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
 /* Sleeps ms, then reaps whatever of the run has exited (re-parented ones too). */
 static void pause_and_reap(long ms)
 {
@@ -464,16 +473,18 @@ int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pi
 		}
 	}
 	/* Whatever is left (it closed its output but lives on) goes too. */
-	unsigned left = signal_all(0, SIGTERM);
+	reap(-1, &(bool){ false }, &(int){ 0 });
+	unsigned left = has_children() ? signal_all(0, SIGTERM) : 0;
 	if (left) {
 		res.stragglers += left;
 		long until = now_ms() + (long)s->kill_grace * 1000;
-		while (signal_all(0, 0) && now_ms() < until)
+		while (has_children() && signal_all(0, 0) && now_ms() < until)
 			pause_and_reap(20);
-		signal_all(0, SIGKILL);
+		if (has_children())
+			signal_all(0, SIGKILL);
+		for (int i = 0; i < 100 && has_children(); i++)
+			pause_and_reap(10);
 	}
-	for (int i = 0; i < 100 && signal_all(0, 0); i++)
-		pause_and_reap(10);
 	if (err_open)
 		close(errp[0]);
 	if (out_open)
