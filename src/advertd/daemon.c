@@ -34,6 +34,7 @@
 #include "advert/rfc3339.h"
 #include "advert/schedule.h"
 #include "advert/status.h"
+#include "advert/textrec.h"
 #include "daemon-internal.h"
 #include "run.h"
 
@@ -161,6 +162,61 @@ static void report_problems(struct daemon *d, const struct diag_list *diags)
 	d->n_reported = n;
 }
 
+/* --- what was announced ------------------------------------------------------------
+ * "Advertisement received" is said once per new or changed advertisement, not again at
+ * every start: state_dir/received keeps "id signature" lines (the daemon holds the
+ * single-instance lock, so it is the only writer). */
+
+static void load_received(struct daemon *d)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/received", d->cfg->state_dir) < 0)
+		return;
+	FILE *f = fopen(path, "re");
+	free(path);
+	if (!f)
+		return;
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		char *sp = strchr(line, ' ');
+		if (!sp)
+			continue;
+		*sp = '\0';
+		if (!advert_id_valid(line))
+			continue;
+		struct advert_state *st = daemon_state_of(d, line);
+		if (st && !st->signature)
+			st->signature = strdup(sp + 1);
+	}
+	free(line);
+	fclose(f);
+}
+
+static void save_received(struct daemon *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		return;
+	for (size_t i = 0; i < d->n_states; i++)
+		if (d->states[i].signature)
+			fprintf(m, "%s %s\n", d->states[i].id, d->states[i].signature);
+	if (fclose(m) != 0) {
+		free(buf);
+		return;
+	}
+	int dfd = open(d->cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (textrec_atomic_replace(dfd, "received", buf, len, 0600) < 0)
+			log_debug("cannot record announced advertisements in %s", d->cfg->state_dir);
+		close(dfd);
+	}
+	free(buf);
+}
+
 /* --- loading ---------------------------------------------------------------------- */
 
 static void watch_directories(struct daemon *d)
@@ -213,6 +269,7 @@ static void load_catalog(struct daemon *d)
 	report_problems(d, &diags);
 	diag_clear(&diags);
 
+	bool announced = false;
 	for (size_t i = 0; i < d->n_states; i++) {
 		d->states[i].seen = false;
 		d->states[i].decided = false; /* a new catalog: every decision is taken again */
@@ -230,6 +287,7 @@ static void load_catalog(struct daemon *d)
 						    { "program", a->program.name },
 						    { "file", a->file } };
 			emit(d, STATUS_ADVERT_RECEIVED, f, 4);
+			announced = true;
 			/* A changed definition deserves a fresh look. */
 			st->retry_at = 0;
 			st->has_shown = false;
@@ -245,8 +303,11 @@ static void load_catalog(struct daemon *d)
 			emit(d, STATUS_ADVERT_WITHDRAWN, f, 2);
 			free(st->signature);
 			st->signature = NULL;
+			announced = true;
 		}
 	}
+	if (announced)
+		save_received(d);
 	catalog_free(d->cat);
 	d->cat = cat;
 }
@@ -859,6 +920,7 @@ static int setup(struct daemon *d)
 	identity_prewarm(d->cfg);
 	d->ifd = -1;
 	watch_directories(d);
+	load_received(d);
 	load_catalog(d);
 	struct status_field f[] = { { "version", PACKAGE_VERSION }, { "config", d->cfg->file } };
 	emit(d, STATUS_DAEMON_STARTED, f, 2);

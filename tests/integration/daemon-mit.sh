@@ -98,6 +98,8 @@ start_daemon
 expect_syslog "restarted" "11020 daemon-started.*" 5
 sleep 1
 check "after a restart NEVER1 did not run again" test "$(count NEVER1)" -eq 1
+check "after a restart unchanged advertisements are not announced again (10002 once)" \
+	test "$(grep -c '10002 advertisement-received advert=NEVER1 ' "$SYSLOG_LOG")" -eq 1
 check "after a restart RECUR1 did not run again in the same occurrence" test "$(count RECUR1)" -eq 1
 
 # --- SIGTERM during a run: the run is stopped and recorded as interrupted -------------
