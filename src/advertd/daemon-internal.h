@@ -27,6 +27,7 @@ struct advert_state {
 	bool has_shown;
 	bool seen;		      /* still in the catalog after this reload */
 	char *signature;	      /* file:line + a cheap digest, for "received" */
+	const struct advert *last;    /* in the current catalog: unchanged while it is */
 };
 
 struct active_run {

@@ -280,6 +280,11 @@ static void load_catalog(struct daemon *d)
 		if (!st)
 			continue;
 		st->seen = true;
+		/* A file the reload did not parse again keeps its very advertisement objects:
+		 * nothing to compare. */
+		if (st->last == a && st->signature)
+			continue;
+		st->last = a;
 		char *sig = signature(a);
 		if (sig && (!st->signature || strcmp(sig, st->signature) != 0)) {
 			struct status_field f[] = { { "advert", a->id },
@@ -297,6 +302,8 @@ static void load_catalog(struct daemon *d)
 	}
 	for (size_t i = 0; i < d->n_states; i++) {
 		struct advert_state *st = &d->states[i];
+		if (!st->seen)
+			st->last = NULL; /* its object is freed with the old catalog */
 		if (!st->seen && st->signature) {
 			struct status_field f[] = { { "advert", st->id },
 						    { "reason", "no longer in any valid advertisement file" } };
