@@ -13,16 +13,16 @@
 #include <unistd.h>
 
 #include "advert/check.h"
+#include "advert/ctlproto.h"
 #include "advert/log.h"
 
-/* Exit statuses, documented in advertctl(8); the daemon's reply codes are the same. */
+/* Exit statuses, documented in advertctl(8): the daemon's reply codes. */
 enum {
-	EXIT_PROBLEMS = 1,
-	EXIT_USAGE = 2,
-	EXIT_UNREACHABLE = 3,
-	EXIT_DENIED = 4,
-	EXIT_NOT_FOUND = 5,
-	EXIT_REFUSED = 6,
+	EXIT_PROBLEMS = CONTROL_FAILED,
+	EXIT_USAGE = CONTROL_USAGE,
+	EXIT_UNREACHABLE = CONTROL_UNREACHABLE,
+	EXIT_DENIED = CONTROL_DENIED,
+	EXIT_REFUSED = CONTROL_REFUSED,
 };
 
 static void usage(FILE *out)
@@ -199,7 +199,7 @@ static void print_history(struct json_object *reply)
 
 static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 {
-	char request[4096];
+	char request[CONTROL_REQUEST_MAX];
 	size_t len = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strchr(argv[i], ' ') || strchr(argv[i], '\n')) {

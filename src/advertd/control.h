@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "advert/ctlproto.h"
+
 struct json_object;
 
 enum control_perm {
@@ -16,18 +18,6 @@ enum control_perm {
 	CONTROL_PERM_ADMIN, /* root */
 };
 
-/* Reply codes, shared with advertctl's exit statuses. */
-enum control_code {
-	CONTROL_OK = 0,
-	CONTROL_FAILED = 1,
-	CONTROL_USAGE = 2,
-	CONTROL_UNREACHABLE = 3,
-	CONTROL_DENIED = 4,
-	CONTROL_NOT_FOUND = 5,
-	CONTROL_REFUSED = 6,
-};
-
-#define CONTROL_REQUEST_MAX 4096
 #define CONTROL_CLIENTS_MAX 64
 
 /* Handles one parsed request; returns the reply (the caller frees it). perm is what the
