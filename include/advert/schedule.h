@@ -16,6 +16,8 @@ enum run_result {
 	RUN_SUCCEEDED_REBOOT, /* a reboot code: success, restart pending */
 	RUN_FAILED,	     /* another exit code, a signal, or could not start */
 	RUN_INTERRUPTED,     /* started, and its end was never recorded */
+	RUN_NOT_STARTED,     /* recorded, but the program was never exec'd: as if the run
+			      * had not been (it does not count as started) */
 };
 
 /* What the history knows about one advertisement. */

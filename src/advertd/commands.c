@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -217,13 +216,10 @@ static struct json_object *cmd_explain(struct daemon *d, const struct advert *a,
 	uname(&u);
 	add(req, "platforms", strv_json(a->program.platforms));
 	add(req, "machine", jstr(u.machine));
-	const char *wd = a->program.working_dir ? a->program.working_dir : a->package.source;
-	struct statvfs sv;
-	if (statvfs(wd, &sv) == 0)
-		add(req, "free_mb", json_object_new_int64((int64_t)((unsigned long long)sv.f_bavail *
-								   sv.f_frsize >> 20)));
-	else
-		add(req, "working_dir_missing", jstr(wd));
+	/* Free space is checked by the run itself, right before it: a statvfs here, in the
+	 * event loop, could hang the daemon on a dead distribution point. */
+	add(req, "working_dir",
+	    jstr(a->program.working_dir ? a->program.working_dir : a->package.source));
 	add(req, "min_free_mb", json_object_new_int64(a->program.min_free_mb));
 	add(e, "requirements", req);
 	add(e, "account", account_json(d, a->program.run_as, now));

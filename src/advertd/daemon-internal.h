@@ -32,6 +32,7 @@ struct advert_state {
 
 struct active_run {
 	pid_t pid;
+	pid_t program_pid; /* from RUN_EV_STARTED */
 	int ev_fd;
 	int go_fd;
 	char advert_id[ADV_ID_MAX + 1];

@@ -446,8 +446,9 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 	case RUN_EV_PREPARE_FAILED:
 		f[n++] = (struct status_field){ "reason", ev->reason };
 		emit(d, STATUS_PREPARE_FAILED, f, n);
+		/* Recorded, but the program was never exec'd: it does not count as run. */
 		if (r->begun)
-			finish_run(d, r, RUN_FAILED, -1, 0, 0, ev->reason);
+			finish_run(d, r, RUN_NOT_STARTED, -1, 0, 0, ev->reason);
 		retry_later(d, r->advert_id);
 		d->failed++;
 		break;
@@ -474,10 +475,11 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 			d->failed++;
 		}
 		if (write(r->go_fd, &go, sizeof(go)) != (ssize_t)sizeof(go) && r->begun)
-			finish_run(d, r, RUN_FAILED, -1, 0, 0, "the run process went away");
+			finish_run(d, r, RUN_NOT_STARTED, -1, 0, 0, "the run process went away");
 		break;
 	}
 	case RUN_EV_STARTED:
+		r->program_pid = ev->pid;
 		f[n++] = (struct status_field){ "pid", pid_s };
 		emit(d, STATUS_PROGRAM_STARTED, f, n);
 		d->ran++;
@@ -533,6 +535,12 @@ static void read_events(struct daemon *d, struct active_run *r)
 	close(r->ev_fd);
 	r->ev_fd = -1;
 	if (r->begun && !r->finished) {
+		/* Its program, if any, was re-parented to us (subreaper): it must not run on
+		 * without a supervisor, a time limit or a record. */
+		if (r->program_pid > 0) {
+			kill(-r->program_pid, SIGKILL);
+			kill(r->program_pid, SIGKILL);
+		}
 		struct status_field f[] = { { "advert", r->advert_id }, { "run", r->run_id },
 					    { "reason", "the run process ended without a result" } };
 		emit(d, STATUS_INTERRUPTED, f, 3);

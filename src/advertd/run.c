@@ -126,17 +126,32 @@ static void remove_ccache(void)
 	}
 }
 
-static volatile sig_atomic_t program_running;
+static volatile sig_atomic_t program_running, stop_requested;
 
+/* The daemon is stopping (or died: PDEATHSIG). A running program is stopped by the
+ * runner (TERM, grace, KILL) and reported; otherwise the request is noted and honoured
+ * at the next safe point — never in the middle of a Kerberos exchange whose outcome the
+ * lockout guard has yet to record, nor between a program's end and its report. */
 static void on_term(int sig)
 {
-	/* The daemon is stopping: a running program is stopped by the runner (TERM,
-	 * grace, KILL) and reported; before that, there is nothing to undo but the cache. */
-	if (program_running) {
+	stop_requested = 1;
+	if (program_running)
 		runner_request_stop();
+}
+
+static bool have_go; /* the daemon recorded the run: it must hear how it ended */
+
+static void stop_if_requested(void)
+{
+	if (!stop_requested)
 		return;
-	}
 	remove_ccache();
+	if (have_go) {
+		struct run_event ev = { .type = RUN_EV_PREPARE_FAILED };
+		snprintf(ev.reason, sizeof(ev.reason),
+			 "advertd is stopping: the program was not started");
+		emit(&ev);
+	}
 	_exit(0);
 }
 
@@ -230,14 +245,16 @@ static const char *await_go(int go_fd, const char *account)
 	snprintf(ev.account, sizeof(ev.account), "%s", account);
 	emit(&ev);
 	ssize_t n;
-	do
+	do {
+		stop_if_requested();
 		n = read(go_fd, &go, sizeof(go));
-	while (n < 0 && errno == EINTR);
+	} while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)sizeof(go) || go.go != 'G') {
 		remove_ccache();
 		_exit(0); /* the daemon reports why */
 	}
 	go.run_id[sizeof(go.run_id) - 1] = '\0';
+	have_go = true;
 	return go.run_id;
 }
 
@@ -302,6 +319,7 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 	else if (!acct)
 		user = "root";
 
+	stop_if_requested(); /* the guard has recorded whatever the KDC said */
 	const char *run_id = await_go(go_fd, account);
 	bool as_root = strcmp(account, "system") == 0;
 	if (id->ccache && (r = write_ccache(id, as_root ? 0 : id->uid, as_root ? 0 : id->gid)) < 0) {
@@ -342,9 +360,11 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 		.n_reboot_codes = a->program.n_reboot_codes,
 	};
 	struct runner_result res;
+	stop_if_requested();
 	program_running = 1;
+	if (stop_requested) /* arrived between the check and the flag */
+		runner_request_stop();
 	r = runner_run(&spec, started, id, &res);
-	program_running = 0;
 
 	/* The revert: the program's cache and the account's credentials go, however the
 	 * program ended. */

@@ -244,9 +244,11 @@ static int read_password(const char *path, char **ret, struct creds_result *res)
 	if (n > 0 && buf[n - 1] == '\r')
 		n--;
 	buf[n] = '\0';
-	if (n == 0 || memchr(buf, '\0', (size_t)n))
+	if (n == 0 || memchr(buf, '\0', (size_t)n)) {
+		explicit_bzero(buf, sizeof(buf));
 		return result(res, CREDS_NO_SECRET, 0, -EINVAL,
 			      "password file \"%s\" holds no usable password", path);
+	}
 	*ret = strdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	return *ret ? 0 : -ENOMEM;

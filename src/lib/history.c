@@ -194,7 +194,7 @@ static bool parse_run_id(const char *s, uint64_t *ret)
 
 static bool parse_result(const char *s, enum run_result *ret)
 {
-	for (int r = RUN_SUCCEEDED; r <= RUN_INTERRUPTED; r++) {
+	for (int r = RUN_SUCCEEDED; r <= RUN_NOT_STARTED; r++) {
 		if (strcmp(s, run_result_name((enum run_result)r)) == 0) {
 			*ret = (enum run_result)r;
 			return true;
@@ -497,6 +497,10 @@ struct open_run {
 	uint64_t seq;
 	size_t entry;
 	time_t start;
+	/* The summary as it was before this start: a run that ends "not started" puts it
+	 * back, so a program that never ran does not count as having run. */
+	struct schedule_history before;
+	uint64_t before_seq;
 	char boot_id[HISTORY_BOOT_ID_MAX];
 	char account[HISTORY_ACCOUNT_MAX];
 };
@@ -644,7 +648,8 @@ static void apply(struct history *h, struct entry *e, const struct rec *r)
 		if (!o) {
 			o = &h->opens[h->n_opens++];
 			*o = (struct open_run){ .seq = r->seq, .entry = e->index,
-						.start = r->time };
+						.start = r->time, .before = e->sum,
+						.before_seq = e->last_seq };
 			snprintf(o->boot_id, sizeof(o->boot_id), "%s", r->boot_id);
 			snprintf(o->account, sizeof(o->account), "%s", r->account);
 			e->open++;
@@ -661,6 +666,15 @@ static void apply(struct history *h, struct entry *e, const struct rec *r)
 	}
 	case REC_END: {
 		struct open_run *o = find_open(h, r->seq);
+		if (r->result == RUN_NOT_STARTED) {
+			if (o && o->entry == e->index) {
+				e->sum = o->before;
+				e->last_seq = o->before_seq;
+				drop_open(h, o);
+			}
+			seen_seq(h, r->seq);
+			break;
+		}
 		if (o && o->entry == e->index)
 			drop_open(h, o);
 		e->sum.ever_started = true;
@@ -801,7 +815,7 @@ static void end_rec(const struct history *h, const struct open_run *o, enum run_
 int history_end(struct history *h, const char *run_id, enum run_result result, int exit_code,
 		int signal, long duration_ms, const char *dc, const char *reason, time_t now)
 {
-	if (result == RUN_NONE || (unsigned)result > RUN_INTERRUPTED)
+	if (result == RUN_NONE || (unsigned)result > RUN_NOT_STARTED)
 		return -EINVAL;
 	uint64_t seq;
 	if (!parse_run_id(run_id, &seq))

@@ -273,11 +273,11 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 	}
 	free(err);
 
-	if (a.uid == 0) {
+	if (a.uid == 0 || a.gid == 0) {
 		directory_account_clear(&a);
 		return stop(rep, IDENTITY_STAGE_LOOKUP, -EPERM,
-			    "%s has uidNumber 0 in the directory: an installation account must "
-			    "not be root",
+			    "%s has uidNumber or gidNumber 0 in the directory: an installation "
+			    "account must not be root",
 			    acct->principal);
 	}
 	id->uid = a.uid;
@@ -287,8 +287,13 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 	a.home = a.shell = NULL;
 	directory_account_clear(&a);
 	r = add_gid(id, id->gid);
-	for (size_t i = 0; r == 0 && i < id->named.n; i++)
+	for (size_t i = 0; r == 0 && i < id->named.n; i++) {
+		if (id->named.items[i].gid == 0) { /* root's group is never handed out */
+			id->named.skipped++;
+			continue;
+		}
 		r = add_gid(id, id->named.items[i].gid);
+	}
 	if (r == 0 && (!(id->dc = strdup(dc->host)) || !(id->dc_address = strdup(dc->address))))
 		r = -ENOMEM;
 	return r;

@@ -30,6 +30,7 @@ static const char *const result_names[] = {
 	[RUN_SUCCEEDED_REBOOT] = "succeeded-reboot",
 	[RUN_FAILED] = "failed",
 	[RUN_INTERRUPTED] = "interrupted",
+	[RUN_NOT_STARTED] = "not-started",
 };
 
 const char *schedule_verdict_name(enum schedule_verdict v)

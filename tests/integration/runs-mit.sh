@@ -14,8 +14,10 @@ realm_start mit 127.0.10
 
 # A distribution point with the probe in it, readable by the accounts.
 DP=$REALM_DIR/dp
-mkdir -p "$DP/probe" "$DP/empty"
+mkdir -p "$DP/probe" "$DP/empty" "$DP/closed"
 cp "$PROBE" "$DP/probe/probe"
+cp "$PROBE" "$DP/closed/probe"
+chmod 700 "$DP/closed" # swinstall cannot enter it: the program cannot start
 chmod 755 "$DP" "$DP/probe" "$DP/empty" "$DP/probe/probe"
 OUT_DIR=$REALM_DIR/out
 mkdir -p "$OUT_DIR" && chmod 1777 "$OUT_DIR"
@@ -58,6 +60,10 @@ AD
 	ad RUN00012 swinstall '[ "./probe" ]' 'depends_on = "RUN00013";'
 	ad RUN00014 badpw '[ "./probe" ]'
 	ad RUN00015 pwinstall '[ "./probe", "report" ]'
+	cat <<AD
+  { id = "RUN00018"; package = { id = "P18"; name = "Closed"; source = "$DP/closed"; };
+    program = { name = "Closed"; command = [ "./probe" ]; run_as = "swinstall"; }; rerun = "never"; },
+AD
 	cat <<AD
   { id = "RUN00013"; package = { id = "P13"; name = "Disabled"; source = "$DP/probe"; };
     program = { name = "Off"; command = [ "./probe" ]; run_as = "swinstall"; };
@@ -136,6 +142,7 @@ expect_log "output over the bound is counted" 10008 "advert=RUN00005 .*output_dr
 check "... and the log notes the truncation" grep -q "output truncated at 4096 bytes" <(log_of RUN00005)
 expect_log "10003 missing program names the path" 10003 "advert=RUN00006 .*no-such-setup.*is missing"
 expect_log "10003 missing package source names the path" 10003 "advert=RUN00016 .*moved-away"
+expect_log "10003 a working directory the account cannot enter" 10003 "advert=RUN00018 .*working directory"
 expect_log "10018 platform not supported" 10018 "advert=RUN00009 .*platform"
 expect_log "11005 requirements not met (free space)" 11005 "advert=RUN00010 .*MB free"
 expect_log "11004 dependency failed" 11004 "advert=RUN00011 .*depends_on=RUN00007"
@@ -151,7 +158,10 @@ check "pwinstall (password file) ran too" grep -q "uids=$PWINSTALL_UID" <(log_of
 # the missing program, now put in place, runs: a program that was not there never
 # counted as started.
 cp "$DP/probe/probe" "$DP/probe/no-such-setup"
+chmod 755 "$DP/closed"
 run "$ADVERTD" --once -c "$conf"
+expect_log "a program the account could not start, once it can, runs (\"never\" did not count it)" \
+	10008 "advert=RUN00018 "
 expect_log "the missing program, once in place, runs (\"never\" did not count it)" 10008 "advert=RUN00006 "
 expect_log "11006 will not rerun" 11006 "advert=RUN00001 "
 expect_log "11008 the lockout guard holds the rejected password" 11008 "advert=RUN00014 .*will not be sent again"

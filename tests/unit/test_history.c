@@ -1044,9 +1044,46 @@ static void test_many_adverts(void)
 	free(p);
 }
 
+/* A run that ends "not started" leaves the summary as it was: a "never" program whose
+ * program was never exec'd still counts as never started, after a reopen too. */
+static void test_not_started_restores_summary(void)
+{
+	char *tmp = tu_mkdtemp();
+	struct history *h = NULL;
+	char run[HISTORY_RUN_ID_MAX], run2[HISTORY_RUN_ID_MAX];
+	CU_ASSERT_EQUAL_FATAL(history_open(tmp, &h), 0);
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, "NS1", "acct", 1000, run), 0);
+	CU_ASSERT(history_summary(h, "NS1")->ever_started);
+	CU_ASSERT_EQUAL(history_end(h, run, RUN_NOT_STARTED, -1, 0, 0, NULL, "no such program", 1001), 0);
+	const struct schedule_history *s = history_summary(h, "NS1");
+	CU_ASSERT_FALSE(s->ever_started);
+	CU_ASSERT_FALSE(s->running);
+	CU_ASSERT_EQUAL(s->last_start, 0);
+	/* A real run afterwards, then another not-started one: the real one stands. */
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, "NS1", "acct", 2000, run2), 0);
+	CU_ASSERT_EQUAL(history_end(h, run2, RUN_FAILED, 3, 0, 10, NULL, "exit 3", 2001), 0);
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, "NS1", "acct", 3000, run), 0);
+	CU_ASSERT_EQUAL(history_end(h, run, RUN_NOT_STARTED, -1, 0, 0, NULL, "gone", 3001), 0);
+	s = history_summary(h, "NS1");
+	CU_ASSERT(s->ever_started);
+	CU_ASSERT_EQUAL(s->last_result, RUN_FAILED);
+	CU_ASSERT_EQUAL(s->last_start, 2000);
+	history_close(h);
+	CU_ASSERT_EQUAL_FATAL(history_open(tmp, &h), 0);
+	s = history_summary(h, "NS1");
+	CU_ASSERT(s->ever_started);
+	CU_ASSERT_EQUAL(s->last_result, RUN_FAILED);
+	CU_ASSERT_EQUAL(s->last_start, 2000);
+	CU_ASSERT_FALSE(s->running);
+	history_close(h);
+	tu_rmtree(tmp);
+	free(tmp);
+}
+
 int main(void)
 {
 	static const struct tu_test tests[] = {
+		{ "a run that never started does not count", test_not_started_restores_summary },
 		{ "round trip and reopen", test_round_trip },
 		{ "record format and escaping", test_format },
 		{ "bad arguments, second opener, foreign log", test_bad_arguments },
