@@ -340,6 +340,14 @@ static void read_account(struct cfgread *c, config_setting_t *e, size_t i, struc
 			      "account \"%s\" is defined twice (first at line %d)", a.name,
 			      config_find_account(cfg, a.name)->line);
 
+	/* The lockout guard keeps one state per account: two accounts sharing a principal
+	 * would each present its secret, and each be locked out apart. */
+	for (size_t k = 0; a.principal && k < cfg->n_accounts; k++)
+		if (cfg->accounts[k].principal && strcmp(cfg->accounts[k].principal, a.principal) == 0)
+			cfgread_error(c, config_setting_get_member(e, "principal"),
+				      "principal \"%s\" is already used by account \"%s\" (line %d)",
+				      a.principal, cfg->accounts[k].name, cfg->accounts[k].line);
+
 	int kinds = !!a.keytab + !!a.password_file + !!a.local_user;
 	if (kinds != 1)
 		cfgread_error(c, e,

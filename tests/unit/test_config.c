@@ -192,6 +192,9 @@ static const struct {
 	{ "accounts = (\n { name = \"a\"; principal = \"a@R\"; keytab = \"/k\"; } );\n", 0,
 	  "accounts with a principal need \"directory.realm\"" },
 	{ "lockout = { backoff = 5; };\n", 1, "\"lockout.backoff\" is 5, expected 60 to 2592000" },
+	{ "directory = { realm = \"R\"; };\naccounts = (\n { name = \"a\"; principal = \"a@R\"; keytab = \"/k\"; },\n"
+	  " { name = \"b\"; principal = \"a@R\";\n   password_file = \"/p\"; } );\n", 4,
+	  "principal \"a@R\" is already used by account \"a\" (line 3)" },
 	{ "accounts = { name = \"a\"; };\n", 1, "\"accounts\" must be a list" },
 };
 
