@@ -120,7 +120,7 @@ struct loader {
 	const struct catalog *old;
 	struct diag_list *diags;
 	struct catalog_reload_stats stats;
-	struct timespec started; /* CLOCK_REALTIME_COARSE before the first stat */
+	struct timespec started; /* CLOCK_REALTIME before the first stat */
 	struct path_set read;
 	size_t cap_files, cap_parsed;
 };
@@ -198,8 +198,12 @@ static bool settled(const struct stat *st, struct timespec started)
 {
 	if (st->st_ctim.tv_nsec == 0) /* probably whole seconds: allow for 2 s ones (FAT) */
 		return st->st_ctim.tv_sec + 2 <= started.tv_sec;
-	return st->st_ctim.tv_sec < started.tv_sec ||
-	       (st->st_ctim.tv_sec == started.tv_sec && st->st_ctim.tv_nsec < started.tv_nsec);
+	/* File times can lag the clock by a few coarse ticks, or (multigrain timestamps)
+	 * be finer than it: settled means older than the read by a safe margin. */
+	const long margin_ns = 20 * 1000 * 1000;
+	long long c = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+	long long s = (long long)started.tv_sec * 1000000000LL + started.tv_nsec;
+	return c + margin_ns < s;
 }
 
 /* Whether the file mentions @include: its content then depends on other files, and its
@@ -678,7 +682,7 @@ int catalog_reload(const struct catalog *old, const char *const *paths, size_t n
 		return -ENOMEM;
 	}
 	ld.cap_files = 1;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ld.started);
+	clock_gettime(CLOCK_REALTIME, &ld.started);
 	int r = gather(&ld, paths, n_paths);
 	free(ld.read.slots);
 	if (r == 0)
