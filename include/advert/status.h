@@ -69,6 +69,11 @@ void status_emit(struct status_sink *s, time_t now, enum status_id id,
  * retry timer fires. */
 size_t status_flush(struct status_sink *s, time_t now);
 
+/* The socket to poll for POLLOUT while messages wait and the socket is connected (the
+ * syslog daemon is just slow): flush as soon as it has room. -1 otherwise (retry on a
+ * timer: the socket may be gone). */
+int status_pollfd(const struct status_sink *s);
+
 /* Messages waiting in the queue. */
 size_t status_queued(const struct status_sink *s);
 

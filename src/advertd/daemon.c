@@ -1043,17 +1043,22 @@ int daemon_main(const struct daemon_options *opt)
 		}
 
 		long timeout = (long)(next - now) * 1000;
-		if (status_queued(d.status) && timeout > 1000)
+		int status_fd = status_pollfd(d.status);
+		if (status_queued(d.status) && status_fd < 0 && timeout > 1000)
 			timeout = 1000; /* syslog is away: try again soon */
-		size_t nfds = 2 + d.n_runs + 1 + CONTROL_CLIENTS_MAX;
+		/* signalfd, inotify, the syslog socket while messages wait for room, the
+		 * run processes, the control socket and its clients. */
+		enum { P_SIGNAL, P_INOTIFY, P_STATUS, P_RUNS };
+		size_t nfds = P_RUNS + d.n_runs + 1 + CONTROL_CLIENTS_MAX;
 		struct pollfd *p = calloc(nfds, sizeof(*p));
 		if (!p)
 			break;
-		p[0] = (struct pollfd){ d.sfd, POLLIN, 0 };
-		p[1] = (struct pollfd){ d.ifd, POLLIN, 0 };
+		p[P_SIGNAL] = (struct pollfd){ d.sfd, POLLIN, 0 };
+		p[P_INOTIFY] = (struct pollfd){ d.ifd, POLLIN, 0 };
+		p[P_STATUS] = (struct pollfd){ status_fd, POLLOUT, 0 };
 		for (size_t i = 0; i < d.n_runs; i++)
-			p[2 + i] = (struct pollfd){ d.runs[i].ev_fd, POLLIN, 0 };
-		size_t cbase = 2 + d.n_runs, nc = 0;
+			p[P_RUNS + i] = (struct pollfd){ d.runs[i].ev_fd, POLLIN, 0 };
+		size_t cbase = P_RUNS + d.n_runs, nc = 0;
 		if (d.control)
 			nc = control_pollfds(d.control, p + cbase, 1 + CONTROL_CLIENTS_MAX);
 		nfds = cbase + nc;
@@ -1066,12 +1071,12 @@ int daemon_main(const struct daemon_options *opt)
 			free(p);
 			break;
 		}
-		if (p[0].revents)
+		if (p[P_SIGNAL].revents)
 			handle_signals(&d);
-		if (p[1].revents)
+		if (p[P_INOTIFY].revents)
 			drain_inotify(&d);
 		for (size_t i = 0; i < d.n_runs; i++)
-			if (p[2 + i].revents && d.runs[i].ev_fd >= 0)
+			if (p[P_RUNS + i].revents && d.runs[i].ev_fd >= 0)
 				read_events(&d, &d.runs[i]);
 		if (d.control)
 			control_dispatch(d.control, p + cbase, nc, daemon_command, &d);

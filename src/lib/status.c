@@ -412,6 +412,11 @@ static int sink_send_dropped(struct status_sink *s, time_t now)
 
 /* What is still waiting includes a pending drop notice, so that a caller retrying until
  * this reaches 0 also gets the notice out. */
+int status_pollfd(const struct status_sink *s)
+{
+	return (s->n > 0 || s->dropped > 0) ? s->fd : -1;
+}
+
 size_t status_flush(struct status_sink *s, time_t now)
 {
 	if (s->dropped > 0 && sink_send_dropped(s, now) < 0)
