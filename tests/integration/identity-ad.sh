@@ -5,23 +5,17 @@
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ADVERTD=$top_builddir/src/advertd/advertd
 
 realm_start ad 127.0.6
 mkdir -p "$ADVERTD_STATE_DIR"
 
-identity() { OUT=$("$ADVERTD" -c "$ADVERTD_CONF" --test-identity "$1" 2>&1); RC=$?; }
-expect() {
-	local desc=$1; shift
-	if "$@"; then ok "$desc"; else not_ok "$desc" "status $RC" "$OUT"; fi
-}
-has() { [[ $OUT =~ $1 ]]; }
+identity() { identity_run "$ADVERTD_CONF" "$1"; }
 
 identity swinstall
 expect "swinstall: test-identity succeeds on the AD DC" test $RC -eq 0
 expect "swinstall: uid $SWINSTALL_UID, gid $INSTALLERS_GID" \
 	has "uid +$SWINSTALL_UID.*gid +$INSTALLERS_GID"
-groups=$(sed -n 's/^groups *//p' <<<"$OUT" | tr ' ' '\n' | sed 's/(.*//' | sort -n | xargs)
+groups=$(identity_groups)
 expect "swinstall: tokenGroups gives installers and every nested group" \
 	test "$groups" = "$INSTALLERS_GID $NESTED_GIDS"
 expect "groups without gidNumber (nogid, Domain Users, BUILTIN) are skipped and counted" \

@@ -7,7 +7,6 @@
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ADVERTD=$top_builddir/src/advertd/advertd
 
 realm_start mit 127.0.2
 
@@ -32,13 +31,8 @@ conf() {
 dc_lines() { local k=DC$1_KDC_LOG l=DC$1_LDAP_LOG; cat "${!k}" "${!l}" | wc -l; }
 
 # identity CONF ACCOUNT: runs it, leaves the output in $OUT and the status in $RC.
-identity() { OUT=$("$ADVERTD" -c "$1" --test-identity "$2" 2>&1); RC=$?; }
+identity() { identity_run "$1" "$2"; }
 
-expect() { # DESC CONDITION…
-	local desc=$1; shift
-	if "$@"; then ok "$desc"; else not_ok "$desc" "status $RC" "$OUT"; fi
-}
-has() { [[ $OUT =~ $1 ]]; }
 
 both=$(conf both "1 2")
 only1=$(STATE=$REALM_DIR/state-pin conf only1 "1")
@@ -50,7 +44,7 @@ identity "$both" swinstall
 expect "swinstall: test-identity succeeds" test $RC -eq 0
 expect "swinstall: uid $SWINSTALL_UID, gid $INSTALLERS_GID" \
 	has "uid +$SWINSTALL_UID.*gid +$INSTALLERS_GID"
-groups=$(sed -n 's/^groups *//p' <<<"$OUT" | tr ' ' '\n' | sed 's/(.*//' | sort -n | xargs)
+groups=$(identity_groups)
 expect "swinstall: groups are exactly installers and the nested g1..g4 (cycle included)" \
 	test "$groups" = "$INSTALLERS_GID $NESTED_GIDS"
 expect "swinstall: the group without gidNumber is skipped and counted" \

@@ -62,6 +62,17 @@ check_output() {
     else not_ok "$desc" "command: $*" "expected to match: $re" "output:" "$OUT"; fi
 }
 
+# For checks on the output of `advertd --test-identity` (identity_run sets OUT and RC):
+# expect DESC CONDITION… is ok when the condition holds; has REGEX matches OUT; and
+# identity_groups prints the gids of OUT's "groups" line, sorted.
+identity_run() { OUT=$("$top_builddir/src/advertd/advertd" -c "$1" --test-identity "$2" 2>&1); RC=$?; }
+expect() {
+    local desc=$1; shift
+    if "$@"; then ok "$desc"; else not_ok "$desc" "status $RC" "$OUT"; fi
+}
+has() { [[ $OUT =~ $1 ]]; }
+identity_groups() { sed -n 's/^groups *//p' <<<"$OUT" | tr ' ' '\n' | sed 's/(.*//' | sort -n | xargs; }
+
 # Kerberos login helpers; each uses its own ccache under TEST_TMP.
 # kinit_keytab KRB5_CONFIG KEYTAB PRINCIPAL
 kinit_keytab() {
