@@ -9,6 +9,7 @@
 #include <time.h>
 
 #define LOCKOUT_FP_LEN 64 /* hex SHA-256 */
+#define LOCKOUT_REJECTED_MAX 8 /* rejected secrets remembered besides the last one */
 
 /* What the last attempt with a secret came to, as far as the guard cares. */
 enum lockout_outcome {
@@ -27,6 +28,10 @@ struct lockout_state {
 	char dc[256];			      /* which DC said so */
 	char message[256];		      /* what the KDC said, for admins */
 	unsigned attempts;		      /* requests ever sent with this fingerprint */
+	/* Every secret the KDC rejected (newest last, oldest forgotten first): one that
+	 * comes back — a restored backup, a reverted change — is still never sent. */
+	char rejected[LOCKOUT_REJECTED_MAX][LOCKOUT_FP_LEN + 1];
+	unsigned n_rejected;
 };
 
 enum lockout_verdict {

@@ -48,9 +48,19 @@ static bool fp_same(const char *recorded, const char *fp)
 	return strncmp(recorded, fp, LOCKOUT_FP_LEN) == 0;
 }
 
+static bool was_rejected(const struct lockout_state *st, const char *fp)
+{
+	for (unsigned i = 0; i < st->n_rejected && i < LOCKOUT_REJECTED_MAX; i++)
+		if (fp_same(st->rejected[i], fp))
+			return true;
+	return false;
+}
+
 enum lockout_verdict lockout_decide(const struct lockout_state *st, const char *fp, time_t now,
 				    int backoff, time_t *ret_until)
 {
+	if (was_rejected(st, fp))
+		return LOCKOUT_HOLD_REJECTED;
 	switch (st->outcome) {
 	case LOCKOUT_NONE:
 	case LOCKOUT_OK:
@@ -97,6 +107,16 @@ void lockout_record(struct lockout_state *st, const char *fp, enum lockout_outco
 	else
 		st->attempts = 1;
 	copy_trunc(st->fingerprint, sizeof(st->fingerprint), fp);
+	if (st->n_rejected > LOCKOUT_REJECTED_MAX)
+		st->n_rejected = LOCKOUT_REJECTED_MAX;
+	if (outcome == LOCKOUT_REJECTED && !was_rejected(st, fp)) {
+		if (st->n_rejected == LOCKOUT_REJECTED_MAX) {
+			memmove(st->rejected[0], st->rejected[1],
+				(LOCKOUT_REJECTED_MAX - 1) * sizeof(st->rejected[0]));
+			st->n_rejected--;
+		}
+		copy_trunc(st->rejected[st->n_rejected++], sizeof(st->rejected[0]), fp);
+	}
 	st->outcome = outcome;
 	st->since = now;
 	copy_trunc(st->dc, sizeof(st->dc), dc ? dc : "");
@@ -226,6 +246,10 @@ static int serialize(const struct lockout_state *st, struct buf *b)
 	buf_field(b, "message", st->message, sizeof(st->message) - 1);
 	snprintf(num, sizeof(num), "%u", st->attempts);
 	buf_field(b, "attempts", num, SIZE_MAX);
+	/* One line per remembered rejected secret; none while there is none (so files from
+	 * before this existed read the same). */
+	for (unsigned i = 0; i < st->n_rejected && i < LOCKOUT_REJECTED_MAX; i++)
+		buf_field(b, "rejected", st->rejected[i], LOCKOUT_FP_LEN);
 
 	char hex[LOCKOUT_HEX_LEN + 1];
 	textrec_sha256_hex(b->data, b->len, hex, LOCKOUT_HEX_LEN);
@@ -289,6 +313,15 @@ static bool parse_line(const char *line, size_t n, struct lockout_state *st, uns
 		bit = F_MESSAGE;
 		if (textrec_unescape(TEXTREC_LINE, v, vlen, st->message, sizeof(st->message)) < 0)
 			return false;
+	} else if (KEY("rejected")) {
+		/* Repeatable and optional: not part of the exactly-once set. */
+		if (st->n_rejected == LOCKOUT_REJECTED_MAX ||
+		    textrec_unescape(TEXTREC_LINE, v, vlen, st->rejected[st->n_rejected],
+				     sizeof(st->rejected[0])) < 0 ||
+		    !st->rejected[st->n_rejected][0])
+			return false;
+		st->n_rejected++;
+		return true;
 	} else if (KEY("attempts")) {
 		bit = F_ATTEMPTS;
 		if (textrec_unescape(TEXTREC_LINE, v, vlen, tmp, sizeof(tmp)) < 0 ||

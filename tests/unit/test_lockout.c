@@ -528,6 +528,41 @@ static void test_two_processes(void)
 	CU_ASSERT(lock_is_free("shared"));
 }
 
+/* A secret rejected once stays refused even after another secret came and went: a
+ * restored backup or a reverted change brings back a keytab the KDC already refused.
+ * The set survives a write and a read, and forgets the oldest beyond its size. */
+static void test_rejected_secrets_are_remembered(void)
+{
+	struct lockout_state st = { 0 };
+	lockout_record(&st, FP_A, LOCKOUT_REJECTED, T0, "dc1", "Preauthentication failed");
+	lockout_record(&st, FP_B, LOCKOUT_OK, T0 + 10, "dc1", "Success");
+	CU_ASSERT_EQUAL(lockout_decide(&st, FP_B, T0 + 11, BACKOFF, NULL), LOCKOUT_ALLOW);
+	CU_ASSERT_EQUAL(lockout_decide(&st, FP_A, T0 + 11, BACKOFF, NULL), LOCKOUT_HOLD_REJECTED);
+
+	CU_ASSERT_EQUAL_FATAL(lockout_write(dir, "remember", &st), 0);
+	int fd = lockout_lock(dir, "remember");
+	CU_ASSERT_FATAL(fd >= 0);
+	struct lockout_state back;
+	CU_ASSERT_EQUAL_FATAL(lockout_read(fd, &back), 0);
+	close(fd);
+	CU_ASSERT_EQUAL(back.n_rejected, 1);
+	CU_ASSERT_EQUAL(lockout_decide(&back, FP_A, T0 + 12, BACKOFF, NULL), LOCKOUT_HOLD_REJECTED);
+	CU_ASSERT_EQUAL(lockout_decide(&back, FP_B, T0 + 12, BACKOFF, NULL), LOCKOUT_ALLOW);
+
+	/* More rejected secrets than remembered: the oldest (A) is forgotten first. */
+	char fp[LOCKOUT_FP_LEN + 1];
+	for (int i = 0; i < LOCKOUT_REJECTED_MAX; i++) {
+		memset(fp, 'c' + i, LOCKOUT_FP_LEN);
+		fp[LOCKOUT_FP_LEN] = '\0';
+		lockout_record(&back, fp, LOCKOUT_REJECTED, T0 + 20 + i, "dc1", "rejected");
+	}
+	CU_ASSERT_EQUAL(back.n_rejected, LOCKOUT_REJECTED_MAX);
+	lockout_record(&back, FP_B, LOCKOUT_OK, T0 + 40, "dc1", "Success");
+	CU_ASSERT_EQUAL(lockout_decide(&back, FP_A, T0 + 41, BACKOFF, NULL), LOCKOUT_ALLOW);
+	memset(fp, 'c', LOCKOUT_FP_LEN);
+	CU_ASSERT_EQUAL(lockout_decide(&back, fp, T0 + 41, BACKOFF, NULL), LOCKOUT_HOLD_REJECTED);
+}
+
 int main(void)
 {
 	dir = tu_mkdtemp();
@@ -536,6 +571,7 @@ int main(void)
 		{ "decide: every rule and boundary", test_decide_table },
 		{ "decide: extreme times", test_decide_extremes },
 		{ "record: fields and attempts", test_record },
+		{ "rejected secrets are remembered, not just the last", test_rejected_secrets_are_remembered },
 		{ "file: round trip", test_round_trip },
 		{ "file: format", test_format },
 		{ "file: empty", test_empty },
