@@ -72,6 +72,7 @@ struct daemon {
 	char **forced; /* advertisements an admin asked to run now */
 	size_t n_forced;
 	time_t next_rescan;
+	unsigned ends_since_compaction;
 	/* --once bookkeeping */
 	unsigned ran, failed;
 };

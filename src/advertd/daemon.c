@@ -406,6 +406,15 @@ static void finish_run(struct daemon *d, struct active_run *r, enum run_result r
 		emit(d, STATUS_HISTORY_FAILED, f, 3);
 	}
 	r->finished = true;
+	/* Keep the log bounded while the daemon runs, not only at start-up: now and then,
+	 * once it has grown past 1 MiB, rewrite it (runs still open are kept). */
+	if (e == 0 && ++d->ends_since_compaction >= 256) {
+		struct history_stats hs;
+		history_get_stats(d->hist, &hs);
+		d->ends_since_compaction = 0;
+		if (hs.size > (1u << 20) && history_compact(d->hist) < 0)
+			log_warning("cannot compact the run history in %s", d->cfg->state_dir);
+	}
 }
 
 static void handle_event(struct daemon *d, struct active_run *r, const struct run_event *ev)
