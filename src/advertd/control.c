@@ -24,6 +24,7 @@
 
 #define CLIENT_IDLE_MS 5000
 #define MAX_ARGS 16
+#define ROOT_SLOTS 8 /* of CONTROL_CLIENTS_MAX, kept for root */
 
 struct client {
 	int fd;
@@ -281,12 +282,19 @@ void control_dispatch(struct control *c, const struct pollfd *fds, size_t n, con
 			int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (fd < 0)
 				break;
-			if (c->n_clients == CONTROL_CLIENTS_MAX) {
+			enum control_perm perm = peer_perm(c, fd);
+			/* The last slots are root's: readers holding every connection open must
+			 * not keep root from run or reload. */
+			size_t others = 0;
+			for (size_t i = 0; i < c->n_clients; i++)
+				others += c->clients[i].perm != CONTROL_PERM_ADMIN;
+			if (c->n_clients == CONTROL_CLIENTS_MAX ||
+			    (perm != CONTROL_PERM_ADMIN && others >= CONTROL_CLIENTS_MAX - ROOT_SLOTS)) {
 				close(fd); /* busy: the client retries */
 				continue;
 			}
 			c->clients[c->n_clients++] = (struct client){
-				.fd = fd, .perm = peer_perm(c, fd), .deadline = now + CLIENT_IDLE_MS
+				.fd = fd, .perm = perm, .deadline = now + CLIENT_IDLE_MS
 			};
 		}
 	}
