@@ -473,6 +473,23 @@ static char *or_filter(const char *attr, char *const *values, size_t from, size_
 	return f;
 }
 
+/* Every entry under base whose attr equals any of values, in searches of at most
+ * FILTER_BATCH alternatives each. */
+static int search_any(struct directory_conn *d, const char *base, const char *attr,
+		      char *const *values, size_t n, bool escape, char **attrs, entry_fn fn,
+		      void *data, char **ret_err)
+{
+	int r = 0;
+	for (size_t from = 0; r == 0 && from < n; from += FILTER_BATCH) {
+		size_t to = from + FILTER_BATCH < n ? from + FILTER_BATCH : n;
+		char *filter = or_filter(attr, values, from, to, escape);
+		r = filter ? search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, fn, data, ret_err)
+			   : -ENOMEM;
+		free(filter);
+	}
+	return r;
+}
+
 static void strv_clear(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -499,14 +516,9 @@ static int groups_nested(struct directory_conn *d, const char *base,
 		w.next = (struct dn_set){ 0 };
 		for (size_t i = 0; r == 0 && i < level.n; i++)
 			r = dn_set_add(&w.queried, level.v[i]);
-		for (size_t from = 0; r == 0 && from < level.n; from += FILTER_BATCH) {
-			size_t to = from + FILTER_BATCH < level.n ? from + FILTER_BATCH : level.n;
-			char *filter = or_filter("member", level.v, from, to, true);
-			r = filter ? search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, walk_entry, &w,
-					    ret_err)
-				   : -ENOMEM;
-			free(filter);
-		}
+		if (r == 0)
+			r = search_any(d, base, "member", level.v, level.n, true, attrs, walk_entry,
+				       &w, ret_err);
 		dn_set_clear(&level);
 	}
 	dn_set_clear(&w.found);
@@ -575,14 +587,9 @@ static int groups_token(struct directory_conn *d, const char *base,
 	int r = search(d, acct->dn, LDAP_SCOPE_BASE, "(objectClass=*)", token_attrs, token_entry,
 		       &s, ret_err);
 	struct group_walk w = { .out = out };
-	for (size_t from = 0; r == 0 && from < s.n; from += FILTER_BATCH) {
-		size_t to = from + FILTER_BATCH < s.n ? from + FILTER_BATCH : s.n;
-		char *filter = or_filter("objectSid", s.escaped, from, to, false);
-		r = filter ? search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, group_entry, &w,
-				    ret_err)
-			   : -ENOMEM;
-		free(filter);
-	}
+	if (r == 0)
+		r = search_any(d, base, "objectSid", s.escaped, s.n, false, attrs, group_entry, &w,
+			       ret_err);
 	/* SIDs that resolve to nothing here (well-known, foreign) have no gidNumber either. */
 	if (r == 0 && s.n > w.entries)
 		out->skipped += (unsigned)(s.n - w.entries);
