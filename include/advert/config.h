@@ -83,6 +83,9 @@ struct config {
 
 	struct {
 		int backoff;
+		/* On AD: failed attempts left below lockoutThreshold that the fleet never
+		 * spends (kept for a human). */
+		int reserve;
 	} lockout;
 };
 

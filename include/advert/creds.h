@@ -22,9 +22,16 @@ enum creds_status {
 	CREDS_ACCOUNT_EXPIRED,	/* KRB5KDC_ERR_NAME_EXP */
 	CREDS_UNKNOWN_PRINCIPAL,
 	CREDS_CLOCK_SKEW,
-	CREDS_UNREACHABLE, /* the DC did not answer: try the next one */
-	CREDS_ERROR,	   /* anything else */
+	CREDS_UNREACHABLE, /* the DC did not answer before the secret went: try the next one */
+	CREDS_NO_REPLY,	   /* the secret went and no answer came: it may have been counted,
+			    * so it goes to no other DC */
+	CREDS_NOT_RECORDED, /* the guard could not record the attempt first: nothing was sent */
+	CREDS_ERROR,	    /* anything else */
 };
+
+/* Called just before a request carrying the secret leaves the process; a negative
+ * return stops it (CREDS_NOT_RECORDED), nothing is sent. */
+typedef int (*creds_before_secret_fn)(void *data);
 
 struct creds_result {
 	enum creds_status status;
@@ -35,13 +42,19 @@ struct creds_result {
 /* A krb5 context pinned to one DC. */
 struct creds_ctx;
 
-/* Creates a context for realm whose every KDC lookup answers dc (TCP, its kdc_port).
+/* Creates a context for realm whose every KDC lookup answers dc. advertd carries the
+ * requests itself, one TCP connection each to dc's address and kdc_port, never UDP,
+ * never another address, and each bounded by the context's deadline.
  * Settings other than the pin come from the normal profile (KRB5_CONFIG or
  * /etc/krb5.conf, if any). Returns 0 or -errno. */
 int creds_open(const char *realm, const struct dc *dc, struct creds_ctx **ret)
 	__attribute__((nonnull, warn_unused_result));
 void creds_close(struct creds_ctx *c);
 krb5_context creds_krb5(const struct creds_ctx *c) __attribute__((nonnull));
+
+/* Sets the absolute deadline (CLOCK_MONOTONIC, in ms) every later KDC exchange must
+ * finish by; 0 means none. */
+void creds_set_deadline(struct creds_ctx *c, double deadline_ms) __attribute__((nonnull));
 
 /* Requests sent to the KDC through this context so far. */
 unsigned creds_kdc_requests(const struct creds_ctx *c) __attribute__((nonnull));
@@ -55,10 +68,18 @@ int creds_fingerprint(struct creds_ctx *c, const struct config_account *acct,
 	__attribute__((nonnull, warn_unused_result));
 
 /* The AS exchange for acct's principal with its own secret, into ccache (initialised to
- * that principal). Returns 0 when res->status is CREDS_OK, else -EACCES (the KDC said
- * no: see res), -EHOSTUNREACH (no answer) or another -errno. */
+ * that principal). The secret is sent at most once per context: before the one request
+ * that carries it, before(data) is called (NULL: none), and a second such request is
+ * refused. Returns 0 when res->status is CREDS_OK, else -EACCES (the KDC said no: see
+ * res), -EHOSTUNREACH (no answer before the secret went), -ETIMEDOUT (CREDS_NO_REPLY),
+ * -ENOLCK (CREDS_NOT_RECORDED) or another -errno. */
 int creds_acquire(struct creds_ctx *c, const struct config_account *acct, krb5_ccache ccache,
-		  struct creds_result *res) __attribute__((nonnull, warn_unused_result));
+		  creds_before_secret_fn before, void *data, struct creds_result *res)
+	__attribute__((nonnull(1, 2, 3, 6), warn_unused_result));
+
+/* The highest key version of the account's keys in the keytab as last fingerprinted,
+ * or -1 (a password, or nothing read yet). */
+int creds_keytab_kvno(const struct creds_ctx *c) __attribute__((nonnull));
 
 /* Gets service/<host>@realm with the TGT in ccache and stores it there. */
 int creds_service_ticket(struct creds_ctx *c, krb5_ccache ccache, const char *service,

@@ -19,6 +19,14 @@ enum lockout_outcome {
 	LOCKOUT_REVOKED,	/* locked out or disabled: leave alone for the backoff */
 	LOCKOUT_UNUSABLE,	/* expired password/account, unknown principal: backoff,
 				 * or until the secret changes */
+	/* Written before a request carrying the secret leaves the process, replaced by the
+	 * answer. Still there later means the secret was sent and no answer was recorded
+	 * (a lost reply, a killed run): the KDC may have counted a bad attempt. Held for the
+	 * backoff unless the secret changes or the directory shows nothing was counted. */
+	LOCKOUT_INFLIGHT,
+	/* The state file was found damaged: whatever it said is lost, so the secret held
+	 * then is never sent, until it changes. */
+	LOCKOUT_DAMAGED,
 };
 
 struct lockout_state {
@@ -32,6 +40,10 @@ struct lockout_state {
 	 * comes back — a restored backup, a reverted change — is still never sent. */
 	char rejected[LOCKOUT_REJECTED_MAX][LOCKOUT_FP_LEN + 1];
 	unsigned n_rejected;
+	/* AD's pwdLastSet (FILETIME) when the directory was last checked before this
+	 * fingerprint was accepted; 0 when unknown. A later pwdLastSet means the password
+	 * changed since: the secret is stale. */
+	long long accepted_under;
 };
 
 enum lockout_verdict {
@@ -46,7 +58,14 @@ enum lockout_verdict lockout_decide(const struct lockout_state *st, const char *
 				    int backoff, time_t *ret_until)
 	__attribute__((nonnull(1, 2)));
 
-/* Records the outcome of a request made with fp. Pure. */
+/* Records, before it is sent, that a request carrying the secret fp goes to dc now
+ * (LOCKOUT_INFLIGHT; one more attempt). Pure; the caller writes the state durably before
+ * sending anything. */
+void lockout_begin(struct lockout_state *st, const char *fp, time_t now, const char *dc)
+	__attribute__((nonnull(1, 2)));
+
+/* Records the outcome of a request made with fp. After lockout_begin with the same fp it
+ * is the answer to that attempt, not a new one. Pure. */
 void lockout_record(struct lockout_state *st, const char *fp, enum lockout_outcome outcome,
 		    time_t now, const char *dc, const char *message) __attribute__((nonnull(1, 2)));
 
@@ -58,11 +77,21 @@ void lockout_record(struct lockout_state *st, const char *fp, enum lockout_outco
  * -EINVAL for an account name with '/' or a leading '.'. */
 int lockout_lock(const char *state_dir, const char *account) __attribute__((nonnull));
 
+/* The path of the account's state file, for messages (malloc'd; NULL on ENOMEM). */
+char *lockout_state_path(const char *state_dir, const char *account) __attribute__((nonnull));
+
 /* Reads the state through fd: the directory fd from lockout_lock (its state file; absent
  * is LOCKOUT_NONE), or an open state file (read from offset 0). An empty file is
  * LOCKOUT_NONE. A corrupt file is -EBADMSG (the caller must then refuse to send anything:
  * better a held account than a locked one). */
 int lockout_read(int fd, struct lockout_state *ret) __attribute__((nonnull));
+
+/* Moves a damaged state file aside (to state.damaged, for the admin) and writes a fresh
+ * state saying LOCKOUT_DAMAGED for fp, so that the secret held now stays unsent until it
+ * changes. Call it with the account's lock held. Returns 0 or -errno; on failure nothing
+ * may be sent either. */
+int lockout_quarantine(const char *state_dir, const char *account, const char *fp, time_t now,
+		       const char *why) __attribute__((nonnull));
 
 /* Replaces the state durably (write to temp, fsync, rename, fsync the directory). Call it
  * with the account's lock held. */

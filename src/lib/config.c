@@ -65,6 +65,7 @@ struct config *config_new_default(void)
 	cfg->directory.schema = CONFIG_SCHEMA_RFC2307BIS;
 	cfg->directory.timeout = 5;
 	cfg->lockout.backoff = 1800;
+	cfg->lockout.reserve = 1;
 	if (!cfg->advertisements || !cfg->advertisements[0] || !cfg->state_dir ||
 	    !cfg->log_dir || !cfg->control_socket || !cfg->admin_group || !cfg->syslog.ident || !cfg->syslog.socket ||
 	    !cfg->client_token.keytab || !cfg->directory.site) {
@@ -395,12 +396,13 @@ static void read_accounts(struct cfgread *c, const config_setting_t *root, struc
 
 static void read_lockout(struct cfgread *c, const config_setting_t *root, struct config *cfg)
 {
-	static const char *const keys[] = { "backoff", NULL };
+	static const char *const keys[] = { "backoff", "reserve", NULL };
 	config_setting_t *g;
 	if (cfgread_group(c, root, "", "lockout", false, false, &g) != CFG_OK)
 		return;
 	cfgread_unknown_keys(c, g, "lockout", keys);
 	read_int(c, g, "lockout", "backoff", 60, 30 * 86400, &cfg->lockout.backoff);
+	read_int(c, g, "lockout", "reserve", 0, 1000, &cfg->lockout.reserve);
 }
 
 static void read_advertisement_paths(struct cfgread *c, const config_setting_t *root,

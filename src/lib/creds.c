@@ -4,8 +4,11 @@
  * KDC" lands on the same DC. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <openssl/evp.h>
@@ -13,14 +16,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "advert/creds.h"
+#include "advert/kdcmsg.h"
 #include "advert/textrec.h"
 #include "advert/trust.h"
 
 #define PASSWORD_MAX 1024
+#define KDC_REPLY_MAX (1u << 20) /* an AD ticket with a large PAC stays well below */
 
 struct pin {
 	profile_t base; /* the normal profile, for everything but the pin */
@@ -31,7 +38,11 @@ struct pin {
 struct creds_ctx {
 	krb5_context ctx;
 	struct pin pin;
+	struct sockaddr_storage kdc_addr; /* the pinned DC, the only place requests go */
+	socklen_t kdc_addrlen;
+	double deadline_ms; /* CLOCK_MONOTONIC; 0: none */
 	unsigned kdc_requests;
+	int keytab_kvno; /* highest kvno fingerprinted, -1 for none */
 	/* The secret exactly as fingerprinted, so the request uses what the guard judged. */
 	krb5_keytab keytab; /* MEMORY: copy of the account's keys */
 	char *password;	    /* wiped on close */
@@ -88,12 +99,153 @@ static void pin_free_values(void *cbdata, char **values)
 	profile_free_list(values);
 }
 
-static krb5_error_code KRB5_CALLCONV count_send(krb5_context ctx, void *data,
-						 const krb5_data *realm, const krb5_data *message,
-						 krb5_data **new_message_out, krb5_data **reply_out)
+static double mono_ms(void)
 {
-	(*(unsigned *)data)++;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Waits for events on fd until the context's deadline. Returns 0, -ETIMEDOUT or -errno. */
+static int wait_fd(const struct creds_ctx *c, int fd, short events)
+{
+	for (;;) {
+		int ms = -1;
+		if (c->deadline_ms > 0) {
+			double left = c->deadline_ms - mono_ms();
+			if (left <= 0)
+				return -ETIMEDOUT;
+			ms = (int)left + 1;
+		}
+		struct pollfd p = { .fd = fd, .events = events };
+		int n = poll(&p, 1, ms);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			continue; /* the deadline check above ends it */
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+static int send_all(const struct creds_ctx *c, int fd, const unsigned char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+		if (k > 0) {
+			p += k;
+			n -= (size_t)k;
+			continue;
+		}
+		if (k < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		int r = wait_fd(c, fd, POLLOUT);
+		if (r < 0)
+			return r;
+	}
 	return 0;
+}
+
+static int recv_all(const struct creds_ctx *c, int fd, unsigned char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = recv(fd, p, n, 0);
+		if (k > 0) {
+			p += k;
+			n -= (size_t)k;
+			continue;
+		}
+		if (k == 0)
+			return -ECONNRESET;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		int r = wait_fd(c, fd, POLLIN);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* One request, one reply, over one TCP connection to the pinned DC (RFC 4120 §7.2.2),
+ * all before the deadline. *reply is malloc'd. Returns 0 or -errno (-ETIMEDOUT for the
+ * deadline). */
+static int kdc_exchange(struct creds_ctx *c, const krb5_data *req, krb5_data *reply)
+{
+	int fd = socket(c->kdc_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	int r = 0;
+	c->kdc_requests++;
+	if (connect(fd, (const struct sockaddr *)&c->kdc_addr, c->kdc_addrlen) < 0) {
+		if (errno != EINPROGRESS) {
+			r = -errno;
+		} else if ((r = wait_fd(c, fd, POLLOUT)) == 0) {
+			int soerr = 0;
+			socklen_t len = sizeof(soerr);
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+				r = -errno;
+			else if (soerr)
+				r = -soerr;
+		}
+	}
+	uint32_t be = htonl(req->length);
+	if (r == 0)
+		r = send_all(c, fd, (const unsigned char *)&be, sizeof(be));
+	if (r == 0)
+		r = send_all(c, fd, (const unsigned char *)req->data, req->length);
+	if (r == 0)
+		r = recv_all(c, fd, (unsigned char *)&be, sizeof(be));
+	uint32_t len = ntohl(be);
+	if (r == 0 && (len == 0 || len > KDC_REPLY_MAX))
+		r = -EBADMSG;
+	char *data = NULL;
+	if (r == 0 && !(data = malloc(len)))
+		r = -ENOMEM;
+	if (r == 0)
+		r = recv_all(c, fd, (unsigned char *)data, len);
+	close(fd);
+	if (r < 0) {
+		free(data);
+		return r;
+	}
+	reply->magic = KV5M_DATA;
+	reply->data = data;
+	reply->length = len;
+	return 0;
+}
+
+/* Every request the library itself sends through this context (service tickets)
+ * travels by kdc_exchange too: the same DC, the same deadline, never UDP. A request
+ * carrying the secret never goes this way; creds_acquire alone sends that. */
+static krb5_error_code KRB5_CALLCONV kdc_send(krb5_context ctx, void *data, const krb5_data *realm,
+					      const krb5_data *message,
+					      krb5_data **new_message_out, krb5_data **reply_out)
+{
+	struct creds_ctx *c = data;
+	if (kdcmsg_carries_secret(message->data, message->length))
+		return KRB5_PLUGIN_OP_NOTSUPP;
+	krb5_data reply;
+	int r = kdc_exchange(c, message, &reply);
+	if (r < 0)
+		return KRB5_KDC_UNREACH;
+	krb5_data *out = malloc(sizeof(*out));
+	if (!out) {
+		free(reply.data);
+		return ENOMEM;
+	}
+	*out = reply;
+	*reply_out = out;
+	return 0;
+}
+
+void creds_set_deadline(struct creds_ctx *c, double deadline_ms)
+{
+	c->deadline_ms = deadline_ms;
+}
+
+int creds_keytab_kvno(const struct creds_ctx *c)
+{
+	return c->keytab_kvno;
 }
 
 /* The normal profile, read once per process. */
@@ -126,6 +278,21 @@ int creds_open(const char *realm, const struct dc *dc, struct creds_ctx **ret)
 	struct creds_ctx *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->keytab_kvno = -1;
+	char port[8];
+	snprintf(port, sizeof(port), "%u", dc->kdc_port);
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM },
+			*ai = NULL;
+	if (getaddrinfo(dc->address, port, &hints, &ai) != 0 || ai->ai_addrlen > sizeof(c->kdc_addr)) {
+		if (ai)
+			freeaddrinfo(ai);
+		free(c);
+		return -EINVAL;
+	}
+	memcpy(&c->kdc_addr, ai->ai_addr, ai->ai_addrlen);
+	c->kdc_addrlen = ai->ai_addrlen;
+	freeaddrinfo(ai);
 	c->pin.base = base_profile();
 	bool v6 = strchr(dc->address, ':') != NULL;
 	if (!(c->pin.realm = strdup(realm)) ||
@@ -152,7 +319,7 @@ int creds_open(const char *realm, const struct dc *dc, struct creds_ctx **ret)
 		creds_close(c);
 		return -EINVAL;
 	}
-	krb5_set_kdc_send_hook(c->ctx, count_send, &c->kdc_requests);
+	krb5_set_kdc_send_hook(c->ctx, kdc_send, c);
 	*ret = c;
 	return 0;
 }
@@ -297,6 +464,8 @@ static int snapshot_keytab(struct creds_ctx *c, const struct config_account *acc
 			EVP_DigestUpdate(md, e.key.contents, e.key.length);
 			if (krb5_kt_add_entry(k, c->keytab, &e) == 0)
 				found++;
+			if ((int)e.vno > c->keytab_kvno)
+				c->keytab_kvno = (int)e.vno;
 		}
 		krb5_free_keytab_entry_contents(k, &e);
 	}
@@ -332,6 +501,7 @@ int creds_fingerprint(struct creds_ctx *c, const struct config_account *acct,
 		krb5_kt_close(c->ctx, c->keytab);
 		c->keytab = NULL;
 	}
+	c->keytab_kvno = -1;
 	if (c->password) {
 		explicit_bzero(c->password, strlen(c->password));
 		free(c->password);
@@ -396,8 +566,68 @@ static int krb5_result(struct creds_ctx *c, krb5_error_code code, struct creds_r
 	return s == CREDS_OK ? 0 : s == CREDS_UNREACHABLE ? -EHOSTUNREACH : -EACCES;
 }
 
+/* Runs the AS exchange of icc over kdc_exchange, the secret at most once, and says
+ * what came of it. */
+static int as_exchange(struct creds_ctx *c, krb5_init_creds_context icc,
+		       creds_before_secret_fn before, void *data, struct creds_result *res)
+{
+	krb5_context k = c->ctx;
+	krb5_data in = { .magic = KV5M_DATA }, out = { .magic = KV5M_DATA },
+		  realm = { .magic = KV5M_DATA };
+	bool sent = false;
+	int32_t answer = -1; /* the KDC's error to the request that carried the secret */
+	int r = 0;
+	for (;;) {
+		unsigned flags = 0;
+		krb5_error_code kc = krb5_init_creds_step(k, icc, &in, &out, &realm, &flags);
+		free(in.data);
+		in = (krb5_data){ .magic = KV5M_DATA };
+		krb5_free_data_contents(k, &realm);
+		if (kc || !(flags & KRB5_INIT_CREDS_STEP_FLAG_CONTINUE)) {
+			krb5_free_data_contents(k, &out);
+			r = krb5_result(c, kc, res);
+			/* A local failure to go on after the KDC rejected the secret is the
+			 * rejection, as far as anyone must know. */
+			if (kc && sent && answer > 0 && res->status == CREDS_ERROR) {
+				kc = (krb5_error_code)(ERROR_TABLE_BASE_krb5 + answer);
+				r = krb5_result(c, kc, res);
+			}
+			return r;
+		}
+		bool secret = kdcmsg_carries_secret(out.data, out.length);
+		if (secret && sent) {
+			krb5_free_data_contents(k, &out);
+			if (answer > 0)
+				return krb5_result(c, (krb5_error_code)(ERROR_TABLE_BASE_krb5 + answer),
+						   res);
+			return result(res, CREDS_ERROR, 0, -EPERM,
+				      "the exchange wanted to send the secret a second time: refused");
+		}
+		if (secret && before && (r = before(data)) < 0) {
+			krb5_free_data_contents(k, &out);
+			return result(res, CREDS_NOT_RECORDED, 0, -ENOLCK,
+				      "the lockout guard could not record the attempt first (%s): "
+				      "nothing was sent",
+				      strerror(-r));
+		}
+		sent = sent || secret;
+		r = kdc_exchange(c, &out, &in);
+		krb5_free_data_contents(k, &out);
+		if (r < 0) {
+			const char *what = r == -ETIMEDOUT ? "no answer in time" : strerror(-r);
+			if (secret)
+				return result(res, CREDS_NO_REPLY, 0, -ETIMEDOUT,
+					      "the KDC got the secret and gave no answer (%s)", what);
+			return result(res, CREDS_UNREACHABLE, KRB5_KDC_UNREACH, -EHOSTUNREACH,
+				      "the KDC did not answer (%s)", what);
+		}
+		if (secret)
+			answer = kdcmsg_error_code(in.data, in.length);
+	}
+}
+
 int creds_acquire(struct creds_ctx *c, const struct config_account *acct, krb5_ccache ccache,
-		  struct creds_result *res)
+		  creds_before_secret_fn before, void *data, struct creds_result *res)
 {
 	if (!c->keytab && !c->password) {
 		char fp[LOCKOUT_FP_LEN + 1];
@@ -408,27 +638,37 @@ int creds_acquire(struct creds_ctx *c, const struct config_account *acct, krb5_c
 	*res = (struct creds_result){ .status = CREDS_OK };
 	krb5_context k = c->ctx;
 	krb5_principal princ = NULL;
-	krb5_get_init_creds_opt *opt = NULL;
+	krb5_init_creds_context icc = NULL;
 	krb5_creds creds;
 	memset(&creds, 0, sizeof(creds));
 
+	/* The step interface, not krb5_get_init_creds_*: those retry a failed exchange
+	 * "with the primary KDC" on their own, which would present the secret twice. */
 	krb5_error_code kc = krb5_parse_name(k, acct->principal, &princ);
 	if (!kc)
-		kc = krb5_get_init_creds_opt_alloc(k, &opt);
-	if (!kc) {
+		kc = krb5_init_creds_init(k, princ, NULL, NULL, 0, NULL, &icc);
+	if (!kc)
+		kc = c->keytab ? krb5_init_creds_set_keytab(k, icc, c->keytab)
+			       : krb5_init_creds_set_password(k, icc, c->password);
+	int r;
+	if (kc) {
+		r = krb5_result(c, kc, res);
+	} else if ((r = as_exchange(c, icc, before, data, res)) == 0) {
 		/* The ccache is initialised to the principal and gets the TGT. */
-		krb5_get_init_creds_opt_set_out_ccache(k, opt, ccache);
-		if (c->keytab)
-			kc = krb5_get_init_creds_keytab(k, &creds, princ, c->keytab, 0, NULL, opt);
-		else
-			kc = krb5_get_init_creds_password(k, &creds, princ, c->password, NULL,
-							  NULL, 0, NULL, opt);
+		kc = krb5_init_creds_get_creds(k, icc, &creds);
 		if (!kc)
-			krb5_free_cred_contents(k, &creds);
+			kc = krb5_cc_initialize(k, ccache, princ);
+		if (!kc)
+			kc = krb5_cc_store_cred(k, ccache, &creds);
+		if (kc) {
+			const char *msg = krb5_get_error_message(k, kc);
+			r = result(res, CREDS_ERROR, kc, -EIO, "cannot keep the TGT: %s", msg);
+			krb5_free_error_message(k, msg);
+		}
+		krb5_free_cred_contents(k, &creds);
 	}
-	int r = krb5_result(c, kc, res);
-	if (opt)
-		krb5_get_init_creds_opt_free(k, opt);
+	if (icc)
+		krb5_init_creds_free(k, icc);
 	if (princ)
 		krb5_free_principal(k, princ);
 	return r;
@@ -532,6 +772,8 @@ const char *creds_status_name(enum creds_status s)
 		[CREDS_UNKNOWN_PRINCIPAL] = "unknown-principal",
 		[CREDS_CLOCK_SKEW] = "clock-skew",
 		[CREDS_UNREACHABLE] = "dc-unreachable",
+		[CREDS_NO_REPLY] = "no-reply-to-secret",
+		[CREDS_NOT_RECORDED] = "guard-cannot-record",
 		[CREDS_ERROR] = "error",
 	};
 	return names[s];

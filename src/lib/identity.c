@@ -156,10 +156,59 @@ static uint64_t host_seed(void)
 	return h;
 }
 
-/* One attempt on one DC. Returns 0, -EHOSTUNREACH (try the next DC) or a final error. */
+/* What the guard needs to record an attempt before it is sent. */
+struct knock {
+	const struct config *cfg;
+	const struct config_account *acct;
+	struct lockout_state *guard; /* updated once the record is durable */
+	const char *fp, *dc;
+	time_t now;
+};
+
+/* Write ahead: the attempt is on disk before the secret leaves, or it does not leave. */
+static int before_secret(void *data)
+{
+	struct knock *k = data;
+	struct lockout_state next = *k->guard;
+	lockout_begin(&next, k->fp, k->now, k->dc);
+	int r = lockout_write(k->cfg->state_dir, k->acct->name, &next);
+	if (r < 0)
+		return r;
+	*k->guard = next;
+	return 0;
+}
+
+static int hold(struct identity_report *rep, const struct lockout_state *guard)
+{
+	if (rep->verdict == LOCKOUT_HOLD_REJECTED && guard->outcome == LOCKOUT_DAMAGED)
+		return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
+			    "the lockout guard's state was found damaged (%s): this secret is "
+			    "not sent until the keytab or password file changes",
+			    guard->message);
+	if (rep->verdict == LOCKOUT_HOLD_REJECTED)
+		return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
+			    "the KDC on %s rejected this secret (%s): it will not be sent again "
+			    "until the keytab or password file changes",
+			    guard->dc, guard->message);
+	if (guard->outcome == LOCKOUT_INFLIGHT)
+		return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
+			    "this secret was sent to %s and no answer was recorded, so a failed "
+			    "logon may have been counted: it is not sent again until the backoff "
+			    "ends or the keytab or password file changes",
+			    guard->dc);
+	return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
+		    "the account was %s on %s (%s): leaving it alone until the backoff ends",
+		    guard->outcome == LOCKOUT_REVOKED ? "locked out or disabled" : "unusable",
+		    guard->dc, guard->message);
+}
+
+/* One attempt on one DC. Returns 0, -EHOSTUNREACH (nothing carrying the secret was
+ * sent: try the next DC) or a final error. damaged is the guard state's read error when
+ * it could not be trusted (0 otherwise). */
 static int acquire_on(const struct config *cfg, const struct config_account *acct,
-		      bool lookup, const struct dc *dc, time_t now, struct lockout_state *guard,
-		      struct identity *id, struct identity_report *rep)
+		      bool lookup, const struct dc *dc, time_t now, double deadline_ms,
+		      int damaged, struct lockout_state *guard, struct identity *id,
+		      struct identity_report *rep)
 {
 	double t0 = now_ms();
 	char fp[LOCKOUT_FP_LEN + 1];
@@ -168,42 +217,63 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 	if (r < 0)
 		return stop(rep, IDENTITY_STAGE_IMPERSONATE, r, "cannot set up Kerberos: %s",
 			    strerror(-r));
+	double attempt = t0 + cfg->directory.timeout * 1000.0;
+	creds_set_deadline(id->creds, attempt < deadline_ms ? attempt : deadline_ms);
 
 	r = creds_fingerprint(id->creds, acct, fp, &cres);
 	if (r < 0) {
 		rep->creds_status = cres.status;
 		return stop(rep, IDENTITY_STAGE_SECRET, -ENOKEY, "%s", cres.message);
 	}
+	if (damaged) {
+		/* Whatever the damaged file said is lost: the secret held now is never sent,
+		 * a new one is a new question. */
+		char *path = lockout_state_path(cfg->state_dir, acct->name);
+		int q = lockout_quarantine(cfg->state_dir, acct->name, fp, now, strerror(-damaged));
+		stop(rep, IDENTITY_STAGE_GUARD, -EBADMSG,
+		     "the lockout guard's state %s is damaged (%s): sending nothing until the "
+		     "keytab or password file changes%s%s",
+		     path ? path : acct->name, strerror(-damaged),
+		     q < 0 ? "; it cannot be replaced either: " : " (the damaged file is kept as "
+								  "state.damaged)",
+		     q < 0 ? strerror(-q) : "");
+		free(path);
+		return -EBADMSG;
+	}
 	rep->verdict = lockout_decide(guard, fp, now, cfg->lockout.backoff, &rep->hold_until);
 	if (rep->verdict != LOCKOUT_ALLOW)
-		return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
-			    rep->verdict == LOCKOUT_HOLD_REJECTED
-				    ? "the KDC on %s rejected this secret (%s): it will not be sent "
-				      "again until the keytab or password file changes"
-				    : "the account was %s on %s (%s): leaving it alone until the "
-				      "backoff ends",
-			    rep->verdict == LOCKOUT_HOLD_REJECTED ? guard->dc
-			    : guard->outcome == LOCKOUT_REVOKED   ? "locked out or disabled"
-								  : "unusable",
-			    rep->verdict == LOCKOUT_HOLD_REJECTED ? guard->message : guard->dc,
-			    guard->message);
+		return hold(rep, guard);
 
 	krb5_context k = creds_krb5(id->creds);
 	if (krb5_cc_new_unique(k, "MEMORY", NULL, &id->ccache) != 0) {
 		id->ccache = NULL;
 		return -ENOMEM;
 	}
-	r = creds_acquire(id->creds, acct, id->ccache, &cres);
+	struct lockout_state before = *guard;
+	struct knock knock = {
+		.cfg = cfg, .acct = acct, .guard = guard, .fp = fp, .dc = dc->host, .now = now,
+	};
+	r = creds_acquire(id->creds, acct, id->ccache, before_secret, &knock, &cres);
 	rep->creds_status = cres.status;
 	rep->kdc_requests = creds_kdc_requests(id->creds);
 	if (cres.status == CREDS_UNREACHABLE)
 		return -EHOSTUNREACH;
+	if (cres.status == CREDS_NOT_RECORDED)
+		return stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
+	if (cres.status == CREDS_NO_REPLY)
+		return stop(rep, IDENTITY_STAGE_LOCATE, -ETIMEDOUT,
+			    "%s got the secret and gave no answer: it may have counted a failed "
+			    "logon, so the secret goes to no other DC (the lockout guard holds "
+			    "it for the backoff, or until the keytab or password file changes)",
+			    dc->host);
 
-	/* Remember what the KDC said about this secret before anything else happens. */
+	/* The answer replaces the in-flight record, before anything else happens. */
 	enum lockout_outcome outcome = creds_lockout_outcome(cres.status);
-	if (outcome != LOCKOUT_NONE &&
-	    (outcome != guard->outcome || strcmp(fp, guard->fingerprint) != 0)) {
-		lockout_record(guard, fp, outcome, now, dc->host, cres.message);
+	if (outcome != LOCKOUT_NONE || guard->outcome == LOCKOUT_INFLIGHT) {
+		if (outcome != LOCKOUT_NONE)
+			lockout_record(guard, fp, outcome, now, dc->host, cres.message);
+		else /* answered, but nothing the guard must keep: as it was */
+			*guard = before;
 		int w = lockout_write(cfg->state_dir, acct->name, guard);
 		if (w < 0 && outcome != LOCKOUT_OK)
 			return stop(rep, IDENTITY_STAGE_IMPERSONATE, w,
@@ -377,12 +447,12 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 			 strerror(-guard_fd));
 		goto done;
 	}
-	struct lockout_state guard;
-	r = lockout_read(guard_fd, &guard);
-	if (r < 0) {
-		r = stop(rep, IDENTITY_STAGE_GUARD, r,
+	struct lockout_state guard = { 0 };
+	int damaged = lockout_read(guard_fd, &guard);
+	if (damaged < 0 && damaged != -EBADMSG) {
+		r = stop(rep, IDENTITY_STAGE_GUARD, damaged,
 			 "the lockout guard's state for \"%s\" is unreadable (%s): sending nothing",
-			 acct->name, strerror(-r));
+			 acct->name, strerror(-damaged));
 		close(guard_fd);
 		goto done;
 	}
@@ -396,8 +466,12 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 	if (r == 0 && dcs.n == 0)
 		r = stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH, "no domain controller found");
 
+	/* Every DC gets at most directory.timeout, and the whole acquisition no more than
+	 * all of them together. */
+	double deadline = t0 + cfg->directory.timeout * 1000.0 * (double)(dcs.n ? dcs.n : 1);
 	for (size_t i = 0; r == 0 && i < dcs.n; i++) {
-		r = acquire_on(cfg, acct, lookup, &dcs.items[i], now, &guard, id, rep);
+		r = acquire_on(cfg, acct, lookup, &dcs.items[i], now, deadline, damaged, &guard,
+			       id, rep);
 		if (r == -EHOSTUNREACH) {
 			note_dc(rep, dcs.items[i].host, "no answer");
 			rep->dcs_unreachable++;
@@ -407,7 +481,7 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 						     rep->dcs_tried);
 			continue;
 		}
-		note_dc(rep, dcs.items[i].host, NULL);
+		note_dc(rep, dcs.items[i].host, r == -ETIMEDOUT ? "no answer to the secret" : NULL);
 		if (r == 0) {
 			if (!affinity || strcmp(affinity, dcs.items[i].host) != 0)
 				dcloc_affinity_save(cfg->state_dir, dcs.items[i].host);

@@ -33,6 +33,8 @@ static const char *const outcome_names[] = {
 	[LOCKOUT_REJECTED] = "rejected",
 	[LOCKOUT_REVOKED] = "revoked",
 	[LOCKOUT_UNUSABLE] = "unusable",
+	[LOCKOUT_INFLIGHT] = "in-flight",
+	[LOCKOUT_DAMAGED] = "damaged",
 };
 #define N_OUTCOMES (sizeof(outcome_names) / sizeof(outcome_names[0]))
 
@@ -67,7 +69,12 @@ enum lockout_verdict lockout_decide(const struct lockout_state *st, const char *
 		return LOCKOUT_ALLOW;
 	case LOCKOUT_REJECTED:
 		return fp_same(st->fingerprint, fp) ? LOCKOUT_HOLD_REJECTED : LOCKOUT_ALLOW;
+	case LOCKOUT_DAMAGED:
+		return fp_same(st->fingerprint, fp) ? LOCKOUT_HOLD_REJECTED : LOCKOUT_ALLOW;
 	case LOCKOUT_UNUSABLE:
+	case LOCKOUT_INFLIGHT:
+		/* Sent without an answer: the KDC may have counted it. One more try only after
+		 * the backoff; a new secret is a new question. */
 		if (!fp_same(st->fingerprint, fp))
 			return LOCKOUT_ALLOW;
 		break;
@@ -99,14 +106,33 @@ static void copy_trunc(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+static void count_attempt(struct lockout_state *st, const char *fp)
+{
+	if (fp_same(st->fingerprint, fp)) {
+		st->attempts = st->attempts < UINT_MAX ? st->attempts + 1 : UINT_MAX;
+	} else {
+		st->attempts = 1;
+		st->accepted_under = 0; /* that was another secret's */
+	}
+	copy_trunc(st->fingerprint, sizeof(st->fingerprint), fp);
+}
+
+void lockout_begin(struct lockout_state *st, const char *fp, time_t now, const char *dc)
+{
+	count_attempt(st, fp);
+	st->outcome = LOCKOUT_INFLIGHT;
+	st->since = now;
+	copy_trunc(st->dc, sizeof(st->dc), dc ? dc : "");
+	copy_trunc(st->message, sizeof(st->message), "sent, no answer recorded");
+}
+
 void lockout_record(struct lockout_state *st, const char *fp, enum lockout_outcome outcome,
 		    time_t now, const char *dc, const char *message)
 {
-	if (fp_same(st->fingerprint, fp))
-		st->attempts = st->attempts < UINT_MAX ? st->attempts + 1 : UINT_MAX;
+	if (st->outcome == LOCKOUT_INFLIGHT && fp_same(st->fingerprint, fp))
+		copy_trunc(st->fingerprint, sizeof(st->fingerprint), fp); /* its answer */
 	else
-		st->attempts = 1;
-	copy_trunc(st->fingerprint, sizeof(st->fingerprint), fp);
+		count_attempt(st, fp);
 	if (st->n_rejected > LOCKOUT_REJECTED_MAX)
 		st->n_rejected = LOCKOUT_REJECTED_MAX;
 	if (outcome == LOCKOUT_REJECTED && !was_rejected(st, fp)) {
@@ -137,6 +163,9 @@ static int open_account_dir(const char *state_dir, const char *account)
 	if (!account_valid(account))
 		return -EINVAL;
 
+	/* A fresh install has no state_dir yet: it is ours to create, as root's alone. */
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
 	char *path = NULL;
 	if (asprintf(&path, "%s/" LOCKOUT_SUBDIR, state_dir) < 0)
 		return -ENOMEM;
@@ -250,6 +279,10 @@ static int serialize(const struct lockout_state *st, struct buf *b)
 	 * before this existed read the same). */
 	for (unsigned i = 0; i < st->n_rejected && i < LOCKOUT_REJECTED_MAX; i++)
 		buf_field(b, "rejected", st->rejected[i], LOCKOUT_FP_LEN);
+	if (st->accepted_under) { /* optional, as above */
+		snprintf(num, sizeof(num), "%lld", st->accepted_under);
+		buf_field(b, "accepted_under", num, SIZE_MAX);
+	}
 
 	char hex[LOCKOUT_HEX_LEN + 1];
 	textrec_sha256_hex(b->data, b->len, hex, LOCKOUT_HEX_LEN);
@@ -322,6 +355,13 @@ static bool parse_line(const char *line, size_t n, struct lockout_state *st, uns
 			return false;
 		st->n_rejected++;
 		return true;
+	} else if (KEY("accepted_under")) {
+		if (st->accepted_under ||
+		    textrec_unescape(TEXTREC_LINE, v, vlen, tmp, sizeof(tmp)) < 0 ||
+		    textrec_parse_int(tmp, false, 1, INT64_MAX, &num) < 0)
+			return false;
+		st->accepted_under = (long long)num;
+		return true;
 	} else if (KEY("attempts")) {
 		bit = F_ATTEMPTS;
 		if (textrec_unescape(TEXTREC_LINE, v, vlen, tmp, sizeof(tmp)) < 0 ||
@@ -341,12 +381,8 @@ static bool parse_line(const char *line, size_t n, struct lockout_state *st, uns
 static int parse(const char *data, size_t len, struct lockout_state *ret)
 {
 	struct lockout_state st = { 0 };
-	if (len == 0) {
-		*ret = st;
-		return 0;
-	}
 
-	/* Torn (no final newline), the wrong file, or a version we do not know: the caller
+	/* Empty (a truncation, or a crash before the first byte was durable), torn (no final newline), the wrong file, or a version we do not know: the caller
 	 * holds the account rather than guess. */
 	size_t mlen = strlen(LOCKOUT_MAGIC);
 	if (len < mlen || memcmp(data, LOCKOUT_MAGIC, mlen) != 0 || data[len - 1] != '\n' ||
@@ -428,6 +464,35 @@ int lockout_read(int fd, struct lockout_state *ret)
 	if (sfd != fd)
 		close(sfd);
 	return r;
+}
+
+char *lockout_state_path(const char *state_dir, const char *account)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/" LOCKOUT_SUBDIR "/%s/" LOCKOUT_STATE, state_dir, account) < 0)
+		return NULL;
+	return path;
+}
+
+int lockout_quarantine(const char *state_dir, const char *account, const char *fp, time_t now,
+		       const char *why)
+{
+	int dfd = open_account_dir(state_dir, account);
+	if (dfd < 0)
+		return dfd;
+	/* A second name for the damaged file, for the admin; the state itself is replaced
+	 * atomically below, so if that fails the damaged file is still there to hold. */
+	if (unlinkat(dfd, LOCKOUT_STATE ".damaged", 0) < 0 && errno != ENOENT) {
+		int r = -errno;
+		close(dfd);
+		return r;
+	}
+	(void)linkat(dfd, LOCKOUT_STATE, dfd, LOCKOUT_STATE ".damaged", 0);
+	close(dfd);
+	struct lockout_state st = { 0 };
+	lockout_record(&st, fp, LOCKOUT_DAMAGED, now, "", why);
+	st.attempts = 0; /* nothing was sent */
+	return lockout_write(state_dir, account, &st);
 }
 
 int lockout_write(const char *state_dir, const char *account, const struct lockout_state *st)

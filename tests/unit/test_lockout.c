@@ -30,6 +30,8 @@ static void test_outcome_names(void)
 	CU_ASSERT_STRING_EQUAL(lockout_outcome_name(LOCKOUT_REJECTED), "rejected");
 	CU_ASSERT_STRING_EQUAL(lockout_outcome_name(LOCKOUT_REVOKED), "revoked");
 	CU_ASSERT_STRING_EQUAL(lockout_outcome_name(LOCKOUT_UNUSABLE), "unusable");
+	CU_ASSERT_STRING_EQUAL(lockout_outcome_name(LOCKOUT_INFLIGHT), "in-flight");
+	CU_ASSERT_STRING_EQUAL(lockout_outcome_name(LOCKOUT_DAMAGED), "damaged");
 	CU_ASSERT_STRING_EQUAL(lockout_outcome_name((enum lockout_outcome)99), "?");
 }
 
@@ -86,6 +88,22 @@ static void test_decide_table(void)
 		{ LOCKOUT_UNUSABLE, FP_A, T0 - 86400, BACKOFF, LOCKOUT_HOLD_BACKOFF, T0 + BACKOFF },
 		{ LOCKOUT_UNUSABLE, FP_B, T0, BACKOFF, LOCKOUT_ALLOW, NO_UNTIL },
 		{ LOCKOUT_UNUSABLE, FP_B, T0 - 86400, BACKOFF, LOCKOUT_ALLOW, NO_UNTIL },
+
+		/* Sent with no answer recorded: held for the backoff (the KDC may have counted
+		 * it), after which one more try; a new secret is a new question. */
+		{ LOCKOUT_INFLIGHT, FP_A, T0, BACKOFF, LOCKOUT_HOLD_BACKOFF, T0 + BACKOFF },
+		{ LOCKOUT_INFLIGHT, FP_A, T0 + BACKOFF - 1, BACKOFF, LOCKOUT_HOLD_BACKOFF,
+		  T0 + BACKOFF },
+		{ LOCKOUT_INFLIGHT, FP_A, T0 - 86400, BACKOFF, LOCKOUT_HOLD_BACKOFF, T0 + BACKOFF },
+		{ LOCKOUT_INFLIGHT, FP_A, T0 + BACKOFF, BACKOFF, LOCKOUT_ALLOW, NO_UNTIL },
+		{ LOCKOUT_INFLIGHT, FP_B, T0, BACKOFF, LOCKOUT_ALLOW, NO_UNTIL },
+
+		/* Found damaged: the secret held then never goes, however long; a new one does. */
+		{ LOCKOUT_DAMAGED, FP_A, T0, BACKOFF, LOCKOUT_HOLD_REJECTED, NO_UNTIL },
+		{ LOCKOUT_DAMAGED, FP_A, T0 + 10 * 365 * 86400, BACKOFF, LOCKOUT_HOLD_REJECTED,
+		  NO_UNTIL },
+		{ LOCKOUT_DAMAGED, FP_A, T0, 0, LOCKOUT_HOLD_REJECTED, NO_UNTIL },
+		{ LOCKOUT_DAMAGED, FP_B, T0, BACKOFF, LOCKOUT_ALLOW, NO_UNTIL },
 
 		/* Not a state we know: hold. */
 		{ (enum lockout_outcome)77, FP_B, T0 + 86400, BACKOFF, LOCKOUT_HOLD_REJECTED,
@@ -312,21 +330,24 @@ static void test_format(void)
 
 static void test_empty(void)
 {
+	/* An empty file is a truncation (or a crash before the first byte was durable),
+	 * never "nothing was tried": damaged, so the caller sends nothing. */
 	struct lockout_state st;
-	memset(&st, 0x55, sizeof(st));
-	CU_ASSERT_EQUAL(read_bytes("", 0, &st), 0);
-	CU_ASSERT_EQUAL(st.outcome, LOCKOUT_NONE);
-	CU_ASSERT_EQUAL(st.attempts, 0);
-	CU_ASSERT_STRING_EQUAL(st.fingerprint, "");
-	CU_ASSERT_STRING_EQUAL(st.message, "");
+	CU_ASSERT_EQUAL(read_bytes("", 0, &st), -EBADMSG);
 
-	/* An empty state file in the locked directory, too. */
 	int fd = lockout_lock(dir, "empty");
 	CU_ASSERT_FATAL(fd >= 0);
 	free(tu_write(dir, "lockout/empty/state", 0600, ""));
+	CU_ASSERT_EQUAL(lockout_read(fd, &st), -EBADMSG);
+	close(fd);
+
+	/* No file at all is "never tried". */
+	fd = lockout_lock(dir, "absent");
+	CU_ASSERT_FATAL(fd >= 0);
 	memset(&st, 0x55, sizeof(st));
 	CU_ASSERT_EQUAL(lockout_read(fd, &st), 0);
 	CU_ASSERT_EQUAL(st.outcome, LOCKOUT_NONE);
+	CU_ASSERT_EQUAL(st.attempts, 0);
 	close(fd);
 }
 
@@ -563,6 +584,96 @@ static void test_rejected_secrets_are_remembered(void)
 	CU_ASSERT_EQUAL(lockout_decide(&back, fp, T0 + 41, BACKOFF, NULL), LOCKOUT_HOLD_REJECTED);
 }
 
+/* Write ahead: begin counts the attempt, its answer does not count again; a secret that
+ * changes between them starts over; pwdLastSet under which it was accepted stays with
+ * that secret only. */
+static void test_begin_then_answer(void)
+{
+	struct lockout_state st = { 0 };
+	lockout_begin(&st, FP_A, T0, "dc1");
+	CU_ASSERT_EQUAL(st.outcome, LOCKOUT_INFLIGHT);
+	CU_ASSERT_EQUAL(st.attempts, 1);
+	CU_ASSERT_STRING_EQUAL(st.dc, "dc1");
+	lockout_record(&st, FP_A, LOCKOUT_OK, T0 + 1, "dc1", "Success");
+	CU_ASSERT_EQUAL(st.outcome, LOCKOUT_OK);
+	CU_ASSERT_EQUAL(st.attempts, 1);
+	st.accepted_under = 133000000000000000LL;
+
+	lockout_begin(&st, FP_A, T0 + 2, "dc2");
+	CU_ASSERT_EQUAL(st.attempts, 2);
+	CU_ASSERT_EQUAL(st.accepted_under, 133000000000000000LL);
+	/* No answer: the next run is held. */
+	CU_ASSERT_EQUAL(lockout_decide(&st, FP_A, T0 + 3, BACKOFF, NULL), LOCKOUT_HOLD_BACKOFF);
+
+	lockout_begin(&st, FP_B, T0 + 4, "dc1");
+	CU_ASSERT_EQUAL(st.attempts, 1);
+	CU_ASSERT_EQUAL(st.accepted_under, 0);
+	lockout_record(&st, FP_B, LOCKOUT_REJECTED, T0 + 5, "dc1", "Preauthentication failed");
+	CU_ASSERT_EQUAL(st.attempts, 1);
+	CU_ASSERT_EQUAL(lockout_decide(&st, FP_B, T0 + 6 + BACKOFF, BACKOFF, NULL),
+			LOCKOUT_HOLD_REJECTED);
+}
+
+static void test_accepted_under_roundtrip(void)
+{
+	struct lockout_state st = { 0 }, got;
+	lockout_record(&st, FP_A, LOCKOUT_OK, T0, "dc1", "Success");
+	st.accepted_under = 134000000000000001LL;
+	CU_ASSERT_EQUAL_FATAL(lockout_write(dir, "under", &st), 0);
+	int fd = lockout_lock(dir, "under");
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(lockout_read(fd, &got), 0);
+	CU_ASSERT_EQUAL(got.accepted_under, 134000000000000001LL);
+	CU_ASSERT(state_equal(&st, &got));
+	close(fd);
+}
+
+/* A damaged file is kept for the admin under another name, and replaced by a state that
+ * holds the current secret; if the replacement cannot be written, the damaged file is
+ * still in place (so the next run holds too). */
+static void test_quarantine(void)
+{
+	int fd = lockout_lock(dir, "broken");
+	CU_ASSERT_FATAL(fd >= 0);
+	free(tu_write(dir, "lockout/broken/state", 0600, "advertd-lockout 1\noutcome=ok\n"));
+	struct lockout_state st;
+	CU_ASSERT_EQUAL(lockout_read(fd, &st), -EBADMSG);
+	CU_ASSERT_EQUAL(lockout_quarantine(dir, "broken", FP_A, T0, "Bad message"), 0);
+	CU_ASSERT_EQUAL_FATAL(lockout_read(fd, &st), 0);
+	CU_ASSERT_EQUAL(st.outcome, LOCKOUT_DAMAGED);
+	CU_ASSERT_EQUAL(st.attempts, 0);
+	CU_ASSERT_EQUAL(lockout_decide(&st, FP_A, T0 + 86400 * 365, BACKOFF, NULL),
+			LOCKOUT_HOLD_REJECTED);
+	CU_ASSERT_EQUAL(lockout_decide(&st, FP_B, T0, BACKOFF, NULL), LOCKOUT_ALLOW);
+	char *kept = state_path("broken", "state.damaged");
+	size_t len;
+	char *data = slurp(kept, &len);
+	CU_ASSERT_EQUAL(len, strlen("advertd-lockout 1\noutcome=ok\n"));
+	free(data);
+	free(kept);
+	close(fd);
+	char *path = lockout_state_path(dir, "broken");
+	char *want = NULL;
+	CU_ASSERT_FATAL(asprintf(&want, "%s/lockout/broken/state", dir) > 0);
+	CU_ASSERT_STRING_EQUAL(path, want);
+	free(path);
+	free(want);
+}
+
+/* A fresh install: state_dir itself does not exist yet. */
+static void test_creates_state_dir(void)
+{
+	char *sd = NULL;
+	CU_ASSERT_FATAL(asprintf(&sd, "%s/fresh-state", dir) > 0);
+	int fd = lockout_lock(sd, "swinstall");
+	CU_ASSERT_FATAL(fd >= 0);
+	struct stat sb;
+	CU_ASSERT_EQUAL(stat(sd, &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_mode & 07777, 0700);
+	close(fd);
+	free(sd);
+}
+
 int main(void)
 {
 	dir = tu_mkdtemp();
@@ -575,6 +686,10 @@ int main(void)
 		{ "file: round trip", test_round_trip },
 		{ "file: format", test_format },
 		{ "file: empty", test_empty },
+		{ "write ahead: begin, then the answer", test_begin_then_answer },
+		{ "file: accepted_under round trip", test_accepted_under_roundtrip },
+		{ "file: a damaged one is quarantined", test_quarantine },
+		{ "a fresh install creates state_dir", test_creates_state_dir },
 		{ "file: flipped bits and torn files", test_corrupt },
 		{ "file: sealed but invalid", test_well_sealed_but_wrong },
 		{ "bad account names", test_bad_accounts },
