@@ -55,6 +55,7 @@ krb5_context creds_krb5(const struct creds_ctx *c) __attribute__((nonnull));
 /* Sets the absolute deadline (CLOCK_MONOTONIC, in ms) every later KDC exchange must
  * finish by; 0 means none. */
 void creds_set_deadline(struct creds_ctx *c, double deadline_ms) __attribute__((nonnull));
+double creds_deadline(const struct creds_ctx *c) __attribute__((nonnull));
 
 /* Requests sent to the KDC through this context so far. */
 unsigned creds_kdc_requests(const struct creds_ctx *c) __attribute__((nonnull));

@@ -11,6 +11,7 @@
 
 #include "advert/config.h"
 #include "advert/dcloc.h"
+#include "advert/lockout.h"
 
 struct directory_conn;
 
@@ -64,6 +65,15 @@ int directory_find_groups(struct directory_conn *d, enum config_schema schema,
 			  const char *base, const struct directory_account *acct,
 			  struct directory_groups *ret, char **ret_err)
 	__attribute__((nonnull(1, 3, 4, 5, 6)));
+
+/* What AD says of the account (sAMAccountName name or userPrincipalName principal, under
+ * base) as far as the lockout guard must know, and the domain's lockoutThreshold (the
+ * base object): two searches, as whoever the connection is bound as — the client token
+ * account, never the installation account. Returns 0 (ret->found false when there is no
+ * such entry), -EHOSTUNREACH when the DC did not answer, or another -errno. */
+int directory_lockout_facts(struct directory_conn *d, const char *base, const char *name,
+			    const char *principal, struct lockout_facts *ret, char **ret_err)
+	__attribute__((nonnull, warn_unused_result));
 
 const struct directory_stats *directory_stats(const struct directory_conn *d);
 

@@ -58,6 +58,45 @@ enum lockout_verdict lockout_decide(const struct lockout_state *st, const char *
 				    int backoff, time_t *ret_until)
 	__attribute__((nonnull(1, 2)));
 
+/* What the directory says of an account, read on the pinned DC as the client token
+ * account before the installation account's secret is presented (AD). */
+struct lockout_facts {
+	bool found;		 /* the account's entry was there */
+	int kvno;		 /* msDS-KeyVersionNumber, -1 when absent */
+	long long pwd_last_set;	 /* FILETIME (100 ns since 1601), 0 when absent */
+	long long bad_pwd_time;	 /* badPasswordTime, FILETIME */
+	int bad_pwd_count;	 /* on this DC (not replicated) */
+	bool disabled, locked;	 /* userAccountControl, -Computed / lockoutTime */
+	int threshold;		 /* the domain's lockoutThreshold; 0 = never locks */
+};
+
+/* Why the directory's facts say not to knock, or LOCKOUT_CHECK_OK. */
+enum lockout_check {
+	LOCKOUT_CHECK_OK,
+	LOCKOUT_CHECK_NOT_FOUND,
+	LOCKOUT_CHECK_DISABLED,
+	LOCKOUT_CHECK_LOCKED,
+	LOCKOUT_CHECK_STALE_KEYTAB,   /* its kvno is not the directory's */
+	LOCKOUT_CHECK_STALE_PASSWORD, /* accepted before the last pwdLastSet */
+	LOCKOUT_CHECK_NEAR_THRESHOLD, /* badPwdCount >= lockoutThreshold - reserve */
+};
+
+/* Decides from the facts whether the secret fp (a keytab whose highest kvno is
+ * keytab_kvno, or a password when keytab_kvno < 0) may be presented. reserve is the
+ * number of failed attempts below the threshold the fleet leaves unspent; at least one
+ * attempt is allowed on a DC that counts none. Pure. */
+enum lockout_check lockout_check_facts(const struct lockout_state *st, const char *fp,
+				       int keytab_kvno, const struct lockout_facts *f, int reserve)
+	__attribute__((nonnull));
+
+/* Whether the facts show that the attempt st records as in flight (on dc) was not
+ * counted as a failed logon there: the DC's last bad password is older than it. Pure. */
+bool lockout_inflight_uncounted(const struct lockout_state *st, const char *dc,
+				const struct lockout_facts *f) __attribute__((nonnull));
+
+/* FILETIME (100 ns ticks since 1601-01-01) from a Unix time. */
+long long lockout_filetime(time_t t);
+
 /* Records, before it is sent, that a request carrying the secret fp goes to dc now
  * (LOCKOUT_INFLIGHT; one more attempt). Pure; the caller writes the state durably before
  * sending anything. */

@@ -75,6 +75,11 @@ static int daemonize(void)
 
 static int run_test_identity(const char *config_path, const char *account)
 {
+	if (geteuid() != 0) {
+		log_error("--test-identity must run as root: it reads the installation account's "
+			  "secret and the lockout guard's state");
+		return TESTID_OTHER;
+	}
 	struct diag_list diags = { 0 };
 	struct config *cfg = NULL;
 	int r = config_load(config_path, &cfg, &diags);

@@ -243,6 +243,11 @@ void creds_set_deadline(struct creds_ctx *c, double deadline_ms)
 	c->deadline_ms = deadline_ms;
 }
 
+double creds_deadline(const struct creds_ctx *c)
+{
+	return c->deadline_ms;
+}
+
 int creds_keytab_kvno(const struct creds_ctx *c)
 {
 	return c->keytab_kvno;

@@ -656,3 +656,92 @@ void directory_groups_clear(struct directory_groups *g)
 	free(g->items);
 	*g = (struct directory_groups){ 0 };
 }
+
+static bool parse_ll(const char *s, long long *ret)
+{
+	if (!s || !*s)
+		return false;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return false;
+	*ret = v;
+	return true;
+}
+
+/* The first value of attr as an integer; dflt when absent or not a number. */
+static long long int_value(LDAP *ld, LDAPMessage *e, const char *attr, long long dflt)
+{
+	char *s = first_value(ld, e, attr);
+	long long v;
+	if (!parse_ll(s, &v))
+		v = dflt;
+	free(s);
+	return v;
+}
+
+#define UF_ACCOUNTDISABLE 0x2
+#define UF_LOCKOUT 0x10
+
+static int facts_entry(LDAP *ld, LDAPMessage *e, void *data)
+{
+	struct lockout_facts *f = data;
+	if (f->found) /* two entries for one name: trust neither */
+		return -EEXIST;
+	f->found = true;
+	f->kvno = (int)int_value(ld, e, "msDS-KeyVersionNumber", -1);
+	f->pwd_last_set = int_value(ld, e, "pwdLastSet", 0);
+	f->bad_pwd_time = int_value(ld, e, "badPasswordTime", 0);
+	f->bad_pwd_count = (int)int_value(ld, e, "badPwdCount", 0);
+	long long uac = int_value(ld, e, "userAccountControl", 0);
+	long long computed = int_value(ld, e, "msDS-User-Account-Control-Computed", 0);
+	f->disabled = (uac & UF_ACCOUNTDISABLE) != 0;
+	/* lockoutTime stays set after the lockout duration until the next logon; the
+	 * computed flag is the DC's own answer. Without it, lockoutTime is all there is. */
+	char *computed_s = first_value(ld, e, "msDS-User-Account-Control-Computed");
+	f->locked = computed_s ? (computed & UF_LOCKOUT) != 0
+			       : int_value(ld, e, "lockoutTime", 0) != 0;
+	free(computed_s);
+	return 0;
+}
+
+static int threshold_entry(LDAP *ld, LDAPMessage *e, void *data)
+{
+	struct lockout_facts *f = data;
+	f->threshold = (int)int_value(ld, e, "lockoutThreshold", 0);
+	return 0;
+}
+
+int directory_lockout_facts(struct directory_conn *d, const char *base, const char *name,
+			    const char *principal, struct lockout_facts *ret, char **ret_err)
+{
+	*ret_err = NULL;
+	struct lockout_facts f = { .kvno = -1 };
+	char *en = escape_value(name, strlen(name)), *ep = escape_value(principal, strlen(principal));
+	char *filter = NULL;
+	int r = -ENOMEM;
+	if (en && ep &&
+	    asprintf(&filter, "(&(objectClass=user)(|(sAMAccountName=%s)(userPrincipalName=%s)))",
+		     en, ep) >= 0) {
+		char *attrs[] = { "msDS-KeyVersionNumber", "pwdLastSet", "badPwdCount",
+				  "badPasswordTime", "lockoutTime", "userAccountControl",
+				  "msDS-User-Account-Control-Computed", NULL };
+		r = search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, facts_entry, &f, ret_err);
+		if (r == -EEXIST)
+			r = fail(ret_err, -EIO, "more than one entry for %s under %s", name, base);
+	} else {
+		filter = NULL;
+	}
+	if (r == 0) {
+		char *attrs[] = { "lockoutThreshold", NULL };
+		r = search(d, base, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, threshold_entry, &f,
+			   ret_err);
+	}
+	free(filter);
+	free(en);
+	free(ep);
+	if (r == 0)
+		*ret = f;
+	return r;
+}

@@ -25,6 +25,13 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Whole seconds left until deadline_ms, at least 1 (libldap counts in seconds). */
+static int remaining_s(double deadline_ms)
+{
+	double left = (deadline_ms - now_ms()) / 1000.0;
+	return left < 1 ? 1 : (int)(left + 0.999);
+}
+
 static int stop(struct identity_report *rep, enum identity_stage stage, int r, const char *fmt,
 		...) __attribute__((format(printf, 4, 5)));
 static int stop(struct identity_report *rep, enum identity_stage stage, int r, const char *fmt,
@@ -202,6 +209,199 @@ static int hold(struct identity_report *rep, const struct lockout_state *guard)
 		    guard->dc, guard->message);
 }
 
+/* The guarded AS exchange with a secret the guard allowed: write ahead, request on dc
+ * alone, record the answer (with the pwdLastSet it was accepted under, when known).
+ * *ret_ccache gets the TGT. Returns 0, -EHOSTUNREACH (nothing carrying the secret was
+ * sent) or a final error in rep. */
+static int login(const struct config *cfg, const struct config_account *acct,
+		 struct creds_ctx *c, const struct dc *dc, time_t now, const char *fp,
+		 struct lockout_state *guard, long long accepted_under, krb5_ccache *ret_ccache,
+		 struct identity_report *rep)
+{
+	struct creds_result cres;
+	krb5_context k = creds_krb5(c);
+	if (krb5_cc_new_unique(k, "MEMORY", NULL, ret_ccache) != 0) {
+		*ret_ccache = NULL;
+		return -ENOMEM;
+	}
+	struct lockout_state before = *guard;
+	struct knock knock = {
+		.cfg = cfg, .acct = acct, .guard = guard, .fp = fp, .dc = dc->host, .now = now,
+	};
+	int r = creds_acquire(c, acct, *ret_ccache, before_secret, &knock, &cres);
+	rep->creds_status = cres.status;
+	if (cres.status == CREDS_UNREACHABLE)
+		return -EHOSTUNREACH;
+	if (cres.status == CREDS_NOT_RECORDED)
+		return stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
+	if (cres.status == CREDS_NO_REPLY)
+		return stop(rep, IDENTITY_STAGE_LOCATE, -ETIMEDOUT,
+			    "%s got the secret and gave no answer: it may have counted a failed "
+			    "logon, so the secret goes to no other DC (the lockout guard holds "
+			    "it for the backoff, or until the keytab or password file changes)",
+			    dc->host);
+
+	/* The answer replaces the in-flight record, before anything else happens. */
+	enum lockout_outcome outcome = creds_lockout_outcome(cres.status);
+	if (outcome != LOCKOUT_NONE || guard->outcome == LOCKOUT_INFLIGHT) {
+		if (outcome != LOCKOUT_NONE)
+			lockout_record(guard, fp, outcome, now, dc->host, cres.message);
+		else /* answered, but nothing the guard must keep: as it was */
+			*guard = before;
+		if (outcome == LOCKOUT_OK && accepted_under)
+			guard->accepted_under = accepted_under;
+		int w = lockout_write(cfg->state_dir, acct->name, guard);
+		if (w < 0 && outcome != LOCKOUT_OK)
+			return stop(rep, IDENTITY_STAGE_IMPERSONATE, w,
+				    "%s; and the lockout guard cannot record it: %s", cres.message,
+				    strerror(-w));
+	}
+	if (r < 0)
+		return stop(rep, IDENTITY_STAGE_IMPERSONATE, r, "%s: %s",
+			    creds_status_name(cres.status), cres.message);
+	return 0;
+}
+
+static const char *check_reason(enum lockout_check chk, int kvno, const struct lockout_facts *f,
+				int reserve)
+{
+	static __thread char buf[256];
+	switch (chk) {
+	case LOCKOUT_CHECK_NOT_FOUND:
+		return "the account is not in the directory";
+	case LOCKOUT_CHECK_DISABLED:
+		return "the account is disabled";
+	case LOCKOUT_CHECK_LOCKED:
+		return "the account is locked out";
+	case LOCKOUT_CHECK_STALE_KEYTAB:
+		snprintf(buf, sizeof(buf),
+			 "the keytab holds key version %d, the directory has %d (a stale keytab, "
+			 "or a DC that has not replicated the change yet)",
+			 kvno, f->kvno);
+		return buf;
+	case LOCKOUT_CHECK_STALE_PASSWORD:
+		return "the password was changed in the directory (pwdLastSet) after this "
+		       "password file was last accepted: it is stale";
+	case LOCKOUT_CHECK_NEAR_THRESHOLD:
+		snprintf(buf, sizeof(buf),
+			 "badPwdCount is %d of lockoutThreshold %d, and lockout.reserve keeps the "
+			 "last %d for a human",
+			 f->bad_pwd_count, f->threshold, reserve);
+		return buf;
+	default:
+		return "?";
+	}
+}
+
+/* The client token account (the host's own principal and keytab) for realm. */
+static struct config_account client_token(const struct config *cfg, char *buf, size_t size)
+{
+	const char *principal = cfg->client_token.principal;
+	if (!principal) {
+		char host[256] = "";
+		gethostname(host, sizeof(host) - 1);
+		snprintf(buf, size, "host/%s@%s", host, cfg->directory.realm);
+		principal = buf;
+	}
+	return (struct config_account){
+		.name = (char *)"system",
+		.kind = ACCOUNT_KEYTAB,
+		.principal = (char *)principal,
+		.keytab = cfg->client_token.keytab,
+	};
+}
+
+/* Look before you knock: what the directory on dc says of acct, read as the client
+ * token account with its own keytab (through its own guard), never with acct's secret.
+ * Returns 0 with *ret, -EHOSTUNREACH (dc did not answer; nothing of acct was sent), or
+ * a final error in rep: without the facts, nothing is presented. */
+static int look_before_knocking(const struct config *cfg, const struct config_account *acct,
+				const struct dc *dc, time_t now, double deadline_ms,
+				struct lockout_facts *ret, struct identity_report *rep)
+{
+	char buf[512];
+	struct config_account host = client_token(cfg, buf, sizeof(buf));
+	struct creds_ctx *c = NULL;
+	krb5_ccache cc = NULL;
+	struct directory_conn *d = NULL;
+	char *err = NULL;
+	char fp[LOCKOUT_FP_LEN + 1];
+	struct creds_result cres;
+	struct lockout_state guard = { 0 };
+	int gfd = lockout_lock(cfg->state_dir, host.name);
+	int r = gfd < 0 ? gfd : lockout_read(gfd, &guard);
+	if (r < 0) {
+		r = stop(rep, IDENTITY_STAGE_GUARD, r,
+			 "the client token account's lockout state is unusable (%s)", strerror(-r));
+		goto out;
+	}
+	if ((r = creds_open(cfg->directory.realm, dc, &c)) < 0)
+		goto out;
+	creds_set_deadline(c, deadline_ms);
+	if ((r = creds_fingerprint(c, &host, fp, &cres)) < 0) {
+		r = stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
+		goto out;
+	}
+	rep->verdict = lockout_decide(&guard, fp, now, cfg->lockout.backoff, &rep->hold_until);
+	if (rep->verdict != LOCKOUT_ALLOW) {
+		r = hold(rep, &guard);
+		goto out;
+	}
+	r = login(cfg, &host, c, dc, now, fp, &guard, 0, &cc, rep);
+	rep->verdict = LOCKOUT_ALLOW;
+	if (r == 0 && (r = creds_service_ticket(c, cc, "ldap", dc->host, &cres)) < 0 &&
+	    cres.status != CREDS_UNREACHABLE)
+		stop(rep, IDENTITY_STAGE_GUARD, r, "ldap/%s: %s", dc->host, cres.message);
+	if (r == 0) {
+		creds_gssapi_defaults(cfg->state_dir);
+		char *full = NULL;
+		if (krb5_cc_get_full_name(creds_krb5(c), cc, &full) == 0) {
+			setenv("KRB5CCNAME", full, 1);
+			krb5_free_string(creds_krb5(c), full);
+		}
+		char *name = strndupa(acct->principal, strcspn(acct->principal, "@"));
+		r = directory_connect(dc, remaining_s(deadline_ms), &d, &err);
+		if (r == 0)
+			r = directory_bind_gssapi(d, creds_krb5(c), cc, &err);
+		if (r == 0)
+			r = directory_lockout_facts(d, cfg->directory.base, name, acct->principal,
+						    ret, &err);
+		if (r < 0 && r != -EHOSTUNREACH && r != -ETIMEDOUT && r != -ECONNREFUSED)
+			stop(rep, IDENTITY_STAGE_GUARD, r, "%s", err ? err : strerror(-r));
+	}
+	if (d) {
+		const struct directory_stats *st = directory_stats(d);
+		rep->ldap_connections += st->connections;
+		rep->ldap_binds += st->binds;
+		rep->ldap_searches += st->searches;
+	}
+	if (r == -ETIMEDOUT || r == -ECONNREFUSED)
+		r = -EHOSTUNREACH;
+	if (r < 0 && r != -EHOSTUNREACH) {
+		/* Say whose step it was: the daemon's own, not the installation account's. */
+		char *msg = NULL;
+		if (asprintf(&msg, "cannot check %s in the directory before presenting its "
+			     "secret, so nothing was sent: %s", acct->name, rep->message) >= 0) {
+			snprintf(rep->message, sizeof(rep->message), "%s", msg);
+			free(msg);
+		}
+		if (rep->stage != IDENTITY_STAGE_LOCATE)
+			rep->stage = IDENTITY_STAGE_GUARD;
+	}
+out:
+	if (c) {
+		rep->kdc_requests_precheck += creds_kdc_requests(c);
+		if (cc)
+			krb5_cc_destroy(creds_krb5(c), cc);
+	}
+	directory_close(d);
+	free(err);
+	creds_close(c);
+	if (gfd >= 0)
+		close(gfd);
+	return r;
+}
+
 /* One attempt on one DC. Returns 0, -EHOSTUNREACH (nothing carrying the secret was
  * sent: try the next DC) or a final error. damaged is the guard state's read error when
  * it could not be trusted (0 otherwise). */
@@ -241,48 +441,33 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 		return -EBADMSG;
 	}
 	rep->verdict = lockout_decide(guard, fp, now, cfg->lockout.backoff, &rep->hold_until);
-	if (rep->verdict != LOCKOUT_ALLOW)
+	/* On AD the directory can tell more than this host remembers: look before
+	 * knocking, as the client token account, on this same DC. */
+	bool look = lookup && cfg->directory.schema == CONFIG_SCHEMA_AD;
+	bool unanswered = rep->verdict == LOCKOUT_HOLD_BACKOFF && guard->outcome == LOCKOUT_INFLIGHT;
+	if (rep->verdict != LOCKOUT_ALLOW && !(look && unanswered))
 		return hold(rep, guard);
+	struct lockout_facts facts = { .kvno = -1 };
+	if (look) {
+		r = look_before_knocking(cfg, acct, dc, now, creds_deadline(id->creds), &facts, rep);
+		if (r < 0)
+			return r;
+		if (unanswered && !lockout_inflight_uncounted(guard, dc->host, &facts))
+			return hold(rep, guard);
+		enum lockout_check chk = lockout_check_facts(guard, fp, creds_keytab_kvno(id->creds),
+							     &facts, cfg->lockout.reserve);
+		if (chk != LOCKOUT_CHECK_OK)
+			return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
+				    "%s says not to present the secret: %s", dc->host,
+				    check_reason(chk, creds_keytab_kvno(id->creds), &facts,
+						 cfg->lockout.reserve));
+	}
 
 	krb5_context k = creds_krb5(id->creds);
-	if (krb5_cc_new_unique(k, "MEMORY", NULL, &id->ccache) != 0) {
-		id->ccache = NULL;
-		return -ENOMEM;
-	}
-	struct lockout_state before = *guard;
-	struct knock knock = {
-		.cfg = cfg, .acct = acct, .guard = guard, .fp = fp, .dc = dc->host, .now = now,
-	};
-	r = creds_acquire(id->creds, acct, id->ccache, before_secret, &knock, &cres);
-	rep->creds_status = cres.status;
-	rep->kdc_requests = creds_kdc_requests(id->creds);
-	if (cres.status == CREDS_UNREACHABLE)
-		return -EHOSTUNREACH;
-	if (cres.status == CREDS_NOT_RECORDED)
-		return stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
-	if (cres.status == CREDS_NO_REPLY)
-		return stop(rep, IDENTITY_STAGE_LOCATE, -ETIMEDOUT,
-			    "%s got the secret and gave no answer: it may have counted a failed "
-			    "logon, so the secret goes to no other DC (the lockout guard holds "
-			    "it for the backoff, or until the keytab or password file changes)",
-			    dc->host);
-
-	/* The answer replaces the in-flight record, before anything else happens. */
-	enum lockout_outcome outcome = creds_lockout_outcome(cres.status);
-	if (outcome != LOCKOUT_NONE || guard->outcome == LOCKOUT_INFLIGHT) {
-		if (outcome != LOCKOUT_NONE)
-			lockout_record(guard, fp, outcome, now, dc->host, cres.message);
-		else /* answered, but nothing the guard must keep: as it was */
-			*guard = before;
-		int w = lockout_write(cfg->state_dir, acct->name, guard);
-		if (w < 0 && outcome != LOCKOUT_OK)
-			return stop(rep, IDENTITY_STAGE_IMPERSONATE, w,
-				    "%s; and the lockout guard cannot record it: %s", cres.message,
-				    strerror(-w));
-	}
+	r = login(cfg, acct, id->creds, dc, now, fp, guard, facts.pwd_last_set, &id->ccache, rep);
+	rep->kdc_requests = rep->kdc_requests_precheck + creds_kdc_requests(id->creds);
 	if (r < 0)
-		return stop(rep, IDENTITY_STAGE_IMPERSONATE, r, "%s: %s",
-			    creds_status_name(cres.status), cres.message);
+		return r;
 
 	if (!lookup) { /* the client token account: a TGT is all a system run needs */
 		rep->ms_impersonate = now_ms() - t0;
@@ -291,7 +476,7 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 		return add_gid(id, 0);
 	}
 	r = creds_service_ticket(id->creds, id->ccache, "ldap", dc->host, &cres);
-	rep->kdc_requests = creds_kdc_requests(id->creds);
+	rep->kdc_requests = rep->kdc_requests_precheck + creds_kdc_requests(id->creds);
 	if (cres.status == CREDS_UNREACHABLE)
 		return -EHOSTUNREACH;
 	if (r < 0)
@@ -313,7 +498,7 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 	struct directory_account a = { 0 };
 	/* The directory knows the account by the principal's name part. */
 	char *name = strndupa(acct->principal, strcspn(acct->principal, "@"));
-	r = directory_connect(dc, cfg->directory.timeout, &d, &err);
+	r = directory_connect(dc, remaining_s(creds_deadline(id->creds)), &d, &err);
 	if (r == 0)
 		r = directory_bind_gssapi(d, k, id->ccache, &err);
 	if (r == 0)
@@ -324,9 +509,9 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 					  &id->named, &err);
 	if (d) {
 		const struct directory_stats *st = directory_stats(d);
-		rep->ldap_connections = st->connections;
-		rep->ldap_binds = st->binds;
-		rep->ldap_searches = st->searches;
+		rep->ldap_connections += st->connections;
+		rep->ldap_binds += st->binds;
+		rep->ldap_searches += st->searches;
 	}
 	directory_close(d);
 	rep->ms_lookup = now_ms() - t1;

@@ -98,6 +98,42 @@ enum lockout_verdict lockout_decide(const struct lockout_state *st, const char *
 	return LOCKOUT_HOLD_BACKOFF;
 }
 
+long long lockout_filetime(time_t t)
+{
+	return ((long long)t + 11644473600LL) * 10000000LL;
+}
+
+enum lockout_check lockout_check_facts(const struct lockout_state *st, const char *fp,
+				       int keytab_kvno, const struct lockout_facts *f, int reserve)
+{
+	if (!f->found)
+		return LOCKOUT_CHECK_NOT_FOUND;
+	if (f->disabled)
+		return LOCKOUT_CHECK_DISABLED;
+	if (f->locked)
+		return LOCKOUT_CHECK_LOCKED;
+	if (keytab_kvno >= 0 && f->kvno >= 0 && keytab_kvno != f->kvno)
+		return LOCKOUT_CHECK_STALE_KEYTAB;
+	if (keytab_kvno < 0 && st->accepted_under && fp_same(st->fingerprint, fp) &&
+	    f->pwd_last_set > st->accepted_under)
+		return LOCKOUT_CHECK_STALE_PASSWORD;
+	if (f->threshold > 0) {
+		int limit = f->threshold - (reserve > 0 ? reserve : 0);
+		if (limit < 1)
+			limit = 1;
+		if (f->bad_pwd_count >= limit)
+			return LOCKOUT_CHECK_NEAR_THRESHOLD;
+	}
+	return LOCKOUT_CHECK_OK;
+}
+
+bool lockout_inflight_uncounted(const struct lockout_state *st, const char *dc,
+				const struct lockout_facts *f)
+{
+	return st->outcome == LOCKOUT_INFLIGHT && strcmp(st->dc, dc) == 0 && f->found &&
+	       f->bad_pwd_time < lockout_filetime(st->since);
+}
+
 /* Copies at most size-1 bytes and always terminates; src may overlap dst. */
 static void copy_trunc(char *dst, size_t size, const char *src)
 {

@@ -10,26 +10,6 @@
 
 realm_start mit 127.0.2
 
-# conf NAME SERVERS [SED-EXPR]: a variant of the realm's advertd.conf listing only the
-# given DCs (in that order), with its own state directory unless STATE is set.
-conf() {
-	local name=$1 servers=$2 extra=${3:-} list="" n host addr
-	for n in $servers; do
-		host=DC${n}_HOST addr=DC${n}_ADDR
-		list+="${list:+, }{ host = \"${!host}\"; address = \"${!addr}\"; }"
-	done
-	local state=${STATE:-$REALM_DIR/state-$name}
-	mkdir -p "$state"
-	sed -e "/^  servers = /,/); *$/c\\  servers = ( $list );" \
-	    -e "s|^state_dir *=.*|state_dir = \"$state\";|" ${extra:+-e "$extra"} \
-	    "$ADVERTD_CONF" >"$REALM_DIR/$name.conf"
-	chmod 644 "$REALM_DIR/$name.conf"
-	echo "$REALM_DIR/$name.conf"
-}
-
-# Lines each DC has logged so far (KDC + slapd): a request shows up as new lines.
-dc_lines() { local k=DC$1_KDC_LOG l=DC$1_LDAP_LOG; cat "${!k}" "${!l}" | wc -l; }
-
 # identity CONF ACCOUNT: runs it, leaves the output in $OUT and the status in $RC.
 identity() { identity_run "$1" "$2"; }
 
