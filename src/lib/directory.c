@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "advert/directory.h"
@@ -30,7 +31,8 @@ int ldap_init_fd(ber_socket_t fd, int proto, const char *url, LDAP **ldp);
 
 struct directory_conn {
 	LDAP *ld;
-	int timeout;
+	int fd;
+	struct timespec deadline; /* CLOCK_MONOTONIC: every LDAP step ends by then */
 	struct directory_stats stats;
 };
 
@@ -44,6 +46,23 @@ static int fail(char **ret_err, int r, const char *fmt, ...)
 		*ret_err = NULL;
 	va_end(ap);
 	return r;
+}
+
+/* Time left until d->deadline in *tv, also applied as SO_RCVTIMEO/SO_SNDTIMEO so that no
+ * blocking read or write inside libldap (the SASL layer reads whole packets) outlives it;
+ * false when none is left. Never yields {0, 0}, which ldap_search_ext_s rejects. */
+static bool time_left(struct directory_conn *d, struct timeval *tv)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long us = (d->deadline.tv_sec - now.tv_sec) * 1000000LL +
+		       (d->deadline.tv_nsec - now.tv_nsec) / 1000;
+	if (us <= 0)
+		return false;
+	*tv = (struct timeval){ .tv_sec = us / 1000000, .tv_usec = us % 1000000 };
+	setsockopt(d->fd, SOL_SOCKET, SO_RCVTIMEO, tv, sizeof(*tv));
+	setsockopt(d->fd, SOL_SOCKET, SO_SNDTIMEO, tv, sizeof(*tv));
+	return true;
 }
 
 /* A non-blocking connect bounded by timeout, then back to blocking for libldap. */
@@ -131,7 +150,9 @@ int directory_connect(const struct dc *dc, int timeout, struct directory_conn **
 		return -ENOMEM;
 	}
 	d->ld = ld;
-	d->timeout = timeout;
+	d->fd = fd;
+	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
+	d->deadline.tv_sec += timeout;
 	d->stats.connections = 1;
 	*ret = d;
 	return 0;
@@ -166,8 +187,30 @@ int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache 
 		return fail(ret_err, -EACCES, "cannot use the account's ccache for GSSAPI");
 
 	d->stats.binds++;
-	int rc = ldap_sasl_interactive_bind_s(d->ld, NULL, "GSSAPI", NULL, NULL, LDAP_SASL_QUIET,
-					      interact_cb, &ia);
+	/* ldap_sasl_interactive_bind_s, but each round trip waits only for what is left. */
+	LDAPMessage *res = NULL;
+	const char *rmech = NULL;
+	int rc, msgid;
+	for (;;) {
+		rc = ldap_sasl_interactive_bind(d->ld, NULL, "GSSAPI", NULL, NULL, LDAP_SASL_QUIET,
+						interact_cb, &ia, res, &rmech, &msgid);
+		ldap_msgfree(res);
+		res = NULL;
+		struct timeval tv;
+		if (rc != LDAP_SASL_BIND_IN_PROGRESS)
+			break;
+		if (!time_left(d, &tv)) {
+			rc = LDAP_TIMEOUT;
+			break;
+		}
+		int n = ldap_result(d->ld, msgid, LDAP_MSG_ALL, &tv, &res);
+		if (n <= 0 || !res) {
+			rc = LDAP_TIMEOUT;
+			if (n < 0)
+				ldap_get_option(d->ld, LDAP_OPT_RESULT_CODE, &rc);
+			break;
+		}
+	}
 	gss_release_cred(&minor, &ia.cred);
 	if (rc != LDAP_SUCCESS) {
 		char *diag = NULL;
@@ -191,7 +234,6 @@ static int search(struct directory_conn *d, const char *base, int scope, const c
 		  char **attrs, entry_fn fn, void *data, char **ret_err)
 {
 	struct berval *cookie = NULL;
-	struct timeval tv = { .tv_sec = d->timeout };
 	int r = 0;
 	do {
 		LDAPControl *page = NULL, *ctrls[2] = { NULL, NULL };
@@ -202,9 +244,11 @@ static int search(struct directory_conn *d, const char *base, int scope, const c
 		cookie = NULL;
 
 		LDAPMessage *res = NULL;
+		struct timeval tv;
 		d->stats.searches++;
-		int rc = ldap_search_ext_s(d->ld, base, scope, filter, attrs, 0,
-					   page ? ctrls : NULL, NULL, &tv, 0, &res);
+		int rc = time_left(d, &tv) ? ldap_search_ext_s(d->ld, base, scope, filter, attrs, 0,
+							       page ? ctrls : NULL, NULL, &tv, 0, &res)
+					   : LDAP_TIMEOUT;
 		if (page)
 			ldap_control_free(page);
 		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
