@@ -674,6 +674,90 @@ static void test_creates_state_dir(void)
 	free(sd);
 }
 
+/* Look before you knock: each fact that must stop a knock, at its boundary. */
+static void test_check_facts(void)
+{
+	const long long set = lockout_filetime(T0);
+	const struct lockout_facts base = {
+		.found = true, .kvno = 3, .pwd_last_set = set, .threshold = 3,
+	};
+	struct lockout_state accepted = { .outcome = LOCKOUT_OK, .accepted_under = set };
+	strcpy(accepted.fingerprint, FP_A);
+	static const struct lockout_state none = { 0 };
+	struct lockout_facts f;
+
+	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 3, &base, 1), LOCKOUT_CHECK_OK);
+	f = base, f.found = false;
+	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 3, &f, 1), LOCKOUT_CHECK_NOT_FOUND);
+	f = base, f.disabled = true;
+	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 3, &f, 1), LOCKOUT_CHECK_DISABLED);
+	f = base, f.locked = true;
+	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 3, &f, 1), LOCKOUT_CHECK_LOCKED);
+
+	/* A keytab at another kvno than the directory's: stale (or a lagging DC). */
+	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 2, &base, 1),
+			LOCKOUT_CHECK_STALE_KEYTAB);
+	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 4, &base, 1),
+			LOCKOUT_CHECK_STALE_KEYTAB);
+	f = base, f.kvno = -1; /* not exposed: nothing to compare */
+	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 2, &f, 1), LOCKOUT_CHECK_OK);
+
+	/* A password accepted under this pwdLastSet is fine; a later change makes it stale;
+	 * another password (a new file) is a new question; unknown acceptance says nothing. */
+	CU_ASSERT_EQUAL(lockout_check_facts(&accepted, FP_A, -1, &base, 1), LOCKOUT_CHECK_OK);
+	f = base, f.pwd_last_set = set + 1;
+	CU_ASSERT_EQUAL(lockout_check_facts(&accepted, FP_A, -1, &f, 1),
+			LOCKOUT_CHECK_STALE_PASSWORD);
+	CU_ASSERT_EQUAL(lockout_check_facts(&accepted, FP_B, -1, &f, 1), LOCKOUT_CHECK_OK);
+	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, -1, &f, 1), LOCKOUT_CHECK_OK);
+	/* A keytab is judged by its kvno, not by pwdLastSet. */
+	CU_ASSERT_EQUAL(lockout_check_facts(&accepted, FP_A, 3, &f, 1), LOCKOUT_CHECK_OK);
+
+	/* The fleet stops short of the threshold: with 3 and a reserve of 1, a DC that
+	 * counted 2 gets nothing more. */
+	static const struct {
+		int count, threshold, reserve;
+		enum lockout_check want;
+	} rows[] = {
+		{ 0, 3, 1, LOCKOUT_CHECK_OK },
+		{ 1, 3, 1, LOCKOUT_CHECK_OK },
+		{ 2, 3, 1, LOCKOUT_CHECK_NEAR_THRESHOLD },
+		{ 3, 3, 1, LOCKOUT_CHECK_NEAR_THRESHOLD },
+		{ 2, 3, 0, LOCKOUT_CHECK_OK },
+		{ 3, 3, 0, LOCKOUT_CHECK_NEAR_THRESHOLD },
+		{ 0, 1, 1, LOCKOUT_CHECK_OK }, /* one attempt on a clean DC, never more */
+		{ 1, 1, 1, LOCKOUT_CHECK_NEAR_THRESHOLD },
+		{ 0, 2, 5, LOCKOUT_CHECK_OK },
+		{ 1, 2, 5, LOCKOUT_CHECK_NEAR_THRESHOLD },
+		{ 50, 0, 1, LOCKOUT_CHECK_OK }, /* no lockout policy */
+		{ 4, 10, -3, LOCKOUT_CHECK_OK },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		f = base, f.bad_pwd_count = rows[i].count, f.threshold = rows[i].threshold;
+		CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 3, &f, rows[i].reserve),
+				rows[i].want);
+	}
+}
+
+static void test_inflight_uncounted(void)
+{
+	struct lockout_state st = { 0 };
+	lockout_begin(&st, FP_A, T0, "dc1");
+	struct lockout_facts f = { .found = true, .bad_pwd_time = lockout_filetime(T0 - 60) };
+	CU_ASSERT_TRUE(lockout_inflight_uncounted(&st, "dc1", &f));
+	CU_ASSERT_FALSE(lockout_inflight_uncounted(&st, "dc2", &f)); /* counters are per DC */
+	f.bad_pwd_time = lockout_filetime(T0);
+	CU_ASSERT_FALSE(lockout_inflight_uncounted(&st, "dc1", &f));
+	f.bad_pwd_time = lockout_filetime(T0 + 1);
+	CU_ASSERT_FALSE(lockout_inflight_uncounted(&st, "dc1", &f));
+	f.bad_pwd_time = 0, f.found = false;
+	CU_ASSERT_FALSE(lockout_inflight_uncounted(&st, "dc1", &f));
+	lockout_record(&st, FP_A, LOCKOUT_OK, T0, "dc1", "ok");
+	f.found = true;
+	CU_ASSERT_FALSE(lockout_inflight_uncounted(&st, "dc1", &f)); /* not in flight */
+	CU_ASSERT_EQUAL(lockout_filetime(0), 116444736000000000LL);
+}
+
 int main(void)
 {
 	dir = tu_mkdtemp();
@@ -690,6 +774,8 @@ int main(void)
 		{ "file: accepted_under round trip", test_accepted_under_roundtrip },
 		{ "file: a damaged one is quarantined", test_quarantine },
 		{ "a fresh install creates state_dir", test_creates_state_dir },
+		{ "look before you knock: the directory's facts", test_check_facts },
+		{ "an in-flight attempt the DC did not count", test_inflight_uncounted },
 		{ "file: flipped bits and torn files", test_corrupt },
 		{ "file: sealed but invalid", test_well_sealed_but_wrong },
 		{ "bad account names", test_bad_accounts },
