@@ -34,7 +34,7 @@ stop_daemon() { # SIGTERM and wait
 	wait "$DAEMON_PID" 2>/dev/null
 	DAEMON_PID=
 }
-trap 'stop_daemon; umount "$REALM_DIR/full-state" 2>/dev/null; realm_exit_trap' EXIT
+trap 'stop_daemon; umount "$REALM_DIR/full-state/lockout" "$REALM_DIR/full-state" 2>/dev/null; realm_exit_trap' EXIT
 
 # wait_for REGEX [SECONDS]: until the private syslog has a matching line.
 wait_for() {
@@ -143,6 +143,11 @@ advertisements = ( { id = "FULL1"; package = { id = "PF"; name = "F"; source = "
   program = { name = "F"; command = [ "./probe", "append=$OUT_DIR/FULL1" ]; run_as = "swinstall"; }; } );
 AD
 	chmod 644 "$REALM_DIR/ads-full/full.conf"
+	# The lockout guard's state stays on a disk with room (a full disk there stops
+	# the run earlier, before any secret: guard-mit tests that): this is the history.
+	mkdir -p "$full/lockout" "$REALM_DIR/full-lockout"
+	chmod 700 "$REALM_DIR/full-lockout"
+	mount --bind "$REALM_DIR/full-lockout" "$full/lockout"
 	dd if=/dev/zero of="$full/fill" bs=4k count=1000 2>/dev/null
 	run "$ADVERTD" --once -c "$REALM_DIR/full.conf"
 	check "disk full: advertd --once reports failure" test $? -ne 0
@@ -152,6 +157,7 @@ AD
 	rm -f "$full/fill"
 	run "$ADVERTD" --once -c "$REALM_DIR/full.conf"
 	check "space again: it runs, once" test "$(count FULL1)" -eq 1
+	umount "$full/lockout"
 	umount "$full"
 else
 	not_ok "mount a small tmpfs for the full-disk test"
