@@ -75,6 +75,12 @@ int directory_lockout_facts(struct directory_conn *d, const char *base, const ch
 			    const char *principal, struct lockout_facts *ret, char **ret_err)
 	__attribute__((nonnull, warn_unused_result));
 
+/* Initialises Cyrus SASL for this process with only its GSSAPI plugin (the only
+ * mechanism advertd binds with; loading every installed plugin costs ~1 ms a process
+ * and pulls in libraries never used). Idempotent; must run before libldap's first SASL
+ * use, which directory_connect ensures. */
+void directory_init(void);
+
 const struct directory_stats *directory_stats(const struct directory_conn *d);
 
 void directory_close(struct directory_conn *d);

@@ -110,10 +110,36 @@ static int connect_to(const char *address, unsigned port, int timeout, char **re
 	return fd;
 }
 
+/* Cyrus SASL asks before loading each plugin file: GSSAPI's only. */
+static int verify_plugin(void *context, const char *file, sasl_verify_type_t type)
+{
+	if (type != SASL_VRFY_PLUGIN)
+		return SASL_OK;
+	const char *base = strrchr(file, '/');
+	base = base ? base + 1 : file;
+	return strncmp(base, "libgssapiv2.so", strlen("libgssapiv2.so")) == 0 ? SASL_OK
+									      : SASL_CONTINUE;
+}
+
+void directory_init(void)
+{
+	static bool done;
+	if (done)
+		return;
+	done = true;
+	static const sasl_callback_t callbacks[] = {
+		{ SASL_CB_VERIFYFILE, (int (*)(void))(void (*)(void))verify_plugin, NULL },
+		{ SASL_CB_LIST_END, NULL, NULL },
+	};
+	/* libldap's own sasl_client_init later only adds a reference to this one. */
+	sasl_client_init(callbacks);
+}
+
 int directory_connect(const struct dc *dc, int timeout, struct directory_conn **ret,
 		      char **ret_err)
 {
 	*ret_err = NULL;
+	directory_init();
 	int fd = connect_to(dc->address, dc->ldap_port, timeout, ret_err);
 	if (fd < 0)
 		return fd;

@@ -138,6 +138,7 @@ static int acquire_local(const struct config_account *acct, struct identity *id,
 
 void identity_prewarm(const struct config *cfg)
 {
+	directory_init();
 	creds_prewarm();
 	creds_gssapi_defaults(cfg->state_dir);
 	OM_uint32 minor;
