@@ -1,6 +1,7 @@
 /* bench/identity-bench: times the identity path in one process, as the daemon's run
  * children do it (identity_acquire + identity_free), or the floor: the same Kerberos and
- * LDAP work as bare library calls with none of advertd's machinery. Prints one line of
+ * LDAP work as bare library calls with none of advertd's machinery (no guard, no write
+ * ahead, no deadline). Prints one line of
  * numbers for bench/identity to tabulate. */
 #include "config.h"
 
@@ -73,71 +74,96 @@ static int interact(LDAP *ld, unsigned flags, void *defaults, void *in)
 	return LDAP_SUCCESS;
 }
 
-/* AS, TGS, GSSAPI bind, one search: the least any tool could do for this answer. Uses
- * the ambient krb5.conf (pointing at one DC) and a resolvable ldap URI. */
-static int bench_floor(const char *keytab, const char *principal, const char *uri,
-		       const char *host, const char *base, int n)
+/* One login and its reads as bare library calls: AS, TGS for ldap/<host>, GSSAPI bind,
+ * then searches searches for filter (the first subtree, the rest base-scoped on base).
+ * Returns 0 when all of it worked. */
+static int floor_login(krb5_context k, const char *keytab, const char *principal,
+		       const char *uri, const char *host, const char *base, const char *filter,
+		       int searches)
 {
+	krb5_principal p, s;
+	krb5_keytab kt;
+	krb5_ccache cc;
+	krb5_creds creds, in, *out = NULL;
+	krb5_get_init_creds_opt *opt;
+	memset(&in, 0, sizeof(in));
+	krb5_parse_name(k, principal, &p);
+	krb5_kt_resolve(k, keytab, &kt);
+	krb5_cc_new_unique(k, "MEMORY", NULL, &cc);
+	krb5_get_init_creds_opt_alloc(k, &opt);
+	krb5_get_init_creds_opt_set_out_ccache(k, opt, cc);
+	int bad = krb5_get_init_creds_keytab(k, &creds, p, kt, 0, NULL, opt) != 0;
+	if (!bad) {
+		krb5_free_cred_contents(k, &creds);
+		krb5_build_principal(k, &s, (unsigned)strlen(p->realm.data), p->realm.data, "ldap",
+				     host, NULL);
+		in.client = p;
+		in.server = s;
+		bad = krb5_get_credentials(k, 0, cc, &in, &out) != 0;
+		krb5_free_creds(k, out);
+		krb5_free_principal(k, s);
+	}
+	OM_uint32 minor;
+	gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+	LDAP *ld = NULL;
+	if (!bad)
+		bad = gss_krb5_import_cred(&minor, cc, NULL, NULL, &cred) != GSS_S_COMPLETE;
+	if (!bad)
+		bad = ldap_initialize(&ld, uri) != LDAP_SUCCESS;
+	if (!bad) {
+		int v3 = 3;
+		ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
+		ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+		ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON);
+		bad = ldap_sasl_interactive_bind_s(ld, NULL, "GSSAPI", NULL, NULL, LDAP_SASL_QUIET,
+						   interact, cred) != 0;
+	}
+	for (int i = 0; !bad && i < searches; i++) {
+		LDAPMessage *res = NULL;
+		char *attrs[] = { "uidNumber", "badPwdCount", "lockoutThreshold", NULL };
+		int rc = ldap_search_ext_s(ld, base, i ? LDAP_SCOPE_BASE : LDAP_SCOPE_SUBTREE,
+					   i ? "(objectClass=*)" : filter, attrs, 0, NULL, NULL, NULL,
+					   0, &res);
+		bad = rc != LDAP_SUCCESS && rc != LDAP_REFERRAL;
+		ldap_msgfree(res);
+	}
+	if (ld)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+	gss_release_cred(&minor, &cred);
+	krb5_get_init_creds_opt_free(k, opt);
+	krb5_cc_destroy(k, cc);
+	krb5_kt_close(k, kt);
+	krb5_free_principal(k, p);
+	return bad;
+}
+
+/* The least any tool could do for this answer, with the ambient krb5.conf (pointing at
+ * one DC) and a resolvable ldap URI: the account's login and one search; with a host
+ * keytab and principal too, first the same reads the check before knocking makes (the
+ * host's login, the account's entry, the domain's threshold). */
+static int bench_floor(char **argv, int n)
+{
+	const char *keytab = argv[0], *principal = argv[1], *uri = argv[2], *host = argv[3],
+		   *base = argv[4], *filter = argv[5], *host_keytab = argv[6],
+		   *host_principal = argv[7];
 	double *t = calloc((size_t)n, sizeof(*t));
 	int failures = 0;
 	krb5_context k;
 	krb5_init_context(&k);
 	for (int i = 0; i < n; i++) {
 		double t0 = now_ms();
-		krb5_principal p, s;
-		krb5_keytab kt;
-		krb5_ccache cc;
-		krb5_creds creds, in, *out = NULL;
-		krb5_get_init_creds_opt *opt;
-		memset(&in, 0, sizeof(in));
-		krb5_parse_name(k, principal, &p);
-		krb5_kt_resolve(k, keytab, &kt);
-		krb5_cc_new_unique(k, "MEMORY", NULL, &cc);
-		krb5_get_init_creds_opt_alloc(k, &opt);
-		krb5_get_init_creds_opt_set_out_ccache(k, opt, cc);
-		int bad = krb5_get_init_creds_keytab(k, &creds, p, kt, 0, NULL, opt) != 0;
-		if (!bad) {
-			krb5_free_cred_contents(k, &creds);
-			krb5_build_principal(k, &s, (unsigned)strlen(p->realm.data), p->realm.data,
-					     "ldap", host, NULL);
-			in.client = p;
-			in.server = s;
-			bad = krb5_get_credentials(k, 0, cc, &in, &out) != 0;
-			krb5_free_creds(k, out);
-			krb5_free_principal(k, s);
-		}
-		OM_uint32 minor;
-		gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
-		LDAP *ld = NULL;
+		int bad = host_keytab ? floor_login(k, host_keytab, host_principal, uri, host,
+						    base, filter, 2)
+				      : 0;
 		if (!bad)
-			bad = gss_krb5_import_cred(&minor, cc, NULL, NULL, &cred) != GSS_S_COMPLETE;
-		if (!bad)
-			bad = ldap_initialize(&ld, uri) != LDAP_SUCCESS;
-		if (!bad) {
-			int v3 = 3;
-			ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
-			ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON);
-			bad = ldap_sasl_interactive_bind_s(ld, NULL, "GSSAPI", NULL, NULL,
-							   LDAP_SASL_QUIET, interact, cred) != 0;
-		}
-		if (!bad) {
-			LDAPMessage *res = NULL;
-			char *attrs[] = { "uidNumber", NULL };
-			bad = ldap_search_ext_s(ld, base, LDAP_SCOPE_SUBTREE, "(uid=swinstall)", attrs,
-						0, NULL, NULL, NULL, 0, &res) != LDAP_SUCCESS;
-			ldap_msgfree(res);
-		}
-		if (ld)
-			ldap_unbind_ext_s(ld, NULL, NULL);
-		gss_release_cred(&minor, &cred);
-		krb5_get_init_creds_opt_free(k, opt);
-		krb5_cc_destroy(k, cc);
-		krb5_kt_close(k, kt);
-		krb5_free_principal(k, p);
+			bad = floor_login(k, keytab, principal, uri, host, base, filter, 1);
 		failures += bad;
 		t[i] = now_ms() - t0;
 	}
-	report("floor", t, n, 3, 1, 1, 1, failures);
+	if (host_keytab)
+		report("floor", t, n, 6, 2, 2, 3, failures);
+	else
+		report("floor", t, n, 3, 1, 1, 1, failures);
 	krb5_free_context(k);
 	free(t);
 	return failures != 0;
@@ -147,9 +173,14 @@ int main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "advertd") == 0)
 		return bench_advertd(argv[2], argv[3], atoi(argv[4]));
-	if (argc == 8 && strcmp(argv[1], "floor") == 0)
-		return bench_floor(argv[2], argv[3], argv[4], argv[5], argv[6], atoi(argv[7]));
+	if ((argc == 9 || argc == 11) && strcmp(argv[1], "floor") == 0) {
+		char *args[8] = { argv[2], argv[3], argv[4], argv[5], argv[6], argv[7] };
+		if (argc == 11)
+			args[6] = argv[9], args[7] = argv[10];
+		return bench_floor(args, atoi(argv[8]));
+	}
 	fprintf(stderr, "usage: identity-bench advertd CONF ACCOUNT RUNS\n"
-			"       identity-bench floor KEYTAB PRINCIPAL URI HOST BASE RUNS\n");
+			"       identity-bench floor KEYTAB PRINCIPAL URI HOST BASE FILTER RUNS "
+			"[HOST-KEYTAB HOST-PRINCIPAL]\n");
 	return 2;
 }
