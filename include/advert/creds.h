@@ -7,6 +7,8 @@
 #define ADVERT_CREDS_H
 
 #include <krb5/krb5.h>
+#include <stdbool.h>
+#include <time.h>
 
 #include "advert/config.h"
 #include "advert/dcloc.h"
@@ -86,6 +88,17 @@ int creds_keytab_kvno(const struct creds_ctx *c) __attribute__((nonnull));
 int creds_service_ticket(struct creds_ctx *c, krb5_ccache ccache, const char *service,
 			 const char *host, struct creds_result *res)
 	__attribute__((nonnull, warn_unused_result));
+
+/* Whether ccache holds, for principal, a ticket for service/host@realm (service
+ * "krbtgt" and host NULL: the TGT) still valid min_left seconds after now. */
+bool creds_cache_has(struct creds_ctx *c, krb5_ccache ccache, const char *principal,
+		     const char *service, const char *host, time_t now, int min_left)
+	__attribute__((nonnull(1, 2, 3, 4)));
+
+/* Replaces the content of to with every ticket in from (to is initialised to from's
+ * principal). Returns 0 or -EIO. */
+int creds_cache_copy(struct creds_ctx *c, krb5_ccache from, krb5_ccache to)
+	__attribute__((nonnull));
 
 /* GSSAPI (used by the LDAP bind) makes its own krb5 context from the default profile,
  * which may canonicalise the DC's host name through DNS: a second lookup behind our

@@ -51,6 +51,7 @@ struct identity_report {
 	unsigned dcs_unreachable;
 	/* What this acquisition cost, on the DC that answered. */
 	unsigned kdc_requests, ldap_connections, ldap_binds, ldap_searches;
+	bool looked;			/* the directory was checked before knocking (AD) */
 	unsigned kdc_requests_precheck; /* of those, the client token account's (AD) */
 	double ms_locate, ms_impersonate, ms_lookup, ms_total;
 	struct lockout_state guard; /* the guard's state after the attempt */

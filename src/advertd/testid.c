@@ -99,8 +99,8 @@ static int run_child(const struct config *cfg, const char *account)
 	if (id->dc) {
 		printf("requests   %u KDC, %u LDAP connection(s), %u bind(s), %u search(es)",
 		       rep.kdc_requests, rep.ldap_connections, rep.ldap_binds, rep.ldap_searches);
-		if (rep.kdc_requests_precheck)
-			printf(" (the directory check before knocking, as the client token "
+		if (rep.looked)
+			printf(" (of which the check before knocking, as the client token "
 			       "account: %u KDC, 1 connection, 1 bind, 2 searches)",
 			       rep.kdc_requests_precheck);
 		printf("\n");

@@ -699,6 +699,43 @@ int creds_service_ticket(struct creds_ctx *c, krb5_ccache ccache, const char *se
 	return r;
 }
 
+bool creds_cache_has(struct creds_ctx *c, krb5_ccache ccache, const char *principal,
+		     const char *service, const char *host, time_t now, int min_left)
+{
+	krb5_context k = c->ctx;
+	krb5_creds match, got;
+	memset(&match, 0, sizeof(match));
+	memset(&got, 0, sizeof(got));
+	krb5_principal cc_princ = NULL;
+	bool ok = false;
+	const char *realm = c->pin.realm;
+	if (krb5_cc_get_principal(k, ccache, &cc_princ) == 0 &&
+	    krb5_parse_name(k, principal, &match.client) == 0 &&
+	    krb5_principal_compare(k, cc_princ, match.client) &&
+	    krb5_build_principal(k, &match.server, (unsigned)strlen(realm), realm, service,
+				 host ? host : realm, NULL) == 0 &&
+	    krb5_cc_retrieve_cred(k, ccache, 0, &match, &got) == 0) {
+		ok = (time_t)got.times.endtime > now + min_left;
+		krb5_free_cred_contents(k, &got);
+	}
+	krb5_free_principal(k, cc_princ);
+	krb5_free_cred_contents(k, &match);
+	return ok;
+}
+
+int creds_cache_copy(struct creds_ctx *c, krb5_ccache from, krb5_ccache to)
+{
+	krb5_context k = c->ctx;
+	krb5_principal princ = NULL;
+	krb5_error_code kc = krb5_cc_get_principal(k, from, &princ);
+	if (!kc)
+		kc = krb5_cc_initialize(k, to, princ);
+	if (!kc)
+		kc = krb5_cc_copy_creds(k, from, to);
+	krb5_free_principal(k, princ);
+	return kc ? -EIO : 0;
+}
+
 int creds_gssapi_defaults(const char *dir)
 {
 	static bool done;

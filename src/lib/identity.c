@@ -323,12 +323,13 @@ static int look_before_knocking(const struct config *cfg, const struct config_ac
 	char buf[512];
 	struct config_account host = client_token(cfg, buf, sizeof(buf));
 	struct creds_ctx *c = NULL;
-	krb5_ccache cc = NULL;
+	krb5_ccache cc = NULL, kept = NULL;
 	struct directory_conn *d = NULL;
 	char *err = NULL;
 	char fp[LOCKOUT_FP_LEN + 1];
 	struct creds_result cres;
 	struct lockout_state guard = { 0 };
+	rep->looked = true;
 	int gfd = lockout_lock(cfg->state_dir, host.name);
 	int r = gfd < 0 ? gfd : lockout_read(gfd, &guard);
 	if (r < 0) {
@@ -339,18 +340,40 @@ static int look_before_knocking(const struct config *cfg, const struct config_ac
 	if ((r = creds_open(cfg->directory.realm, dc, &c)) < 0)
 		goto out;
 	creds_set_deadline(c, deadline_ms);
-	if ((r = creds_fingerprint(c, &host, fp, &cres)) < 0) {
-		r = stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
-		goto out;
+	krb5_context k = creds_krb5(c);
+	/* The workstation's own tickets are kept between runs in a root-only cache (the
+	 * host's keytab is no less exposed), so that in steady state the check costs the
+	 * KDC nothing: a TGT is requested only when it nears its end, the ldap/<dc> ticket
+	 * once per DC. */
+	char *path = NULL;
+	if (asprintf(&path, "FILE:%s/client-token.ccache", cfg->state_dir) < 0 ||
+	    krb5_cc_resolve(k, path, &kept) != 0)
+		kept = NULL;
+	free(path);
+	if (kept && creds_cache_has(c, kept, host.principal, "krbtgt", NULL, now, 300)) {
+		cc = kept;
+		kept = NULL;
+	} else {
+		if ((r = creds_fingerprint(c, &host, fp, &cres)) < 0) {
+			r = stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
+			goto out;
+		}
+		rep->verdict = lockout_decide(&guard, fp, now, cfg->lockout.backoff,
+					      &rep->hold_until);
+		if (rep->verdict != LOCKOUT_ALLOW) {
+			r = hold(rep, &guard);
+			goto out;
+		}
+		r = login(cfg, &host, c, dc, now, fp, &guard, 0, &cc, rep);
+		rep->verdict = LOCKOUT_ALLOW;
+		if (r == 0 && kept && creds_cache_copy(c, cc, kept) == 0) {
+			krb5_cc_destroy(k, cc);
+			cc = kept;
+			kept = NULL;
+		}
 	}
-	rep->verdict = lockout_decide(&guard, fp, now, cfg->lockout.backoff, &rep->hold_until);
-	if (rep->verdict != LOCKOUT_ALLOW) {
-		r = hold(rep, &guard);
-		goto out;
-	}
-	r = login(cfg, &host, c, dc, now, fp, &guard, 0, &cc, rep);
-	rep->verdict = LOCKOUT_ALLOW;
-	if (r == 0 && (r = creds_service_ticket(c, cc, "ldap", dc->host, &cres)) < 0 &&
+	if (r == 0 && !creds_cache_has(c, cc, host.principal, "ldap", dc->host, now, 60) &&
+	    (r = creds_service_ticket(c, cc, "ldap", dc->host, &cres)) < 0 &&
 	    cres.status != CREDS_UNREACHABLE)
 		stop(rep, IDENTITY_STAGE_GUARD, r, "ldap/%s: %s", dc->host, cres.message);
 	if (r == 0) {
@@ -392,8 +415,16 @@ static int look_before_knocking(const struct config *cfg, const struct config_ac
 out:
 	if (c) {
 		rep->kdc_requests_precheck += creds_kdc_requests(c);
+		/* The kept cache is closed, not destroyed; a private one is destroyed. */
+		char type[16] = "";
 		if (cc)
+			snprintf(type, sizeof(type), "%s", krb5_cc_get_type(creds_krb5(c), cc));
+		if (cc && strcmp(type, "FILE") == 0)
+			krb5_cc_close(creds_krb5(c), cc);
+		else if (cc)
 			krb5_cc_destroy(creds_krb5(c), cc);
+		if (kept)
+			krb5_cc_close(creds_krb5(c), kept);
 	}
 	directory_close(d);
 	free(err);

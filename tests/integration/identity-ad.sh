@@ -22,6 +22,11 @@ expect "groups without gidNumber (nogid, Domain Users, BUILTIN) are skipped and 
 	has "skipped +[1-9]"
 expect "3 KDC requests, 1 connection, 1 bind, 3 searches (account, tokenGroups, SIDs), plus the check before knocking: 3 KDC, 1 connection, 1 bind, 2 searches" \
 	has "requests +6 KDC, 2 LDAP connection\(s\), 2 bind\(s\), 5 search.*client token account: 3 KDC"
+identity swinstall
+expect "steady state: the check reuses the workstation's tickets (no KDC request for it)" \
+	has "requests +3 KDC, 2 LDAP connection\(s\), 2 bind\(s\), 5 search.*client token account: 0 KDC"
+expect "the kept workstation tickets are root's alone" \
+	test "$(stat -c '%U %a' "$ADVERTD_STATE_DIR/client-token.ccache")" = "root 600"
 
 identity pwinstall
 expect "pwinstall (password file): succeeds with uid $PWINSTALL_UID" has "uid +$PWINSTALL_UID"
