@@ -66,11 +66,11 @@ enum cfgread_result cfgread_group(struct cfgread *c, const config_setting_t *gro
 /* Frees a NULL-terminated string vector. */
 void strv_free(char **v);
 
-/* The files other than main_file that settings under root came from (@include), as a
- * NULL-terminated vector the caller frees with strv_free. */
-char **cfgread_included_files(const config_setting_t *root, const char *main_file);
 
-/* Reads path with libconfig; a syntax error becomes a diagnostic. Returns 0 or -EINVAL. */
+/* Reads path with libconfig: the bytes of the regular, root-owned file not writable by
+ * group or others that the descriptor opened, never a path libconfig opens itself, so
+ * @include is refused. Every problem becomes a diagnostic. Returns 0, -EPERM (refused)
+ * or -EINVAL. */
 int cfgread_load(struct cfgread *c, config_t *cfg, const char *path);
 
 #endif

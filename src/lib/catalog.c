@@ -28,7 +28,7 @@ struct catalog_file {
 	ino_t ino;
 	off_t size;
 	struct timespec mtim, ctim;
-	bool reusable; /* parsed cleanly, no @include, not modified in the tick it was read */
+	bool reusable; /* parsed cleanly, not modified in the tick it was read */
 	struct advert **ads;
 	size_t n_ads;
 	struct diag_list diags;
@@ -206,40 +206,6 @@ static bool settled(const struct stat *st, struct timespec started)
 	return c + margin_ns < s;
 }
 
-/* Whether the file mentions @include: its content then depends on other files, and its
- * parse cannot be reused on its own identity. Unreadable counts as yes. */
-static bool mentions_include(const char *path)
-{
-	static const char word[] = "@include";
-	const size_t len = sizeof(word) - 1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return true;
-	char buf[65536];
-	size_t have = 0;
-	bool found = false;
-	for (;;) {
-		ssize_t k = read(fd, buf + have, sizeof(buf) - have);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			found = true;
-			break;
-		}
-		have += (size_t)k;
-		for (size_t i = 0; !found && i + len <= have; i++)
-			found = buf[i] == '@' && strncasecmp(buf + i, word, len) == 0;
-		if (found || k == 0)
-			break;
-		/* Keep a tail that may hold the start of the word. */
-		size_t keep = have < len - 1 ? have : len - 1;
-		memmove(buf, buf + have - keep, keep);
-		have = keep;
-	}
-	close(fd);
-	return found;
-}
-
 /* Copies a file's own problems into the reload's list. */
 static int report(struct diag_list *diags, const struct diag_list *from)
 {
@@ -264,7 +230,6 @@ static int parse(struct loader *ld, const char *path, const struct stat *st,
 	*f = (struct catalog_file){ .refs = 1, .path = copy, .dev = st->st_dev,
 				    .ino = st->st_ino, .size = st->st_size,
 				    .mtim = st->st_mtim, .ctim = st->st_ctim };
-	bool include = mentions_include(path);
 	int r = advert_parse_file(path, &f->ads, &f->n_ads, &f->diags);
 	if (r == -ENOMEM) {
 		file_unref(f);
@@ -272,7 +237,7 @@ static int parse(struct loader *ld, const char *path, const struct stat *st,
 	}
 	/* A file that could not be parsed at all (syntax error, unreadable, untrusted
 	 * include) is read again next time: the cause may be outside the file. */
-	f->reusable = r == 0 && !include && settled(st, ld->started);
+	f->reusable = r == 0 && settled(st, ld->started);
 	*ret = f;
 	return 0;
 }

@@ -335,6 +335,30 @@ static void test_unreadable_file(void)
 	diag_clear(&diags);
 }
 
+/* The reported attack: a user's 0666 file included as the value of run_as or inside
+ * command ran as root with argv of that user's choosing. Both forms are refused before
+ * libconfig reads a byte of the included file, and no advertisement of the file stays. */
+static void test_include_in_a_value(void)
+{
+	char *evil = tu_write(dir, "evil.inc", 0666, "\"system\"");
+	char *argv = tu_write(dir, "argv.inc", 0666, "\"/bin/sh\", \"-c\", \"id\"");
+	char *text = NULL;
+	CU_ASSERT_FATAL(asprintf(&text,
+				 "advertisements = ( { id = \"A1\";\n"
+				 "  package = { name = \"P\"; source = \"/srv\"; };\n"
+				 "  program = { name = \"I\"; command = [\n@include \"%s\"\n];\n"
+				 "    run_as =\n@include \"%s\"\n; }; } );\n",
+				 argv, evil) > 0);
+	struct parsed p;
+	parse(text, &p);
+	CU_ASSERT(p.r < 0);
+	CU_ASSERT_EQUAL(p.n, 0);
+	const struct diag *d = tu_find_diag(&p.diags, "@include is not supported");
+	CU_ASSERT(d && d->line == 4);
+	parsed_clear(&p);
+	free(text), free(evil), free(argv);
+}
+
 static void test_id_rules(void)
 {
 	CU_ASSERT(advert_id_valid("LAB00001"));
@@ -356,6 +380,7 @@ int main(void)
 		{ "malformed inputs: file, line, message; others survive", test_malformed_table },
 		{ "unreadable file", test_unreadable_file },
 		{ "id rules", test_id_rules },
+		{ "@include in a value or an array is refused", test_include_in_a_value },
 		{ 0 },
 	};
 	int r = tu_run("advert", tests);
