@@ -76,6 +76,9 @@ struct config {
 		char *base;
 		enum config_schema schema;
 		int timeout;
+		/* The ids the directory may hand out: nothing outside [min_id, max_id] (system
+		 * ids below 1000 by default), nothing NSS names differently on this host. */
+		int min_id, max_id;
 	} directory;
 
 	struct config_account *accounts;

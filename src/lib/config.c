@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,8 @@ struct config *config_new_default(void)
 	cfg->directory.site = strdup("");
 	cfg->directory.schema = CONFIG_SCHEMA_RFC2307BIS;
 	cfg->directory.timeout = 5;
+	cfg->directory.min_id = 1000;
+	cfg->directory.max_id = INT32_MAX;
 	cfg->lockout.backoff = 1800;
 	cfg->lockout.reserve = 1;
 	if (!cfg->advertisements || !cfg->advertisements[0] || !cfg->state_dir ||
@@ -243,8 +246,8 @@ static void read_servers(struct cfgread *c, const config_setting_t *dir, struct 
 static void read_directory(struct cfgread *c, const config_setting_t *root,
 			   struct config *cfg)
 {
-	static const char *const keys[] = { "realm", "domain", "site",	  "servers",
-					     "base",  "schema", "timeout", NULL };
+	static const char *const keys[] = { "realm",   "domain", "site",   "servers", "base",
+					     "schema",  "timeout", "min_id", "max_id",  NULL };
 	config_setting_t *g;
 	if (cfgread_group(c, root, "", "directory", false, false, &g) != CFG_OK)
 		return;
@@ -254,6 +257,11 @@ static void read_directory(struct cfgread *c, const config_setting_t *root,
 	cfgread_string(c, g, "directory", "site", false, &cfg->directory.site);
 	cfgread_string(c, g, "directory", "base", false, &cfg->directory.base);
 	read_int(c, g, "directory", "timeout", 1, 300, &cfg->directory.timeout);
+	read_int(c, g, "directory", "min_id", 1, INT32_MAX, &cfg->directory.min_id);
+	read_int(c, g, "directory", "max_id", 1, INT32_MAX, &cfg->directory.max_id);
+	if (cfg->directory.min_id > cfg->directory.max_id)
+		cfgread_error(c, g, "directory.min_id (%d) is above directory.max_id (%d)",
+			      cfg->directory.min_id, cfg->directory.max_id);
 	read_servers(c, g, cfg);
 
 	char *schema = NULL;

@@ -94,6 +94,38 @@ static int add_gid(struct identity *id, gid_t g)
 	return 0;
 }
 
+/* Whether the directory may hand out id (a gid when group) named name (NULL: any name):
+ * inside [directory.min_id, directory.max_id], and not an id NSS knows on this host under
+ * another name (gidNumber 42 must not become the local shadow group). *why says why
+ * not. */
+static bool id_allowed(const struct config *cfg, bool group, unsigned long id,
+		       const char *name, char *why, size_t size)
+{
+	const char *what = group ? "gidNumber" : "uidNumber";
+	if (id < (unsigned long)cfg->directory.min_id || id > (unsigned long)cfg->directory.max_id) {
+		snprintf(why, size, "%s %lu is outside directory.min_id %d .. max_id %d", what, id,
+			 cfg->directory.min_id, cfg->directory.max_id);
+		return false;
+	}
+	char buf[4096];
+	const char *local = NULL;
+	if (group) {
+		struct group gr, *g = NULL;
+		if (getgrgid_r((gid_t)id, &gr, buf, sizeof(buf), &g) == 0 && g)
+			local = g->gr_name;
+	} else {
+		struct passwd pw, *p = NULL;
+		if (getpwuid_r((uid_t)id, &pw, buf, sizeof(buf), &p) == 0 && p)
+			local = p->pw_name;
+	}
+	if (local && (!name || strcmp(local, name) != 0)) {
+		snprintf(why, size, "%s %lu is the local %s \"%s\" on this host", what, id,
+			 group ? "group" : "user", local);
+		return false;
+	}
+	return true;
+}
+
 /* A local account: NSS only, no directory, no credentials. */
 static int acquire_local(const struct config_account *acct, struct identity *id,
 			 struct identity_report *rep)
@@ -560,12 +592,16 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 	}
 	free(err);
 
-	if (a.uid == 0 || a.gid == 0) {
+	char why[256];
+	const char *primary = NULL; /* the primary group's name, when the walk found it */
+	for (size_t i = 0; !primary && i < id->named.n; i++)
+		if (id->named.items[i].gid == a.gid)
+			primary = id->named.items[i].name;
+	if (!id_allowed(cfg, false, a.uid, name, why, sizeof(why)) ||
+	    !id_allowed(cfg, true, a.gid, primary, why, sizeof(why))) {
 		directory_account_clear(&a);
-		return stop(rep, IDENTITY_STAGE_LOOKUP, -EPERM,
-			    "%s has uidNumber or gidNumber 0 in the directory: an installation "
-			    "account must not be root",
-			    acct->principal);
+		return stop(rep, IDENTITY_STAGE_LOOKUP, -EPERM, "%s in the directory: %s",
+			    acct->principal, why);
 	}
 	id->uid = a.uid;
 	id->gid = a.gid;
@@ -575,8 +611,12 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 	directory_account_clear(&a);
 	r = add_gid(id, id->gid);
 	for (size_t i = 0; r == 0 && i < id->named.n; i++) {
-		if (id->named.items[i].gid == 0) { /* root's group is never handed out */
+		/* A group the directory may not hand out is left out and counted, like one
+		 * without a gidNumber: it must never grant a local system group's rights. */
+		if (!id_allowed(cfg, true, id->named.items[i].gid, id->named.items[i].name, why,
+				sizeof(why))) {
 			id->named.skipped++;
+			id->named.items[i].gid = (gid_t)-1;
 			continue;
 		}
 		r = add_gid(id, id->named.items[i].gid);

@@ -43,6 +43,33 @@ identity "$both" nosuch
 expect "an account not in advertd.conf: exit 1, clear message" \
 	test $RC -eq 1 -a "${OUT/no account \"nosuch\"/}" != "$OUT"
 
+# --- the directory grants no local rights ---------------------------------------------------
+# gidNumber 42 is the local shadow group: a DC that says so must not hand it out.
+printf 'dn: cn=g3,ou=groups,%s\nchangetype: modify\nreplace: gidNumber\ngidNumber: 42\n' "$BASE_DN" |
+	"$REALM_SCRIPT" ldapmodify "$REALM_DIR" dc2
+only2ids=$(STATE=$REALM_DIR/state-ids conf only2ids "2")
+identity "$only2ids" swinstall
+expect "a group with a local system gid: the run still works (exit 0)" test $RC -eq 0
+expect "... without gid 42" test "${OUT/ 42(/}" = "$OUT"
+expect "... and the refused group is skipped and counted" has "skipped +2 group"
+printf 'dn: cn=g3,ou=groups,%s\nchangetype: modify\nreplace: gidNumber\ngidNumber: 1500\n' "$BASE_DN" |
+	"$REALM_SCRIPT" ldapmodify "$REALM_DIR" dc2
+identity "$(STATE=$REALM_DIR/state-ids conf only2ids "2" 's|timeout = 5;|timeout = 5; min_id = 2000;|')" swinstall
+expect "a gid below directory.min_id is skipped too" has "skipped +2 group"
+printf 'dn: uid=swinstall,ou=people,%s\nchangetype: modify\nreplace: uidNumber\nuidNumber: 0\n' "$BASE_DN" |
+	"$REALM_SCRIPT" ldapmodify "$REALM_DIR" dc2
+identity "$only2ids" swinstall
+expect "uidNumber 0: the lookup fails (exit 6), naming the id" \
+	test $RC -eq 6 -a "${OUT/uidNumber 0 is outside/}" != "$OUT"
+printf 'dn: uid=swinstall,ou=people,%s\nchangetype: modify\nreplace: uidNumber\nuidNumber: 1\n' "$BASE_DN" |
+	"$REALM_SCRIPT" ldapmodify "$REALM_DIR" dc2
+identity "$(STATE=$REALM_DIR/state-ids conf only2ids "2" 's|timeout = 5;|timeout = 5; min_id = 1;|')" swinstall
+expect "a uid NSS knows as another local user: refused even inside the range" \
+	test $RC -eq 6 -a "${OUT/is the local user/}" != "$OUT"
+# Back as it was, for what follows.
+printf 'dn: uid=swinstall,ou=people,%s\nchangetype: modify\nreplace: uidNumber\nuidNumber: %s\n\ndn: cn=g3,ou=groups,%s\nchangetype: modify\nreplace: gidNumber\ngidNumber: 3003\n' \
+	"$BASE_DN" "$SWINSTALL_UID" "$BASE_DN" | "$REALM_SCRIPT" ldapmodify "$REALM_DIR" dc2
+
 # --- no secret, no request ---------------------------------------------------------
 a1=$(dc_lines 1) a2=$(dc_lines 2)
 missing=$(conf missing "1 2" "s|$SWINSTALL_KEYTAB|$REALM_DIR/keytabs/absent.keytab|")
