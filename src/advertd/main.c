@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,25 @@
 #include "testid.h"
 
 enum { OPT_ONCE = 256, OPT_CHECK, OPT_TEST_IDENTITY };
+
+/* Whatever the parent left us: fds 0-2 open (else the first file we open becomes stderr,
+ * and a warning lands in the run history), every signal at its default and none blocked
+ * (an inherited SIGCHLD "ignore" makes children vanish unreaped: waitid then spins). */
+static void sanitize_process(void)
+{
+	int fd;
+	while ((fd = open("/dev/null", O_RDWR | O_NOCTTY)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &dfl, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
 
 static void usage(FILE *out)
 {
@@ -111,6 +131,7 @@ int main(int argc, char **argv)
 	const char *test_identity = NULL;
 	bool check = false, once = false, foreground = false;
 
+	sanitize_process();
 	log_setup("advertd", LOG_TARGET_STDERR, LOG_DAEMON);
 	for (int c; (c = getopt_long(argc, argv, "fc:hV", options, NULL)) != -1;) {
 		switch (c) {

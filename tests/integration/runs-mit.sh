@@ -169,4 +169,29 @@ check_output "the wrong password was tried exactly once on DC1" "failures=1 lock
 	"$REALM_SCRIPT" failures "$REALM_DIR" dc1 "$USER_PRINCIPAL"
 check "program logs are 0640" test -z "$(find "$ADVERTD_LOG_DIR" -name '*.log' ! -perm 0640)"
 
+# What the parent leaves behind must not matter: SIGCHLD ignored (children would vanish
+# unreaped and the run process spin), a blocked signal mask, and fds 0-2 closed (the
+# first file opened would become stderr). One more program, started under all of it.
+hostile=$REALM_DIR/ads-hostile
+mkdir -p "$hostile" && chmod 755 "$hostile"
+cat >"$hostile/hostile-parent.conf" <<AD
+advertisements = (
+$(ad RUN00099 swinstall '[ "./probe", "append='"$OUT_DIR"'/RUN00099" ]' | sed '$ s/,$//')
+);
+AD
+chmod 644 "$hostile/hostile-parent.conf"
+sed "s|^advertisements *=.*|advertisements = [ \"$hostile\" ];|" "$conf" >"$REALM_DIR/hostile.conf"
+chmod 644 "$REALM_DIR/hostile.conf"
+t0=$EPOCHREALTIME
+timeout -s KILL 60 python3 -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGUSR1})
+for fd in (0, 1, 2): os.close(fd)
+os.execv(sys.argv[1], sys.argv[1:])' "$ADVERTD" --once -c "$REALM_DIR/hostile.conf"
+rc=$?
+check "a hostile parent (SIGCHLD ignored, signals blocked, fds 0-2 closed): --once succeeds ($(_secs "$t0") s)" \
+	test $rc -eq 0 -a -f "$OUT_DIR/RUN00099"
+check "... and the run history holds records only" \
+	test -z "$(grep -Ev '^v1 [0-9a-f]+ [a-z]+ ' "$ADVERTD_STATE_DIR/history.log" | head -1)"
+
 finish
