@@ -212,6 +212,10 @@ static void read_program(struct cfgread *c, const config_setting_t *ad, struct a
 
 	read_codes(c, g, "success_codes", &a->program.success_codes, &a->program.n_success_codes);
 	read_codes(c, g, "reboot_codes", &a->program.reboot_codes, &a->program.n_reboot_codes);
+	if (config_setting_get_member(g, "success_codes") && a->program.n_success_codes == 0)
+		cfgread_error(c, config_setting_get_member(g, "success_codes"),
+			      "\"program.success_codes\" is empty: every run would count as "
+			      "failed (leave it out for [ 0 ])");
 	if (!config_setting_get_member(g, "success_codes")) {
 		a->program.success_codes = calloc(1, sizeof(int));
 		a->program.n_success_codes = a->program.success_codes ? 1 : 0;

@@ -13,6 +13,7 @@
 #include "advert/cfgread.h"
 #include "advert/rfc3339.h"
 #include "advert/trust.h"
+#include "advert/utf8.h"
 
 static int setting_line(const config_setting_t *s)
 {
@@ -180,6 +181,19 @@ static enum cfgread_result wrong_type(struct cfgread *c, const config_setting_t 
 	return CFG_INVALID;
 }
 
+/* Every string advertd reads is text it may show an admin, log or put in JSON: it must be
+ * well-formed UTF-8, and say where it is not (without echoing the bytes). */
+static bool well_formed(struct cfgread *c, const config_setting_t *s, const char *prefix,
+			const char *key, const char *v)
+{
+	size_t n = strlen(v), at = utf8_invalid_at(v, n);
+	if (at == n)
+		return true;
+	cfgread_error(c, s, "\"%s%s%s\" is not valid UTF-8 (byte %zu, 0x%02x)", prefix,
+		      dot(prefix), key, at + 1, (unsigned char)v[at]);
+	return false;
+}
+
 enum cfgread_result cfgread_string(struct cfgread *c, const config_setting_t *group,
 				   const char *prefix, const char *key, bool required,
 				   char **ret)
@@ -190,6 +204,8 @@ enum cfgread_result cfgread_string(struct cfgread *c, const config_setting_t *gr
 		return r;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return wrong_type(c, s, prefix, key, "a string");
+	if (!well_formed(c, s, prefix, key, config_setting_get_string(s)))
+		return CFG_INVALID;
 	char *v = strdup(config_setting_get_string(s));
 	if (!v) {
 		cfgread_error(c, s, "out of memory");
@@ -305,6 +321,8 @@ enum cfgread_result cfgread_strv(struct cfgread *c, const config_setting_t *grou
 				      dot(prefix), key, i);
 			goto fail;
 		}
+		if (!well_formed(c, e, prefix, key, str))
+			goto fail;
 		if (!(v[i] = strdup(str))) {
 			cfgread_error(c, e, "out of memory");
 			goto fail;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <syslog.h>
 
 #include "advert/cfgread.h"
@@ -151,6 +152,18 @@ static void read_path(struct cfgread *c, const config_setting_t *g, const char *
 	*field = v;
 }
 
+/* A Unix socket's path must fit sockaddr_un, or the daemon would only find out at start. */
+static void socket_path_fits(struct cfgread *c, const config_setting_t *g, const char *prefix,
+			     const char *key, const char *path)
+{
+	if (path && strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		cfgread_error(c, config_setting_get_member(g, key),
+			      "\"%s%s%s\" is %zu bytes long: a Unix socket's path must be shorter "
+			      "than %zu bytes",
+			      prefix, prefix[0] ? "." : "", key, strlen(path),
+			      sizeof(((struct sockaddr_un *)0)->sun_path));
+}
+
 static void read_syslog(struct cfgread *c, const config_setting_t *root, struct config *cfg)
 {
 	static const char *const keys[] = { "facility", "ident", "socket", NULL };
@@ -177,6 +190,7 @@ static void read_syslog(struct cfgread *c, const config_setting_t *root, struct 
 		cfgread_error(c, config_setting_get_member(g, "ident"),
 			      "\"syslog.ident\" must not be empty");
 	read_path(c, g, "syslog", "socket", false, &cfg->syslog.socket);
+	socket_path_fits(c, g, "syslog", "socket", cfg->syslog.socket);
 }
 
 static void read_client_token(struct cfgread *c, const config_setting_t *root,
@@ -304,9 +318,11 @@ static void derive_directory(struct config *cfg)
 	}
 }
 
+/* An account name names a directory under state_dir/lockout: never "." or "..", nor
+ * anything starting with '.' or '-'. */
 static bool valid_name(const char *s)
 {
-	if (!s[0] || strlen(s) > 64)
+	if (!s[0] || strlen(s) > 64 || s[0] == '.' || s[0] == '-')
 		return false;
 	for (const char *p = s; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -337,7 +353,7 @@ static void read_account(struct cfgread *c, config_setting_t *e, size_t i, struc
 	if (a.name && !valid_name(a.name))
 		cfgread_error(c, config_setting_get_member(e, "name"),
 			      "\"%s.name\" is \"%s\", expected 1 to 64 letters, digits, '.', '_' "
-			      "or '-'",
+			      "or '-', not starting with '.' or '-'",
 			      prefix, a.name);
 	else if (a.name && strcmp(a.name, "system") == 0)
 		cfgread_error(c, config_setting_get_member(e, "name"),
@@ -502,6 +518,7 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 	read_path(&c, root, "", "state_dir", false, &cfg->state_dir);
 	read_path(&c, root, "", "log_dir", false, &cfg->log_dir);
 	read_path(&c, root, "", "control_socket", false, &cfg->control_socket);
+	socket_path_fits(&c, root, "", "control_socket", cfg->control_socket);
 	cfgread_string(&c, root, "", "admin_group", false, &cfg->admin_group);
 	read_syslog(&c, root, cfg);
 	read_client_token(&c, root, cfg);

@@ -276,6 +276,21 @@ static const struct {
 	  "\"rerun\" is \"sometimes\", expected \"never\"", false },
 	{ "  id = \"A\";\n" PKG PROG "  enabled = \"yes\";" MARK "\n",
 	  "\"enabled\" must be true or false, not a string", false },
+	/* An empty success list would make every run a failure. */
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"/bin/true\" ]; run_as = \"system\";\n"
+	  "    success_codes = [ ]; };" MARK "\n",
+	  "\"program.success_codes\" is empty", false },
+	/* Names that are not UTF-8 would reach syslog and JSON raw. */
+	{ "  id = \"A\";\n  package = { id = \"P\"; name = \"N\\xc3\"; source = \"/srv/p\"; };" MARK
+	  "\n" PROG,
+	  "\"package.name\" is not valid UTF-8 (byte 2, 0xc3)", false },
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"\xed\xa0\x80\"; command = [ \"/bin/true\" ]; run_as = \"system\"; };" MARK "\n",
+	  "\"program.name\" is not valid UTF-8 (byte 1, 0xed)", false },
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"/bin/\xc0\xaf\" ]; run_as = \"system\"; };" MARK "\n",
+	  "\"program.command\" is not valid UTF-8 (byte 6, 0xc0)", false },
 };
 
 static int marked_line(const char *content)

@@ -196,6 +196,21 @@ static const struct {
 	  " { name = \"b\"; principal = \"a@R\";\n   password_file = \"/p\"; } );\n", 4,
 	  "principal \"a@R\" is already used by account \"a\" (line 3)" },
 	{ "accounts = { name = \"a\"; };\n", 1, "\"accounts\" must be a list" },
+	/* An account name is a directory under state_dir/lockout. */
+	{ "accounts = (\n { name = \".\"; local_user = \"x\"; } );\n", 2, "\"accounts[0].name\" is \".\"" },
+	{ "accounts = (\n { name = \"..\"; local_user = \"x\"; } );\n", 2, "\"accounts[0].name\" is \"..\"" },
+	{ "accounts = (\n { name = \"-x\"; local_user = \"x\"; } );\n", 2, "\"accounts[0].name\" is \"-x\"" },
+	/* Unix socket paths must fit sockaddr_un (found at --check, not at start). */
+	{ "control_socket = \"/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\";\n", 1,
+	  "\"control_socket\" is 108 bytes long" },
+	{ "syslog = {\n socket = \"/dev/lllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll\"; };\n", 2,
+	  "\"syslog.socket\" is 110 bytes long" },
+	/* Text is UTF-8, or it is an error that says where, not what. */
+	{ "admin_group = \"adm\xc3\";\n", 1, "\"admin_group\" is not valid UTF-8 (byte 4, 0xc3)" },
+	{ "advertisements = [ \"/etc/\xff\" ];\n", 1, "\"advertisements\" is not valid UTF-8 (byte 6, 0xff)" },
+	/* directory ids */
+	{ "directory = { min_id = 5000; max_id = 4000; };\n", 1, "directory.min_id (5000) is above directory.max_id (4000)" },
+	{ "directory = { min_id = 0; };\n", 1, "\"directory.min_id\" is 0, expected 1 to 2147483647" },
 };
 
 static void test_bad_values(void)
