@@ -22,7 +22,7 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static int event_fd = -1;
-static char ccache_path[64];
+static char ccache_dir[64], ccache_path[80];
 
 static void emit(struct run_event *ev)
 {
@@ -78,19 +78,22 @@ static void check_requirements(const struct advert *a, const char *wd)
 
 /* A FILE: ccache for the program: a mkstemp name in /tmp, 0600, owned by the account,
  * holding the credentials of the identity's MEMORY: ccache. */
+/* The program's ticket cache lives in a directory of its own, created 0700 by root with
+ * an unguessable name and handed to the account with the file: nobody else can create,
+ * replace or pre-empt a name in it (krb5 recreates a FILE cache by unlink + O_EXCL, so a
+ * guessable name in /tmp itself could be taken by any local user and fail the run). */
 static int write_ccache(const struct identity *id, uid_t uid, gid_t gid)
 {
-	snprintf(ccache_path, sizeof(ccache_path), "/tmp/krb5cc_advertd_XXXXXX");
-	int fd = mkostemp(ccache_path, O_CLOEXEC);
-	if (fd < 0) {
-		ccache_path[0] = '\0';
+	snprintf(ccache_dir, sizeof(ccache_dir), "/tmp/advertd-cc-XXXXXX");
+	if (!mkdtemp(ccache_dir)) {
+		ccache_dir[0] = '\0';
 		return -errno;
 	}
-	close(fd);
+	snprintf(ccache_path, sizeof(ccache_path), "%s/ccache", ccache_dir);
 	krb5_context k = creds_krb5(id->creds);
 	krb5_ccache fcc = NULL;
 	krb5_principal princ = NULL;
-	char name[80];
+	char name[96];
 	snprintf(name, sizeof(name), "FILE:%s", ccache_path);
 	int r = krb5_cc_resolve(k, name, &fcc) || krb5_cc_get_principal(k, id->ccache, &princ) ||
 			krb5_cc_initialize(k, fcc, princ) || krb5_cc_copy_creds(k, id->ccache, fcc)
@@ -102,27 +105,38 @@ static int write_ccache(const struct identity *id, uid_t uid, gid_t gid)
 		krb5_cc_close(k, fcc);
 	if (r < 0)
 		return r;
-	/* krb5 may have replaced the file: hand over the one that is there now, provided it
-	 * is still the regular file root just wrote (the sticky /tmp lets nobody else swap
-	 * it). */
-	fd = open(ccache_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0)
+	/* Hand over exactly what root created: the directory, then the file in it. */
+	int dfd = open(ccache_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0)
-		r = -EPERM;
-	else if (fchmod(fd, 0600) < 0 || fchown(fd, uid, gid) < 0)
+	int fd = openat(dfd, "ccache", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st, dst;
+	if (fd < 0)
 		r = -errno;
-	close(fd);
+	else if (fstat(fd, &st) < 0 || fstat(dfd, &dst) < 0 || !S_ISREG(st.st_mode) ||
+		 st.st_uid != 0 || dst.st_uid != 0)
+		r = -EPERM;
+	else if (fchmod(fd, 0600) < 0 || fchown(fd, uid, gid) < 0 || fchmod(dfd, 0700) < 0 ||
+		 fchown(dfd, uid, gid) < 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
 	return r;
 }
 
 static void remove_ccache(void)
 {
 	if (ccache_path[0]) {
-		/* Overwrite nothing fancy: the tickets die with the file and expire anyway. */
+		/* Nothing fancy: the tickets die with the file and expire anyway. What else the
+		 * program left in its own directory stays (removing it as root would follow
+		 * whatever the account put there). */
 		unlink(ccache_path);
 		ccache_path[0] = '\0';
+	}
+	if (ccache_dir[0]) {
+		rmdir(ccache_dir);
+		ccache_dir[0] = '\0';
 	}
 }
 

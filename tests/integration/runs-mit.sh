@@ -47,7 +47,7 @@ AD
 {
 	echo "advertisements = ("
 	ad RUN00001 swinstall '[ "./probe", "report", "regain-root" ]'
-	ad RUN00002 swinstall '[ "/bin/sh", "-c", "klist; stat -c \"ccache=%u:%a\" ${KRB5CCNAME#FILE:}; echo path=${KRB5CCNAME#FILE:}" ]'
+	ad RUN00002 swinstall '[ "/bin/sh", "-c", "klist; stat -c \"ccache=%u:%a\" ${KRB5CCNAME#FILE:}; d=${KRB5CCNAME#FILE:}; stat -c \"ccdir=%u:%a\" ${d%/*}; echo path=${KRB5CCNAME#FILE:}" ]'
 	ad RUN00003 system '[ "/bin/sh", "-c", "klist; ./probe report" ]'
 	ad RUN00004 swinstall "[ \"./probe\", \"ignore-term\", \"grandchild=$OUT_DIR/grandchild.pid\", \"sleep=60\" ]" 'max_runtime = 1;'
 	ad RUN00005 swinstall '[ "./probe", "output=100000", "say=END" ]'
@@ -121,6 +121,8 @@ check "... and the ldap/ ticket from the pinned DC" grep -q "ldap/$DC1_HOST@$REA
 check "the ccache is 0600 and owned by swinstall" grep -qx "ccache=$SWINSTALL_UID:600" <<<"$out"
 ccache=$(sed -n 's/^path=//p' <<<"$out")
 check "the ccache is gone after the run" test -n "$ccache" -a ! -e "$ccache"
+check "it lived in a 0700 directory of its own, handed to swinstall" grep -qx "ccdir=$SWINSTALL_UID:700" <<<"$out"
+check "... which is gone too" test ! -e "${ccache%/*}"
 
 out=$(log_of RUN00003)
 check "a system run is root" grep -qx "uids=0,0,0" <<<"$out"
