@@ -26,6 +26,11 @@ struct directory_account {
 			   * maybe empty): direct or transitive, a head start either way */
 };
 
+/* The most groups one account may have (the kernel's NGROUPS_MAX: setgroups would refuse
+ * more) and the deepest nesting walked on rfc2307bis; beyond either the lookup fails. */
+#define DIRECTORY_MAX_GROUPS 65536
+#define DIRECTORY_MAX_DEPTH 100
+
 struct directory_group {
 	char *name;
 	gid_t gid;

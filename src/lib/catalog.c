@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "advert/catalog.h"
+#include "advert/util.h"
 #include "advert/cfgread.h"
 #include "advert/trust.h"
 
@@ -69,10 +70,7 @@ struct path_set {
 
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 14695981039346656037ULL; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	return util_fnv1a(UTIL_FNV_OFFSET, s, strlen(s));
 }
 
 static bool path_set_has(const struct path_set *s, const char *p)

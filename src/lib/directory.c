@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "advert/directory.h"
+#include "advert/util.h"
 
 /* Exported and documented by OpenLDAP 2.5, but not declared in its ldap.h. */
 int ldap_init_fd(ber_socket_t fd, int proto, const char *url, LDAP **ldp);
@@ -280,7 +281,7 @@ static int search(struct directory_conn *d, const char *base, int scope, const c
 		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
 			ldap_msgfree(res);
 			return fail(ret_err, rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH : -EIO,
-				    "search %s: %s", filter, ldap_err2string(rc));
+				    "search under %s: %s (filter %.200s)", base, ldap_err2string(rc), filter);
 		}
 		for (LDAPMessage *e = ldap_first_entry(d->ld, res); e && r == 0;
 		     e = ldap_next_entry(d->ld, e))
@@ -431,29 +432,60 @@ out:
 	return r;
 }
 
-/* A set of DNs, compared case-insensitively. Group counts per account are small. */
+/* A set of DNs, compared case-insensitively: open addressing on a folded FNV-1a, so a
+ * walk over thousands of groups stays linear. v keeps insertion order. */
 struct dn_set {
 	char **v;
 	size_t n;
+	size_t *slots; /* index + 1 into v; 0 is empty */
+	size_t cap;
 };
+
+static size_t dn_slot(const struct dn_set *s, const char *dn, bool *found)
+{
+	size_t i = (size_t)util_fnv1a_lower(UTIL_FNV_OFFSET, dn) & (s->cap - 1);
+	for (; s->slots[i]; i = (i + 1) & (s->cap - 1))
+		if (strcasecmp(s->v[s->slots[i] - 1], dn) == 0) {
+			*found = true;
+			return i;
+		}
+	*found = false;
+	return i;
+}
 
 static bool dn_set_has(const struct dn_set *s, const char *dn)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strcasecmp(s->v[i], dn) == 0)
-			return true;
-	return false;
+	bool found = false;
+	if (s->cap)
+		dn_slot(s, dn, &found);
+	return found;
 }
 
 static int dn_set_add(struct dn_set *s, const char *dn)
 {
+	if (2 * (s->n + 1) > s->cap) { /* grow and rehash at half full */
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		size_t *slots = calloc(cap, sizeof(*slots));
+		if (!slots)
+			return -ENOMEM;
+		free(s->slots);
+		s->slots = slots, s->cap = cap;
+		for (size_t k = 0; k < s->n; k++) {
+			bool dup;
+			s->slots[dn_slot(s, s->v[k], &dup)] = k + 1;
+		}
+	}
+	bool found;
+	size_t i = dn_slot(s, dn, &found);
+	if (found)
+		return 0;
 	char **v = reallocarray(s->v, s->n + 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	s->v = v;
 	if (!(v[s->n] = strdup(dn)))
 		return -ENOMEM;
-	s->n++;
+	s->slots[i] = ++s->n;
 	return 0;
 }
 
@@ -462,6 +494,7 @@ static void dn_set_clear(struct dn_set *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->v[i]);
 	free(s->v);
+	free(s->slots);
 	*s = (struct dn_set){ 0 };
 }
 
@@ -484,9 +517,9 @@ static int add_group(struct directory_groups *g, LDAP *ld, LDAPMessage *e)
 		g->skipped++;
 		return 0;
 	}
-	for (size_t i = 0; i < g->n; i++)
-		if (g->items[i].gid == (gid_t)v)
-			return 0;
+	if (g->n >= DIRECTORY_MAX_GROUPS)
+		return -E2BIG;
+	/* Duplicate gids (two DNs, one gidNumber) are dropped once the walk is done. */
 	struct directory_group *items = reallocarray(g->items, g->n + 1, sizeof(*items));
 	if (!items)
 		return -ENOMEM;
@@ -581,7 +614,13 @@ static int groups_nested(struct directory_conn *d, const char *base,
 	for (char **m = acct->member_of; r == 0 && m && *m; m++)
 		if (!dn_set_has(&w.next, *m))
 			r = dn_set_add(&w.next, *m);
+	unsigned depth = 0;
 	while (r == 0 && w.next.n > 0) {
+		if (++depth > DIRECTORY_MAX_DEPTH) {
+			r = fail(ret_err, -ELOOP, "groups nested deeper than %d levels under %s",
+				 DIRECTORY_MAX_DEPTH, base);
+			break;
+		}
 		struct dn_set level = w.next;
 		w.next = (struct dn_set){ 0 };
 		for (size_t i = 0; r == 0 && i < level.n; i++)
@@ -667,6 +706,28 @@ static int groups_token(struct directory_conn *d, const char *base,
 	return r;
 }
 
+static int cmp_group(const void *a, const void *b)
+{
+	const struct directory_group *x = a, *y = b;
+	return (x->gid > y->gid) - (x->gid < y->gid);
+}
+
+/* One entry per gid (the first name found for it), in gid order. */
+static void dedupe_gids(struct directory_groups *g)
+{
+	if (g->n < 2)
+		return;
+	qsort(g->items, g->n, sizeof(*g->items), cmp_group);
+	size_t k = 1;
+	for (size_t i = 1; i < g->n; i++) {
+		if (g->items[i].gid == g->items[k - 1].gid)
+			free(g->items[i].name);
+		else
+			g->items[k++] = g->items[i];
+	}
+	g->n = k;
+}
+
 int directory_find_groups(struct directory_conn *d, enum config_schema schema,
 			  const char *base, const struct directory_account *acct,
 			  struct directory_groups *ret, char **ret_err)
@@ -685,10 +746,13 @@ int directory_find_groups(struct directory_conn *d, enum config_schema schema,
 		r = groups_memberuid(d, base, acct, &g, ret_err);
 		break;
 	}
+	if (r == -E2BIG)
+		r = fail(ret_err, r, "more than %d groups for %s", DIRECTORY_MAX_GROUPS, acct->dn);
 	if (r < 0) {
 		directory_groups_clear(&g);
 		return r;
 	}
+	dedupe_gids(&g);
 	*ret = g;
 	return 0;
 }

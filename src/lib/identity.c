@@ -83,15 +83,31 @@ const char *identity_stage_name(enum identity_stage s)
 
 static int add_gid(struct identity *id, gid_t g)
 {
-	for (size_t i = 0; i < id->n_groups; i++)
-		if (id->groups[i] == g)
-			return 0;
 	gid_t *v = reallocarray(id->groups, id->n_groups + 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	v[id->n_groups++] = g;
 	id->groups = v;
 	return 0;
+}
+
+static int cmp_gid(const void *a, const void *b)
+{
+	gid_t x = *(const gid_t *)a, y = *(const gid_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The groups for setgroups(): each once, in order (add_gid only appends). */
+static void unique_gids(struct identity *id)
+{
+	if (id->n_groups < 2)
+		return;
+	qsort(id->groups, id->n_groups, sizeof(*id->groups), cmp_gid);
+	size_t k = 1;
+	for (size_t i = 1; i < id->n_groups; i++)
+		if (id->groups[i] != id->groups[k - 1])
+			id->groups[k++] = id->groups[i];
+	id->n_groups = k;
 }
 
 /* Whether the directory may hand out id (a gid when group) named name (NULL: any name):
@@ -757,6 +773,7 @@ done:
 		identity_free(id);
 		return r;
 	}
+	unique_gids(id);
 	*ret = id;
 	return 0;
 }

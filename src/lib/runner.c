@@ -138,23 +138,33 @@ static void __attribute__((noreturn)) child_fail(int fd, int stage, int err)
 	_exit(127);
 }
 
-static bool same_group_set(const gid_t *want, size_t n, const gid_t *have, int m)
+static int cmp_gid(const void *a, const void *b)
 {
-	for (size_t i = 0; i < n; i++) {
-		bool found = false;
-		for (int j = 0; j < m && !found; j++)
-			found = have[j] == want[i];
-		if (!found)
-			return false;
-	}
-	for (int j = 0; j < m; j++) {
-		bool found = false;
-		for (size_t i = 0; i < n && !found; i++)
-			found = have[j] == want[i];
-		if (!found)
-			return false;
-	}
-	return true;
+	gid_t x = *(const gid_t *)a, y = *(const gid_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Sorts v and drops repeats; returns the new length. */
+static size_t sort_unique(gid_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_gid);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || v[i] != v[k - 1])
+			v[k++] = v[i];
+	return k;
+}
+
+/* Whether the kernel's list (have, m, sorted here) is exactly the set want holds: n log n,
+ * for accounts with thousands of groups. */
+static bool same_group_set(const gid_t *want, size_t n, gid_t *have, int m)
+{
+	static gid_t w[NGROUPS_MAX];
+	if (n > NGROUPS_MAX || m < 0)
+		return false;
+	memcpy(w, want, n * sizeof(*w));
+	size_t nw = sort_unique(w, n), nh = sort_unique(have, (size_t)m);
+	return nw == nh && memcmp(w, have, nw * sizeof(*w)) == 0;
 }
 
 /* In the forked child: never returns into the parent's code path. */
@@ -193,7 +203,7 @@ static void __attribute__((noreturn)) child(const struct runner_spec *s, const c
 		if (getresuid(&ru, &eu, &su) < 0 || ru != s->uid || eu != s->uid || su != s->uid ||
 		    getresgid(&rg, &eg, &sg) < 0 || rg != s->gid || eg != s->gid || sg != s->gid)
 			child_fail(err_fd, STAGE_VERIFY_IDS, EPERM);
-		gid_t have[NGROUPS_MAX];
+		static gid_t have[NGROUPS_MAX];
 		int m = getgroups(NGROUPS_MAX, have);
 		if (m < 0 || !same_group_set(s->groups, s->n_groups, have, m))
 			child_fail(err_fd, STAGE_VERIFY_GROUPS, EPERM);

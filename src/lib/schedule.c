@@ -10,6 +10,7 @@
 
 #include "advert/rfc3339.h"
 #include "advert/schedule.h"
+#include "advert/util.h"
 
 #define TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
 
@@ -44,15 +45,6 @@ const char *run_result_name(enum run_result r)
 	return (unsigned)r < sizeof(result_names) / sizeof(result_names[0]) ? result_names[r] : "?";
 }
 
-static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
-
 /* FNV-1a 64 over host, a NUL, and the id — the NUL keeps ("ab", "c") apart from ("a",
  * "bc") — then a murmur3 finaliser, because FNV's low bits alone spread a modulus of a
  * few dozen poorly across ids that differ only in their last characters. */
@@ -62,8 +54,8 @@ uint32_t schedule_splay(const char *host, const char *advert_id, uint32_t splay)
 		return 0;
 	host = host ? host : "";
 	advert_id = advert_id ? advert_id : "";
-	uint64_t h = fnv1a(UINT64_C(0xcbf29ce484222325), host, strlen(host) + 1);
-	h = fnv1a(h, advert_id, strlen(advert_id));
+	uint64_t h = util_fnv1a(UTIL_FNV_OFFSET, host, strlen(host) + 1);
+	h = util_fnv1a(h, advert_id, strlen(advert_id));
 	h ^= h >> 33;
 	h *= UINT64_C(0xff51afd7ed558ccd);
 	h ^= h >> 33;

@@ -70,6 +70,26 @@ expect "a uid NSS knows as another local user: refused even inside the range" \
 printf 'dn: uid=swinstall,ou=people,%s\nchangetype: modify\nreplace: uidNumber\nuidNumber: %s\n\ndn: cn=g3,ou=groups,%s\nchangetype: modify\nreplace: gidNumber\ngidNumber: 3003\n' \
 	"$BASE_DN" "$SWINSTALL_UID" "$BASE_DN" | "$REALM_SCRIPT" ldapmodify "$REALM_DIR" dc2
 
+# --- a large directory: 5,000 groups, and a 50-deep chain, for pwinstall on DC2 -------------
+{
+	for i in $(seq 5000); do
+		printf 'dn: cn=big%d,ou=groups,%s\nchangetype: add\nobjectClass: groupOfNames\nobjectClass: posixGroup\ncn: big%d\ngidNumber: %d\nmember: uid=pwinstall,ou=people,%s\n\n' \
+			"$i" "$BASE_DN" "$i" $((100000 + i)) "$BASE_DN"
+	done
+	prev="uid=pwinstall,ou=people,$BASE_DN"
+	for i in $(seq 50); do
+		printf 'dn: cn=deep%d,ou=groups,%s\nchangetype: add\nobjectClass: groupOfNames\nobjectClass: posixGroup\ncn: deep%d\ngidNumber: %d\nmember: %s\n\n' \
+			"$i" "$BASE_DN" "$i" $((200000 + i)) "$prev"
+		prev="cn=deep$i,ou=groups,$BASE_DN"
+	done
+} | "$REALM_SCRIPT" ldapmodify "$REALM_DIR" dc2
+t0=$EPOCHREALTIME
+identity "$(STATE=$REALM_DIR/state-big conf big "2")" pwinstall
+expect "5,000 groups and a 50-deep chain: the lookup succeeds ($(_secs "$t0") s)" test $RC -eq 0
+n=$(sed -n 's/^groups *//p' <<<"$OUT" | wc -w)
+expect "... with every one of them (5,050 and pwinstall's own, got $n)" test "$n" -ge 5051
+expect "... the deepest included" has " 200050\(deep50\)"
+
 # --- no secret, no request ---------------------------------------------------------
 a1=$(dc_lines 1) a2=$(dc_lines 2)
 missing=$(conf missing "1 2" "s|$SWINSTALL_KEYTAB|$REALM_DIR/keytabs/absent.keytab|")

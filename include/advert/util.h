@@ -1,0 +1,23 @@
+/* The few small things every module would otherwise write again: FNV-1a hashing (the
+ * tables' and the splay's), a monotonic clock in milliseconds, array lengths. */
+#ifndef ADVERT_UTIL_H
+#define ADVERT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define UTIL_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+
+/* FNV-1a 64 of the n bytes at p, continuing from h (UTIL_FNV_OFFSET to start). */
+uint64_t util_fnv1a(uint64_t h, const void *p, size_t n) __attribute__((pure));
+
+/* The same over s up to its NUL, ASCII letters folded to lower case (for names that
+ * compare case-insensitively: DNs, host names). */
+uint64_t util_fnv1a_lower(uint64_t h, const char *s) __attribute__((pure, nonnull));
+
+/* CLOCK_MONOTONIC in milliseconds. */
+double util_now_ms(void);
+
+#endif
