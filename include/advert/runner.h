@@ -73,4 +73,9 @@ void runner_request_stop(void);
 
 const char *runner_outcome_name(enum runner_outcome o);
 
+/* Sends sig to pid (and, when group, to its process group) only if pid, pinned by a
+ * pidfd, is still parent's child: never to a process that reused the number. Returns 0,
+ * -ESRCH (gone, or not parent's) or -errno. */
+int runner_signal(pid_t pid, pid_t parent, int sig, bool group);
+
 #endif

@@ -546,10 +546,10 @@ static void read_events(struct daemon *d, struct active_run *r)
 	if (r->begun && !r->finished) {
 		/* Its program, if any, was re-parented to us (subreaper): it must not run on
 		 * without a supervisor, a time limit or a record. */
-		if (r->program_pid > 0) {
-			kill(-r->program_pid, SIGKILL);
-			kill(r->program_pid, SIGKILL);
-		}
+		/* Its parent is still the dying run process, or already us. */
+		if (r->program_pid > 0 &&
+		    runner_signal(r->program_pid, getpid(), SIGKILL, true) == -ESRCH)
+			runner_signal(r->program_pid, r->pid, SIGKILL, true);
 		struct status_field f[] = { { "advert", r->advert_id }, { "run", r->run_id },
 					    { "reason", "the run process ended without a result" } };
 		emit(d, STATUS_INTERRUPTED, f, 3);

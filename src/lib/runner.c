@@ -216,8 +216,31 @@ static void __attribute__((noreturn)) child(const struct runner_spec *s, const c
 	child_fail(err_fd, STAGE_EXEC, errno);
 }
 
-/* Every live descendant of root, from one scan of /proc (root itself excluded). */
-static size_t descendants(pid_t root, pid_t *out, size_t max)
+/* The parent of pid, from /proc/<pid>/stat; -1 when it is gone or a zombie. */
+static pid_t proc_ppid(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return -1;
+	buf[len] = '\0';
+	/* "pid (comm) state ppid …": comm may hold spaces and parentheses. */
+	char *rp = strrchr(buf, ')');
+	char state;
+	int ppid;
+	if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || state == 'Z')
+		return -1;
+	return (pid_t)ppid;
+}
+
+/* Every live descendant of root with its parent, from one scan of /proc (root itself
+ * excluded). */
+static size_t descendants(pid_t root, pid_t (*out)[2], size_t max)
 {
 	DIR *d = opendir("/proc");
 	if (!d)
@@ -227,21 +250,8 @@ static size_t descendants(pid_t root, pid_t *out, size_t max)
 	for (struct dirent *de; pairs && (de = readdir(d));) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		char path[300], buf[512];
-		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t len = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		/* "pid (comm) state ppid …": comm may hold spaces and parentheses. */
-		char *rp = strrchr(buf, ')');
-		char state;
-		int ppid;
-		if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || state == 'Z')
+		pid_t pid = (pid_t)atoi(de->d_name), ppid = proc_ppid(pid);
+		if (ppid < 0)
 			continue;
 		if (n == cap) {
 			pid_t(*np)[2] = realloc(pairs, 2 * cap * sizeof(*pairs));
@@ -250,7 +260,7 @@ static size_t descendants(pid_t root, pid_t *out, size_t max)
 			pairs = np;
 			cap *= 2;
 		}
-		pairs[n][0] = atoi(de->d_name);
+		pairs[n][0] = pid;
 		pairs[n][1] = ppid;
 		n++;
 	}
@@ -258,24 +268,42 @@ static size_t descendants(pid_t root, pid_t *out, size_t max)
 	/* Breadth-first from root over the parent links. */
 	for (size_t i = 0; i < n; i++)
 		if (pairs[i][1] == root && found < max)
-			out[found++] = pairs[i][0];
+			out[found][0] = pairs[i][0], out[found++][1] = root;
 	for (size_t k = 0; k < found; k++)
 		for (size_t i = 0; i < n; i++)
-			if (pairs[i][1] == out[k] && found < max)
-				out[found++] = pairs[i][0];
+			if (pairs[i][1] == out[k][0] && found < max)
+				out[found][0] = pairs[i][0], out[found++][1] = out[k][0];
 	free(pairs);
 	return found;
 }
 
-/* Signals every process of the run (and its process group); returns how many. */
-static unsigned signal_all(pid_t main_pid, int sig)
+int runner_signal(pid_t pid, pid_t parent, int sig, bool group)
 {
-	pid_t pids[1024];
-	size_t n = descendants(getpid(), pids, sizeof(pids) / sizeof(pids[0]));
-	if (main_pid > 0)
-		kill(-main_pid, sig);
+	/* A PID read from /proc may have been reaped and reused since: pin the process with
+	 * a pidfd first, then make sure the pinned one is still parent's child. */
+	int fd = pidfd_open(pid, 0);
+	if (fd < 0)
+		return -errno;
+	int r = proc_ppid(pid) == parent ? 0 : -ESRCH;
+	/* While the leader lives, its group id cannot be reused either. */
+	if (r == 0 && group && kill(-pid, sig) < 0 && errno != ESRCH)
+		r = -errno;
+	if (r == 0 && pidfd_send_signal(fd, sig, NULL, 0) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* Signals every process of the run (and the program's group while the program is not
+ * reaped); returns how many were found. */
+static unsigned signal_all(pid_t main_pid, bool main_done, int sig)
+{
+	static pid_t found[1024][2];
+	size_t n = descendants(getpid(), found, sizeof(found) / sizeof(found[0]));
+	if (main_pid > 0 && !main_done)
+		runner_signal(main_pid, getpid(), sig, true);
 	for (size_t i = 0; i < n; i++)
-		kill(pids[i], sig);
+		runner_signal(found[i][0], found[i][1], sig, false);
 	return (unsigned)n;
 }
 
@@ -425,11 +453,11 @@ int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pi
 			/* Over time, or told to stop: TERM to every process of the run, KILL
 			 * after the grace. */
 			res.outcome = stop_requested ? RUNNER_INTERRUPTED : RUNNER_TIMED_OUT;
-			signal_all(pid, SIGTERM);
+			signal_all(pid, main_done, SIGTERM);
 			kill_at = now + (long)s->kill_grace * 1000;
 		}
 		if (kill_at >= 0 && now >= kill_at) {
-			signal_all(pid, SIGKILL);
+			signal_all(pid, main_done, SIGKILL);
 			kill_at = now + 1000; /* and again, for anything forked meanwhile */
 		}
 		long wait = main_done ? 1000 : (kill_at >= 0 ? kill_at : deadline) - now;
@@ -478,20 +506,20 @@ int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pi
 		if (main_done && out_open && kill_at < 0) {
 			/* The program is done but something of it still holds its output:
 			 * stragglers get the same TERM, grace, KILL as an overrun. */
-			res.stragglers = signal_all(0, SIGTERM);
+			res.stragglers = signal_all(0, true, SIGTERM);
 			kill_at = now_ms() + (long)s->kill_grace * 1000;
 		}
 	}
 	/* Whatever is left (it closed its output but lives on) goes too. */
 	reap(-1, &(bool){ false }, &(int){ 0 });
-	unsigned left = has_children() ? signal_all(0, SIGTERM) : 0;
+	unsigned left = has_children() ? signal_all(0, true, SIGTERM) : 0;
 	if (left) {
 		res.stragglers += left;
 		long until = now_ms() + (long)s->kill_grace * 1000;
-		while (has_children() && signal_all(0, 0) && now_ms() < until)
+		while (has_children() && signal_all(0, true, 0) && now_ms() < until)
 			pause_and_reap(20);
 		if (has_children())
-			signal_all(0, SIGKILL);
+			signal_all(0, true, SIGKILL);
 		for (int i = 0; i < 100 && has_children(); i++)
 			pause_and_reap(10);
 	}
