@@ -44,7 +44,8 @@ struct history_run {
 /* What opening found in the log, for the daemon to report. */
 struct history_stats {
 	size_t records;	 /* valid records read */
-	size_t skipped;	 /* damaged records in the middle, skipped */
+	size_t skipped;	 /* damaged records (complete lines that are not valid), skipped */
+	bool damaged;	 /* some damage is not cleared: "never" advertisements are held */
 	bool torn_tail;	 /* the last record was incomplete: dropped at the next append */
 	uint64_t size;	 /* bytes in the log */
 	size_t adverts;	 /* advertisements with any history */
@@ -53,7 +54,10 @@ struct history_stats {
 
 /* Opens (creating if needed) state_dir/history.log, validates every record and builds
  * the summaries; compacts the log first when it has grown large. Damage never makes it
- * fail: a torn last record is dropped, a damaged one in the middle skipped and counted.
+ * fail: a torn last record (no newline) is dropped; any other line that is not a valid
+ * record is damage: skipped and counted, its run id (when still legible) never handed
+ * out again, and every summary says damaged (a "never" advertisement's start may have
+ * been lost with it) until history_clear_damage.
  * When the log cannot be written (read-only file system, permissions) it still opens,
  * read-only, and history_begin returns the error. Returns 0 and *ret (free with
  * history_close), or -errno (-EBUSY: another process has the log open). */
@@ -69,6 +73,11 @@ void history_close(struct history *h);
 int history_begin(struct history *h, const char *advert_id, const char *account, time_t now,
 		  char ret_run_id[HISTORY_RUN_ID_MAX]) __attribute__((nonnull(1, 2, 5),
 								     warn_unused_result));
+
+/* An admin has looked at the damage: advert_id (NULL: every advertisement) is no longer
+ * held for it. Durable (appends a record); damage found later holds again. Returns 0 or
+ * -errno. */
+int history_clear_damage(struct history *h, const char *advert_id) __attribute__((nonnull(1)));
 
 /* Records the end of run_id durably. result is not RUN_NONE; dc and reason may be NULL.
  * On failure nothing changes (the run is still running) and the call may be repeated.

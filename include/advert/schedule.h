@@ -28,6 +28,9 @@ struct schedule_history {
 	time_t last_start;	     /* of the latest run; 0 when none */
 	time_t last_end;
 	bool running; /* a run is in progress now */
+	/* The history had damaged records not yet cleared by an admin: a start of this
+	 * advertisement may have been lost with them. */
+	bool damaged;
 	/* Not stored by the history: when this daemon first saw the advertisement (its load
 	 * time is fine). It anchors the splay of an as-soon-as-possible advertisement's first
 	 * run, which has no scheduled instant of its own; 0: unknown, due at once. */
@@ -43,6 +46,7 @@ enum schedule_verdict {
 	SCHED_EXPIRED,
 	SCHED_DISABLED,
 	SCHED_RUNNING,		/* already running: never overlap itself */
+	SCHED_HISTORY_DAMAGED,	/* rerun = never, and its history may have lost a start */
 };
 
 struct schedule_decision {

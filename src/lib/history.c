@@ -26,7 +26,11 @@
  *   end     run advert start time result exit signal ms dc account reason
  *   summary advert started succeeded result start end seq
  *   seq     next
- * A record is complete only with its newline: a torn write never counts. */
+ *   damage                 (compaction: the log it replaced had damaged records)
+ *   clear   advert         (an admin cleared the damage hold of advert)
+ *   clearall               (… of every advertisement)
+ * A record is complete only with its newline: a torn write never counts; a complete
+ * line that is not a valid record is damage. */
 #define LOG_NAME "history.log"
 #define TMP_NAME LOG_NAME TEXTREC_TMP_SUFFIX
 #define LOG_VERSION "v1"
@@ -40,11 +44,12 @@
 #define COMPACT_MIN_RECORDS 64
 
 #define TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
+#define HISTORY_SEQ_MAX (INT64_MAX - 1)
 #define TIME_T_MIN (-TIME_T_MAX - 1)
 
 /* --- records ------------------------------------------------------------------------- */
 
-enum rec_kind { REC_START, REC_END, REC_SUMMARY, REC_SEQ };
+enum rec_kind { REC_START, REC_END, REC_SUMMARY, REC_SEQ, REC_DAMAGE, REC_CLEAR, REC_CLEAR_ALL };
 
 struct rec {
 	enum rec_kind kind;
@@ -68,6 +73,9 @@ static const char *const kind_names[] = {
 	[REC_END] = "end",
 	[REC_SUMMARY] = "summary",
 	[REC_SEQ] = "seq",
+	[REC_DAMAGE] = "damage",
+	[REC_CLEAR] = "clear",
+	[REC_CLEAR_ALL] = "clearall",
 };
 
 struct line {
@@ -172,6 +180,12 @@ static int format_rec(const struct rec *r, struct line *l)
 	case REC_SEQ:
 		line_num(l, "next", (intmax_t)r->seq);
 		break;
+	case REC_CLEAR:
+		line_field(l, "advert", r->advert_id, SIZE_MAX);
+		break;
+	case REC_DAMAGE:
+	case REC_CLEAR_ALL:
+		break;
 	}
 	return line_seal(l);
 }
@@ -186,7 +200,7 @@ static bool parse_run_id(const char *s, uint64_t *ret)
 			return false;
 		v = v * 10 + (uint64_t)(*p - '0');
 	}
-	if (v == 0)
+	if (v == 0 || v >= HISTORY_SEQ_MAX)
 		return false;
 	*ret = v;
 	return true;
@@ -241,10 +255,13 @@ static const unsigned required[] = {
 		    K_DC | K_ACCOUNT | K_REASON,
 	[REC_SUMMARY] = K_ADVERT | K_STARTED | K_SUCCEEDED | K_RESULT | K_START | K_END | K_SEQ,
 	[REC_SEQ] = K_NEXT,
+	[REC_DAMAGE] = 0,
+	[REC_CLEAR] = K_ADVERT,
+	[REC_CLEAR_ALL] = 0,
 };
 
 /* One key=value of a record; unknown keys are ignored, so a later version may add
- * fields, but each known key once and exactly the ones its kind requires. */
+ * fields, but each known key once and exactly the ones its kind has. */
 static bool parse_field(struct rec *r, const char *key, size_t klen, const char *v,
 			size_t vlen, unsigned *seen)
 {
@@ -306,7 +323,8 @@ static bool parse_field(struct rec *r, const char *key, size_t klen, const char 
 		*(bit == K_STARTED ? &r->started : &r->succeeded) = n != 0;
 	} else if (KEY("seq") || KEY("next")) {
 		bit = KEY("seq") ? K_SEQ : K_NEXT;
-		if (textrec_parse_int(val, true, 0, INTMAX_MAX, &n) < 0)
+		/* Below 2^63 - 1: every sequence fits the signed form written back. */
+		if (textrec_parse_int(val, true, 0, HISTORY_SEQ_MAX - 1, &n) < 0)
 			return false;
 		r->seq = (uint64_t)n;
 	} else {
@@ -354,7 +372,8 @@ static bool parse_rec(const char *s, size_t n, struct rec *r)
 			return false;
 		p = sp;
 	}
-	if ((seen & required[r->kind]) != required[r->kind])
+	/* Exactly the keys of its kind: a known key of another kind is damage, not data. */
+	if (seen != required[r->kind])
 		return false;
 	/* An end always has a result. */
 	return r->kind != REC_END || r->result != RUN_NONE;
@@ -439,20 +458,30 @@ static int reader_next(struct reader *r, const char **ret_line, size_t *ret_len,
  * is not a valid record, so the caller can cut a torn tail. */
 struct scan {
 	size_t valid, invalid;
-	bool last_invalid;
+	size_t damaged;	   /* complete lines that are not valid records */
+	bool last_invalid; /* the last line is torn: no newline, or NUL bytes in it */
+	bool last_nul;	   /* the last invalid complete line held a NUL */
 	uint64_t last_off; /* start of the last line */
 	uint64_t end;	   /* just after the last valid record */
 };
 
 static int scan_log(int fd, uint64_t limit, int (*fn)(void *data, const struct rec *r,
 						       uint64_t off, size_t len),
-		    void *data, struct scan *ret)
+		    void (*bad)(void *data, const char *line, size_t len), void *data,
+		    struct scan *ret)
 {
 	struct scan sc = { 0 };
 	struct reader rd = { .fd = fd, .limit = limit };
 	struct rec *rec = malloc(sizeof(*rec));
 	rd.buf = malloc(READ_CHUNK);
-	int r = rec && rd.buf ? 0 : -ENOMEM;
+	/* A complete invalid line is damage unless it is the last and holds NUL bytes: what
+	 * a crash leaves when the sector with the newline reached the disk and one before it
+	 * did not. So its verdict waits for the next line. */
+	char *pending = malloc(LINE_MAX_LEN + 1);
+	size_t pending_len = 0;
+	uint64_t pending_end = 0;
+	bool have_pending = false;
+	int r = rec && rd.buf && pending ? 0 : -ENOMEM;
 	while (r == 0) {
 		const char *line = NULL;
 		size_t len = 0;
@@ -462,6 +491,14 @@ static int scan_log(int fd, uint64_t limit, int (*fn)(void *data, const struct r
 		if (k <= 0) {
 			r = k;
 			break;
+		}
+		if (have_pending) {
+			/* Damage stays in the log (never cut as if torn): it is evidence. */
+			sc.damaged++;
+			sc.end = pending_end;
+			if (bad)
+				bad(data, pending, pending_len);
+			have_pending = false;
 		}
 		sc.last_off = off;
 		if (line && complete && parse_rec(line, len, rec)) {
@@ -473,8 +510,25 @@ static int scan_log(int fd, uint64_t limit, int (*fn)(void *data, const struct r
 		} else {
 			sc.invalid++;
 			sc.last_invalid = true;
+			if (complete) {
+				have_pending = true;
+				pending_end = off + len + 1;
+				pending_len = line ? len : 0;
+				if (line)
+					memcpy(pending, line, len);
+				sc.last_nul = !line || memchr(line, '\0', len) != NULL;
+				if (!sc.last_nul)
+					sc.last_invalid = false;
+			}
 		}
 	}
+	if (r == 0 && have_pending && !sc.last_nul) {
+		sc.damaged++;
+		sc.end = pending_end;
+		if (bad)
+			bad(data, pending, pending_len);
+	}
+	free(pending);
 	free(rec);
 	free(rd.buf);
 	if (r == 0 && ret)
@@ -491,6 +545,7 @@ struct entry {
 	uint64_t last_seq; /* the run the summary's last_* describe */
 	size_t runs;	   /* start records seen, for the compaction trigger */
 	unsigned open;	   /* runs started and not ended */
+	unsigned cleared;  /* the damage epoch an admin cleared it at */
 };
 
 struct open_run {
@@ -522,6 +577,11 @@ struct history {
 
 	struct open_run *opens;
 	size_t n_opens, cap_opens;
+
+	/* Damage: each damaged record (or a compacted log that had some) starts a new epoch;
+	 * an advertisement cleared at the current epoch, or all of them, is not held. */
+	unsigned damage_epoch, cleared_all;
+	struct schedule_history empty; /* an unknown advertisement's summary */
 
 	struct history_stats stats;
 };
@@ -645,6 +705,13 @@ static void apply(struct history *h, struct entry *e, const struct rec *r)
 	switch (r->kind) {
 	case REC_START: {
 		struct open_run *o = find_open(h, r->seq);
+		if (o && o->entry != e->index) {
+			/* One run id for two advertisements: not a history we wrote. */
+			h->damage_epoch++;
+			h->stats.skipped++;
+			seen_seq(h, r->seq);
+			break;
+		}
 		if (!o) {
 			o = &h->opens[h->n_opens++];
 			*o = (struct open_run){ .seq = r->seq, .entry = e->index,
@@ -707,13 +774,53 @@ static void apply(struct history *h, struct entry *e, const struct rec *r)
 		if (r->seq > h->next_seq)
 			h->next_seq = r->seq;
 		break;
+	case REC_DAMAGE:
+		h->damage_epoch++;
+		break;
+	case REC_CLEAR:
+		e->cleared = h->damage_epoch;
+		break;
+	case REC_CLEAR_ALL:
+		h->cleared_all = h->damage_epoch;
+		break;
+	}
+}
+
+static bool held(const struct history *h, const struct entry *e)
+{
+	return h->damage_epoch > h->cleared_all && (!e || h->damage_epoch > e->cleared);
+}
+
+/* Brings every summary's damaged flag up to date. */
+static void refresh_damage(struct history *h)
+{
+	for (size_t i = 0; i < h->n_entries; i++)
+		h->entries[i]->sum.damaged = held(h, h->entries[i]);
+	h->empty.damaged = held(h, NULL);
+}
+
+/* A complete line that is not a valid record: damage. Its run id, if one can still be
+ * read, joins the high-water mark, so that id is never handed out again. */
+static void damaged_line(void *data, const char *line, size_t len)
+{
+	struct history *h = data;
+	h->damage_epoch++;
+	for (size_t i = 0; line && i + 5 < len; i++) {
+		if ((i == 0 || line[i - 1] == ' ') && memcmp(line + i, "run=r", 5) == 0) {
+			uint64_t v = 0;
+			size_t k = i + 5;
+			while (k < len && line[k] >= '0' && line[k] <= '9' && v < HISTORY_SEQ_MAX / 10)
+				v = v * 10 + (uint64_t)(line[k++] - '0');
+			if (v > 0 && v < HISTORY_SEQ_MAX)
+				seen_seq(h, v);
+		}
 	}
 }
 
 static int load_record(void *data, const struct rec *r, uint64_t off, size_t len)
 {
 	struct history *h = data;
-	if (r->kind == REC_SEQ) {
+	if (r->kind == REC_SEQ || r->kind == REC_DAMAGE || r->kind == REC_CLEAR_ALL) {
 		apply(h, NULL, r);
 		return 0;
 	}
@@ -768,10 +875,13 @@ int history_begin(struct history *h, const char *advert_id, const char *account,
 	struct entry *e = lookup(h, advert_id);
 	if (e && e->sum.running)
 		return -EBUSY;
+	if (h->next_seq >= HISTORY_SEQ_MAX)
+		return -EOVERFLOW; /* never wrap around to an id already used */
 	/* Memory first: once the record is durable nothing may fail. */
 	e = get_entry(h, advert_id);
 	if (!e || reserve_open(h) < 0)
 		return -ENOMEM;
+	e->sum.damaged = held(h, e);
 
 	struct rec *rec = calloc(1, sizeof(*rec));
 	struct line *l = malloc(sizeof(*l));
@@ -930,11 +1040,38 @@ int history_reconcile(struct history *h, time_t now,
 	return r;
 }
 
+int history_clear_damage(struct history *h, const char *advert_id)
+{
+	if (advert_id && (strlen(advert_id) > ADV_ID_MAX || !advert_id_valid(advert_id)))
+		return -EINVAL;
+	if (!held(h, advert_id ? lookup(h, advert_id) : NULL) && advert_id)
+		return 0;
+	struct entry *e = advert_id ? get_entry(h, advert_id) : NULL;
+	if (advert_id && !e)
+		return -ENOMEM;
+	struct rec rec = { .kind = advert_id ? REC_CLEAR : REC_CLEAR_ALL };
+	if (advert_id)
+		snprintf(rec.advert_id, sizeof(rec.advert_id), "%s", advert_id);
+	struct line *l = malloc(sizeof(*l));
+	int r = l ? format_rec(&rec, l) : -ENOMEM;
+	if (r == 0)
+		r = append(h, l->data, l->len, 1);
+	free(l);
+	if (r < 0)
+		return r;
+	if (e)
+		e->cleared = h->damage_epoch;
+	else
+		h->cleared_all = h->damage_epoch;
+	refresh_damage(h);
+	h->stats.damaged = h->damage_epoch > h->cleared_all;
+	return 0;
+}
+
 const struct schedule_history *history_summary(const struct history *h, const char *advert_id)
 {
-	static const struct schedule_history empty = { 0 };
 	const struct entry *e = lookup(h, advert_id);
-	return e ? &e->sum : &empty;
+	return e ? &e->sum : &h->empty;
 }
 
 /* --- listing ----------------------------------------------------------------------------- */
@@ -1025,7 +1162,7 @@ int history_list(const struct history *h, const char *advert_id, size_t max,
 	if (max == 0 || h->fd < 0)
 		return 0;
 	struct list_ctx c = { .advert_id = advert_id, .max = max };
-	int r = scan_log(h->fd, h->end, list_record, &c, NULL);
+	int r = scan_log(h->fd, h->end, list_record, NULL, &c, NULL);
 	if (r == 0)
 		for (size_t i = c.n; i-- > 0;)
 			cb(data, &c.runs[i]);
@@ -1172,6 +1309,18 @@ static int write_compacted(struct history *h, int fd, struct compact_ctx *c, uin
 	/* The sequence first, so run ids never repeat even if every run is dropped. */
 	*rec = (struct rec){ .kind = REC_SEQ, .seq = h->next_seq };
 	r = out_rec(o, rec, l);
+	/* Damage outlives the damaged records it drops, and so do the admin's clears. */
+	if (r == 0 && h->damage_epoch > h->cleared_all) {
+		*rec = (struct rec){ .kind = REC_DAMAGE };
+		r = out_rec(o, rec, l);
+		for (size_t i = 0; r == 0 && i < h->n_entries; i++) {
+			if (h->entries[i]->cleared != h->damage_epoch)
+				continue;
+			*rec = (struct rec){ .kind = REC_CLEAR };
+			snprintf(rec->advert_id, sizeof(rec->advert_id), "%s", h->entries[i]->id);
+			r = out_rec(o, rec, l);
+		}
+	}
 
 	/* What must outlive every run record: one summary per advertisement. */
 	for (size_t i = 0; r == 0 && i < h->n_entries; i++) {
@@ -1255,7 +1404,7 @@ int history_compact(struct history *h)
 	c.n_ring = calloc(h->n_entries + 1, sizeof(*c.n_ring));
 	int r = c.rings && c.n_ring ? 0 : -ENOMEM;
 	if (r == 0)
-		r = scan_log(h->fd, h->end, compact_record, &c, NULL);
+		r = scan_log(h->fd, h->end, compact_record, NULL, &c, NULL);
 
 	int tfd = -1;
 	uint64_t size = 0;
@@ -1397,20 +1546,23 @@ int history_open(const char *state_dir, struct history **ret)
 
 	struct scan sc = { 0 };
 	if (r == 0 && h->fd >= 0)
-		r = scan_log(h->fd, UINT64_MAX, load_record, h, &sc);
+		r = scan_log(h->fd, UINT64_MAX, load_record, damaged_line, h, &sc);
 	if (r < 0) {
 		history_close(h);
 		return r;
 	}
 	h->end = sc.end;
 	h->stats.records = sc.valid;
-	h->stats.skipped = sc.invalid;
+	h->stats.skipped += sc.invalid;
 	if (sc.last_invalid) {
-		/* The last line is what a crash mid-append leaves: torn, not damaged. */
+		/* A last line without its newline, or with NUL bytes where a sector was lost,
+		 * is what a crash mid-append leaves: torn, not damaged. */
 		h->stats.skipped--;
 		h->stats.torn_tail = true;
 		h->end = sc.last_off;
 	}
+	h->stats.damaged = h->damage_epoch > h->cleared_all;
+	refresh_damage(h);
 	/* Anything past the last valid record goes before the next append, not now: a
 	 * read-only look must not change the file. */
 	h->tail_dirty = h->fd >= 0 && (uint64_t)st.st_size > h->end;

@@ -23,6 +23,7 @@ static const char *const verdict_names[] = {
 	[SCHED_EXPIRED] = "expired",
 	[SCHED_DISABLED] = "disabled",
 	[SCHED_RUNNING] = "running",
+	[SCHED_HISTORY_DAMAGED] = "history-damaged",
 };
 
 static const char *const result_names[] = {
@@ -214,6 +215,16 @@ struct schedule_decision schedule_decide(const struct advert *a,
 		snprintf(d.reason, sizeof(d.reason),
 			 "running since %s; a program never overlaps itself",
 			 FMT(own->last_start, t1));
+		return d;
+	}
+	/* Damage may have taken this program's start record with it: a "never" program
+	 * that looks as if it never ran might have. Better held than run twice. */
+	if (own->damaged && a->rerun == ADV_RERUN_NEVER && !own->ever_started) {
+		d.verdict = SCHED_HISTORY_DAMAGED;
+		snprintf(d.reason, sizeof(d.reason),
+			 "held: the run history has damaged records, and a run of this "
+			 "\"never\" program may be among them (check, then advertctl "
+			 "clear-damage)");
 		return d;
 	}
 	if (s->has_expires && now >= s->expires) {

@@ -594,6 +594,18 @@ static void test_sealed_but_wrong(void)
 		{ "summary advert=A started=2 succeeded=0 result=none start=0 end=0 seq=0", false },
 		{ "seq next=12", true },
 		{ "seq next=-1", false },
+		/* A known key of another kind is damage, not data (it used to overwrite). */
+		{ "start run=r00000001 advert=A time=5 boot= account=x seq=7", false },
+		{ "seq next=12 advert=A", false },
+		/* Sequences stay below 2^63 - 1: what compaction writes back reads back. */
+		{ "seq next=9223372036854775806", false },
+		{ "seq next=9223372036854775805", true },
+		{ "start run=r9223372036854775806 advert=A time=5 boot= account=x", false },
+		{ "damage", true },
+		{ "damage advert=A", false },
+		{ "clear advert=A", true },
+		{ "clear", false },
+		{ "clearall", true },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		fresh_dir();
@@ -1080,6 +1092,111 @@ static void test_not_started_restores_summary(void)
 	free(tmp);
 }
 
+/* One flipped checksum bit in a "never" program's start and end records: the records are
+ * damage, not torn; the run id is never handed out again; every summary says damaged, so
+ * the scheduler holds "never" programs that look as if they never ran; an admin's clear
+ * (durable, surviving compaction) lifts it, for one advertisement or all. */
+static void test_damage_holds_never(void)
+{
+	fresh_dir();
+	struct history *h = open_ok();
+	char *p = log_path(dir);
+	for (int i = 0; i < 5; i++)
+		one_run(h, "OTHER", T0 + i, RUN_SUCCEEDED, NULL);
+	off_t before = file_size(p);
+	one_run(h, "ONCE", T0 + 10, RUN_SUCCEEDED, NULL); /* r00000006 */
+	history_close(h);
+
+	size_t len;
+	char *data = slurp(p, &len);
+	/* The checksum digit of both records of r00000006 (start, then end). */
+	char *second = (char *)memchr(data + before, '\n', len - (size_t)before) + 1;
+	data[before + 3] ^= 0x01;
+	second[3] ^= 0x01;
+	spit(p, data, len);
+	free(data);
+
+	h = open_ok();
+	struct history_stats st;
+	history_get_stats(h, &st);
+	CU_ASSERT_EQUAL(st.skipped, 2);
+	CU_ASSERT_FALSE(st.torn_tail); /* complete lines: damage */
+	CU_ASSERT_TRUE(st.damaged);
+	const struct schedule_history *once = history_summary(h, "ONCE");
+	CU_ASSERT_FALSE(once->ever_started); /* its records are gone … */
+	CU_ASSERT_TRUE(once->damaged);	     /* … so it is held */
+	CU_ASSERT_TRUE(history_summary(h, "NEW")->damaged);
+	/* Its run id is never reused. */
+	char rid[HISTORY_RUN_ID_MAX];
+	CU_ASSERT_EQUAL(history_begin(h, "OTHER", "x", T0 + 20, rid), 0);
+	CU_ASSERT_STRING_EQUAL(rid, "r00000007");
+	CU_ASSERT_EQUAL(history_end(h, rid, RUN_SUCCEEDED, 0, 0, 1, NULL, NULL, T0 + 21), 0);
+
+	/* The scheduler's side: a never program held, an "always" one not. */
+	struct advert a = { .id = (char *)"ONCE", .enabled = true, .rerun = ADV_RERUN_NEVER };
+	struct schedule_decision d = schedule_decide(&a, once, NULL, 0, T0 + 100);
+	CU_ASSERT_EQUAL(d.verdict, SCHED_HISTORY_DAMAGED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "clear-damage"));
+	a.rerun = ADV_RERUN_ALWAYS;
+	CU_ASSERT_EQUAL(schedule_decide(&a, once, NULL, 0, T0 + 100).verdict, SCHED_DUE);
+
+	/* Cleared for ONCE: not held; the rest still are, across a restart. */
+	CU_ASSERT_EQUAL(history_clear_damage(h, "ONCE"), 0);
+	CU_ASSERT_FALSE(history_summary(h, "ONCE")->damaged);
+	CU_ASSERT_TRUE(history_summary(h, "NEW")->damaged);
+	history_close(h);
+	h = open_ok();
+	CU_ASSERT_FALSE(history_summary(h, "ONCE")->damaged);
+	CU_ASSERT_TRUE(history_summary(h, "NEW")->damaged);
+	/* Compaction drops the damaged lines but keeps the hold and the clear. */
+	CU_ASSERT_EQUAL(history_compact(h), 0);
+	history_close(h);
+	h = open_ok();
+	history_get_stats(h, &st);
+	CU_ASSERT_EQUAL(st.skipped, 0);
+	CU_ASSERT_TRUE(st.damaged);
+	CU_ASSERT_FALSE(history_summary(h, "ONCE")->damaged);
+	CU_ASSERT_TRUE(history_summary(h, "NEW")->damaged);
+	CU_ASSERT_EQUAL(history_begin(h, "OTHER", "x", T0 + 30, rid), 0);
+	CU_ASSERT_STRING_EQUAL(rid, "r00000008");
+	CU_ASSERT_EQUAL(history_end(h, rid, RUN_SUCCEEDED, 0, 0, 1, NULL, NULL, T0 + 31), 0);
+	/* All cleared. */
+	CU_ASSERT_EQUAL(history_clear_damage(h, NULL), 0);
+	CU_ASSERT_FALSE(history_summary(h, "NEW")->damaged);
+	history_close(h);
+	h = open_ok();
+	history_get_stats(h, &st);
+	CU_ASSERT_FALSE(st.damaged);
+	CU_ASSERT_FALSE(history_summary(h, "NEW")->damaged);
+	CU_ASSERT_EQUAL(history_clear_damage(h, "../x"), -EINVAL);
+	history_close(h);
+	free(p);
+}
+
+/* One run id in two advertisements' start records: damage, and neither is stuck. */
+static void test_shared_run_id(void)
+{
+	fresh_dir();
+	char *p = log_path(dir);
+	char data[2048];
+	size_t n = seal(data, sizeof(data), "start run=r00000005 advert=A time=5 boot= account=x");
+	n += seal(data + n, sizeof(data) - n, "start run=r00000005 advert=B time=6 boot= account=x");
+	spit(p, data, n);
+	struct history *h = open_ok();
+	struct history_stats st;
+	history_get_stats(h, &st);
+	CU_ASSERT_TRUE(st.damaged);
+	CU_ASSERT_FALSE(history_summary(h, "B")->running);
+	CU_ASSERT_EQUAL(history_reconcile(h, T0, NULL, NULL), 0);
+	char rid[HISTORY_RUN_ID_MAX];
+	CU_ASSERT_EQUAL(history_begin(h, "B", "x", T0, rid), 0);
+	CU_ASSERT_STRING_EQUAL(rid, "r00000006");
+	CU_ASSERT_EQUAL(history_begin(h, "A", "x", T0, rid), 0); /* reconciled, not stuck */
+	CU_ASSERT_STRING_EQUAL(rid, "r00000007");
+	history_close(h);
+	free(p);
+}
+
 int main(void)
 {
 	static const struct tu_test tests[] = {
@@ -1090,6 +1207,8 @@ int main(void)
 		{ "reconcile: interrupted exactly once", test_reconcile },
 		{ "torn last record at every byte", test_torn_tail },
 		{ "flipped byte in the middle", test_flipped_byte },
+		{ "damage holds never programs until cleared", test_damage_holds_never },
+		{ "one run id in two advertisements", test_shared_run_id },
 		{ "sealed but not ours", test_sealed_but_wrong },
 		{ "compaction keeps what matters", test_compaction },
 		{ "compaction on open", test_auto_compaction },
