@@ -244,10 +244,21 @@ static void started(void *data, pid_t pid)
 	emit(&ev);
 }
 
+/* A directory of ours: created with mode, or one that is there already as a real
+ * directory (not a symlink) of root's that nobody else can write. */
 static int make_dir(const char *path, mode_t mode)
 {
-	if (mkdir(path, mode) < 0 && errno != EEXIST)
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
 		return -errno;
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+		errno = EPERM;
+		return -EPERM;
+	}
 	return 0;
 }
 

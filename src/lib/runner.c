@@ -403,10 +403,14 @@ int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pi
 	}
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	int log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	/* O_EXCL: an earlier run's output is never overwritten, whatever the history says. */
+	int log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (log_fd < 0) {
 		snprintf(res.reason, sizeof(res.reason), "cannot create the log \"%s\": %s",
-			 s->log_path, strerror(errno));
+			 s->log_path,
+			 errno == EEXIST ? "it exists already (refusing to overwrite an earlier "
+					   "run's output)"
+					 : strerror(errno));
 		goto out;
 	}
 	int outp[2], errp[2];
