@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "advert/identity.h"
+#include "advert/trust.h"
 #include "run.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -318,6 +319,19 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 		fail(RUN_EV_PREPARE_FAILED, account, "program \"%s\" %s",
 		     resolved ? resolved : a->program.command[0],
 		     rr == -EACCES ? "is not executable" : "is missing");
+	/* As root, run nothing that root did not write: the program, and the directories
+	 * a bare name or a relative path is found in (anyone who can write them can put
+	 * another program there). */
+	if (strcmp(account, "system") == 0) {
+		const char *const paths[] = { a->package.source, wd, resolved };
+		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+			char *why = NULL;
+			if (trust_check(paths[i], i < 2 ? TRUST_DIRECTORY : TRUST_FILE, &why) < 0)
+				fail(RUN_EV_PREPARE_FAILED, account,
+				     "refusing to run as root: %s", why ? why : paths[i]);
+			free(why);
+		}
+	}
 	free(resolved);
 
 	struct identity *id = NULL;

@@ -14,8 +14,12 @@ realm_start mit 127.0.10
 
 # A distribution point with the probe in it, readable by the accounts.
 DP=$REALM_DIR/dp
-mkdir -p "$DP/probe" "$DP/empty" "$DP/closed"
+mkdir -p "$DP/probe" "$DP/empty" "$DP/closed" "$DP/open"
 cp "$PROBE" "$DP/probe/probe"
+cp "$PROBE" "$DP/open/probe"
+chmod 1777 "$DP/open" # anyone may put a program here: nothing in it runs as root
+cp "$PROBE" "$DP/probe/loose-probe"
+chmod 0757 "$DP/probe/loose-probe" # a program anyone may rewrite does not run as root"
 cp "$PROBE" "$DP/closed/probe"
 chmod 700 "$DP/closed" # swinstall cannot enter it: the program cannot start
 chmod 755 "$DP" "$DP/probe" "$DP/empty" "$DP/probe/probe"
@@ -60,6 +64,12 @@ AD
 	ad RUN00012 swinstall '[ "./probe" ]' 'depends_on = "RUN00013";'
 	ad RUN00014 badpw '[ "./probe" ]'
 	ad RUN00015 pwinstall '[ "./probe", "report" ]'
+	cat <<AD
+  { id = "RUN00020"; package = { id = "P20"; name = "Open"; source = "$DP/open"; };
+    program = { name = "Writable"; command = [ "./probe" ]; run_as = "system"; }; },
+  { id = "RUN00021"; package = { id = "P21"; name = "Loose"; source = "$DP/probe"; };
+    program = { name = "Loose"; command = [ "./loose-probe" ]; run_as = "system"; }; },
+AD
 	cat <<AD
   { id = "RUN00018"; package = { id = "P18"; name = "Closed"; source = "$DP/closed"; };
     program = { name = "Closed"; command = [ "./probe" ]; run_as = "swinstall"; }; rerun = "never"; },
@@ -153,6 +163,9 @@ expect_log "11002 expired" 11002 "advert=RUN00017"
 expect_log "10003 a rejected password stops the run" 10003 "advert=RUN00014 .*secret-rejected"
 expect_log "11009 DC failover names the silent DC" 11009 "tried=\"?dc9.example.test \(no answer\)"
 expect_log "11010 a broken file is reported with file and line" 11010 "file=$ADVERTISEMENTS_DIR/broken.conf line=1"
+expect_log "10003 as root, no program from a directory others can write" 10003 "advert=RUN00020 .*refusing"
+expect_log "10003 as root, no program others can write" 10003 "advert=RUN00021 .*refusing"
+check "neither ran" test ! -e "$OUT_DIR/RUN00020" -a ! -e "$OUT_DIR/RUN00021"
 expect_log "11020 daemon started" 11020 "version="
 check "pwinstall (password file) ran too" grep -q "uids=$PWINSTALL_UID" <(log_of RUN00015)
 
