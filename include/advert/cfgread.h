@@ -69,8 +69,9 @@ void strv_free(char **v);
 
 /* Reads path with libconfig: the bytes of the regular, root-owned file not writable by
  * group or others that the descriptor opened, never a path libconfig opens itself, so
- * @include is refused. Every problem becomes a diagnostic. Returns 0, -EPERM (refused)
- * or -EINVAL. */
+ * @include is refused. Every problem becomes a diagnostic. Returns 0, -EPERM (refused),
+ * -EINVAL (what the file says is wrong: the same bytes give the same answer) or -EIO
+ * (it could not be read). */
 int cfgread_load(struct cfgread *c, config_t *cfg, const char *path);
 
 #endif

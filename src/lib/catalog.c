@@ -29,7 +29,7 @@ struct catalog_file {
 	ino_t ino;
 	off_t size;
 	struct timespec mtim, ctim;
-	bool reusable; /* parsed cleanly, not modified in the tick it was read */
+	bool reusable; /* read (whatever it said), not modified in the tick it was read */
 	struct advert **ads;
 	size_t n_ads;
 	struct diag_list diags;
@@ -233,9 +233,10 @@ static int parse(struct loader *ld, const char *path, const struct stat *st,
 		file_unref(f);
 		return r;
 	}
-	/* A file that could not be parsed at all (syntax error, unreadable, untrusted
-	 * include) is read again next time: the cause may be outside the file. */
-	f->reusable = r == 0 && settled(st, ld->started);
+	/* What the bytes say (valid or not: a syntax error, @include, a NUL) holds until the
+	 * file changes, so a broken file is not parsed again at every rescan; one that
+	 * could not be read is, the cause being outside it. */
+	f->reusable = (r == 0 || r == -EINVAL || r == -EPERM) && settled(st, ld->started);
 	*ret = f;
 	return 0;
 }

@@ -461,7 +461,7 @@ int cfgread_load(struct cfgread *c, config_t *cfg, const char *path)
 	 * is refused below). */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		return load_error(c, path, 0, -EINVAL, "cannot read the file: %s", strerror(errno));
+		return load_error(c, path, 0, -EIO, "cannot read the file: %s", strerror(errno));
 	struct stat st;
 	int r = fstat(fd, &st) < 0 ? -errno : 0;
 	if (r == 0 && !S_ISREG(st.st_mode))
@@ -473,11 +473,11 @@ int cfgread_load(struct cfgread *c, config_t *cfg, const char *path)
 			       path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	char *text = NULL;
 	if (r == 0 && (r = slurp(fd, &text)) < 0)
-		r = load_error(c, path, 0, -EINVAL, "cannot read the file: %s",
+		r = load_error(c, path, 0, r == -EINVAL ? -EINVAL : -EIO, "cannot read the file: %s",
 			       r == -EINVAL ? "it holds a NUL byte" : strerror(-r));
 	close(fd);
 	if (r < 0)
-		return r == -EPERM ? r : -EINVAL;
+		return r == -EPERM || r == -EINVAL ? r : -EIO;
 
 	/* libconfig 1.5 opens an @include'd file by path itself, after which no check of
 	 * ours could help (it would read a FIFO, a device, a file swapped in since): the
