@@ -16,6 +16,7 @@
 
 #include "advert/history.h"
 #include "advert/textrec.h"
+#include "advert/util.h"
 
 /* One record per line:
  *   v1 <sum> <kind> key=value …\n
@@ -1188,7 +1189,45 @@ struct compact_ctx {
 	struct history *h;
 	struct keep **rings; /* per entry, HISTORY_KEEP_RUNS slots ascending by seq, or NULL */
 	size_t *n_ring;
+	/* Which advertisement each run id belongs to: the first record that names it, as
+	 * loading decided (a later start of another advertisement with that id was damage
+	 * and must not take the run over in the rewritten log). Open addressing; slot:
+	 * seq, and entry index + 1 (0: empty). */
+	struct owner {
+		uint64_t seq;
+		size_t entry;
+	} *owners;
+	size_t cap_owners, n_owners;
 };
+
+/* The owner of seq (entry index + 1), recording ei as it when there is none yet; 0 when
+ * out of memory. */
+static size_t run_owner(struct compact_ctx *c, uint64_t seq, size_t ei)
+{
+	if (2 * (c->n_owners + 1) > c->cap_owners) {
+		size_t cap = c->cap_owners ? 2 * c->cap_owners : 1024;
+		struct owner *o = calloc(cap, sizeof(*o));
+		if (!o)
+			return 0;
+		for (size_t i = 0; i < c->cap_owners; i++) {
+			if (!c->owners[i].entry)
+				continue;
+			size_t k = (size_t)util_fnv1a(UTIL_FNV_OFFSET, &c->owners[i].seq, 8) & (cap - 1);
+			while (o[k].entry)
+				k = (k + 1) & (cap - 1);
+			o[k] = c->owners[i];
+		}
+		free(c->owners);
+		c->owners = o, c->cap_owners = cap;
+	}
+	size_t k = (size_t)util_fnv1a(UTIL_FNV_OFFSET, &seq, 8) & (c->cap_owners - 1);
+	for (; c->owners[k].entry; k = (k + 1) & (c->cap_owners - 1))
+		if (c->owners[k].seq == seq)
+			return c->owners[k].entry;
+	c->owners[k] = (struct owner){ .seq = seq, .entry = ei + 1 };
+	c->n_owners++;
+	return ei + 1;
+}
 
 static int compact_record(void *data, const struct rec *r, uint64_t off, size_t len)
 {
@@ -1202,6 +1241,11 @@ static int compact_record(void *data, const struct rec *r, uint64_t off, size_t 
 	if (!e)
 		return 0;
 	size_t ei = e->index;
+	size_t owner = run_owner(c, r->seq, ei);
+	if (owner == 0)
+		return -ENOMEM;
+	if (owner != ei + 1)
+		return 0; /* another advertisement's run id: damage, dropped */
 	if (!c->rings[ei]) {
 		c->rings[ei] = calloc(HISTORY_KEEP_RUNS, sizeof(struct keep));
 		if (!c->rings[ei])
@@ -1230,6 +1274,8 @@ static int compact_record(void *data, const struct rec *r, uint64_t off, size_t 
 		ring[pos] = (struct keep){ .seq = r->seq, .off = { UINT64_MAX, UINT64_MAX } };
 		i = pos;
 	}
+	if (ring[i].off[which] != UINT64_MAX)
+		return 0; /* the first start (or end) of a run is the one loading applied */
 	ring[i].off[which] = off;
 	ring[i].len[which] = (uint32_t)len;
 	return 0;
@@ -1445,6 +1491,7 @@ int history_compact(struct history *h)
 		free(c.rings[i]);
 	free(c.rings);
 	free(c.n_ring);
+	free(c.owners);
 	return r;
 }
 

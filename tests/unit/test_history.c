@@ -1173,6 +1173,32 @@ static void test_damage_holds_never(void)
 	free(p);
 }
 
+/* Compaction after reconcile, with a run id that a damaged start of another
+ * advertisement also names, between two starts of its own: the rewritten log must give
+ * the run to the advertisement loading gave it to (found by fuzz_history). */
+static void test_shared_run_id_compaction(void)
+{
+	fresh_dir();
+	char *p = log_path(dir);
+	char data[2048];
+	size_t n = seal(data, sizeof(data), "start run=r41 advert=LAB00001 time=79 boot= account=");
+	n += seal(data + n, sizeof(data) - n, "start run=r41 advert=0 time=53 boot= account=r");
+	n += seal(data + n, sizeof(data) - n, "start run=r41 advert=LAB00001 time=0 boot= account=");
+	spit(p, data, n);
+	struct history *h = open_ok();
+	CU_ASSERT_FALSE(history_summary(h, "0")->ever_started);
+	CU_ASSERT_EQUAL(history_reconcile(h, T0, NULL, NULL), 0);
+	CU_ASSERT_EQUAL(history_compact(h), 0);
+	history_close(h);
+	h = open_ok();
+	CU_ASSERT_FALSE(history_summary(h, "0")->ever_started);
+	CU_ASSERT_FALSE(history_summary(h, "0")->running);
+	CU_ASSERT_TRUE(history_summary(h, "LAB00001")->ever_started);
+	CU_ASSERT_FALSE(history_summary(h, "LAB00001")->running);
+	history_close(h);
+	free(p);
+}
+
 /* One run id in two advertisements' start records: damage, and neither is stuck. */
 static void test_shared_run_id(void)
 {
@@ -1187,6 +1213,14 @@ static void test_shared_run_id(void)
 	history_get_stats(h, &st);
 	CU_ASSERT_TRUE(st.damaged);
 	CU_ASSERT_FALSE(history_summary(h, "B")->running);
+	/* Compaction keeps the run with the advertisement loading gave it to: B's start,
+	 * damage, does not take r00000005 over in the rewritten log. */
+	CU_ASSERT_EQUAL(history_compact(h), 0);
+	history_close(h);
+	h = open_ok();
+	CU_ASSERT_FALSE(history_summary(h, "B")->running);
+	CU_ASSERT_FALSE(history_summary(h, "B")->ever_started);
+	CU_ASSERT_TRUE(history_summary(h, "A")->running);
 	CU_ASSERT_EQUAL(history_reconcile(h, T0, NULL, NULL), 0);
 	char rid[HISTORY_RUN_ID_MAX];
 	CU_ASSERT_EQUAL(history_begin(h, "B", "x", T0, rid), 0);
@@ -1209,6 +1243,7 @@ int main(void)
 		{ "flipped byte in the middle", test_flipped_byte },
 		{ "damage holds never programs until cleared", test_damage_holds_never },
 		{ "one run id in two advertisements", test_shared_run_id },
+		{ "... and compaction after reconcile", test_shared_run_id_compaction },
 		{ "sealed but not ours", test_sealed_but_wrong },
 		{ "compaction keeps what matters", test_compaction },
 		{ "compaction on open", test_auto_compaction },
