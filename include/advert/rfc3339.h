@@ -6,8 +6,9 @@
 #include <time.h>
 
 /* Parses a full RFC 3339 date-time (offset required, fractional seconds ignored) into
- * seconds since the epoch. Returns 0, or -EINVAL for anything else, impossible dates
- * included. */
+ * seconds since the epoch, from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z once the
+ * offset is applied. Seconds are 00 to 59 (no leap second). Never reads past the NUL.
+ * Returns 0, or -EINVAL for anything else, impossible dates included. */
 int rfc3339_parse(const char *s, time_t *ret) __attribute__((nonnull, warn_unused_result));
 
 /* Formats t in UTC as "YYYY-MM-DDTHH:MM:SSZ" into buf (at least 21 bytes). Returns buf. */

@@ -10,33 +10,53 @@
 
 #include "advert/rfc3339.h"
 
-/* Reads exactly n digits; returns -1 if any is not a digit. */
-static int digits(const char *s, int n)
+/* The latest time accepted, 9999-12-31T23:59:59Z: rfc3339_format writes a later one with a
+ * five-digit year, which no parser of this format reads back. */
+#define RFC3339_MAX ((time_t)253402300799LL)
+
+/* Reads exactly n digits at *p and moves past them; -1 (and *p unchanged) if one is not a
+ * digit. It stops at the first byte that is not a digit, so it never reads past a NUL. */
+static int take_digits(const char **p, int n)
 {
 	int v = 0;
 	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
+		if (!isdigit((unsigned char)(*p)[i]))
 			return -1;
-		v = v * 10 + (s[i] - '0');
+		v = v * 10 + ((*p)[i] - '0');
 	}
+	*p += n;
 	return v;
+}
+
+/* Moves past one byte if it is one of alts; never past the NUL. */
+static bool take(const char **p, const char *alts)
+{
+	if (**p == '\0' || !strchr(alts, **p))
+		return false;
+	(*p)++;
+	return true;
 }
 
 int rfc3339_parse(const char *s, time_t *ret)
 {
-	/* YYYY-MM-DDTHH:MM:SS */
-	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-	    s[13] != ':' || s[16] != ':')
+	/* One byte at a time, each looked at only once the one before matched: the input
+	 * may end anywhere, and nothing past its NUL is read. */
+	const char *p = s;
+	int year, mon, day, hour, min, sec;
+	if ((year = take_digits(&p, 4)) < 0 || !take(&p, "-") ||
+	    (mon = take_digits(&p, 2)) < 0 || !take(&p, "-") ||
+	    (day = take_digits(&p, 2)) < 0 || !take(&p, "Tt") ||
+	    (hour = take_digits(&p, 2)) < 0 || !take(&p, ":") ||
+	    (min = take_digits(&p, 2)) < 0 || !take(&p, ":") || (sec = take_digits(&p, 2)) < 0)
 		return -EINVAL;
-	int year = digits(s, 4), mon = digits(s + 5, 2), day = digits(s + 8, 2);
-	int hour = digits(s + 11, 2), min = digits(s + 14, 2), sec = digits(s + 17, 2);
-	if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
-	    min < 0 || min > 59 || sec < 0 || sec > 60)
+	/* Leap seconds are not worth supporting here: POSIX time has no number for one, and
+	 * no schedule needs 23:59:60. So seconds run 00 to 59, and "10:00:60" is an error,
+	 * not 10:01:00. */
+	if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
+	    sec > 59)
 		return -EINVAL;
 
-	const char *p = s + 19;
-	if (*p == '.') {
-		p++;
+	if (take(&p, ".")) {
 		if (!isdigit((unsigned char)*p))
 			return -EINVAL;
 		while (isdigit((unsigned char)*p))
@@ -44,30 +64,36 @@ int rfc3339_parse(const char *s, time_t *ret)
 	}
 
 	long offset = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
+	if (take(&p, "Zz")) {
+		/* UTC */
 	} else if (*p == '+' || *p == '-') {
-		int oh = digits(p + 1, 2), om = p[3] == ':' ? digits(p + 4, 2) : -1;
-		if (oh < 0 || oh > 23 || om < 0 || om > 59)
+		long sign = *p == '-' ? -1 : 1;
+		p++;
+		int oh, om;
+		if ((oh = take_digits(&p, 2)) < 0 || !take(&p, ":") ||
+		    (om = take_digits(&p, 2)) < 0 || oh > 23 || om > 59)
 			return -EINVAL;
-		offset = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
-		p += 6;
+		offset = sign * (oh * 3600L + om * 60L);
 	} else {
 		return -EINVAL;
 	}
 	if (*p != '\0')
 		return -EINVAL;
 
-	/* A leap second is folded into the next second, as POSIX time does. */
 	struct tm tm = { .tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
-			 .tm_hour = hour, .tm_min = min, .tm_sec = sec == 60 ? 59 : sec };
+			 .tm_hour = hour, .tm_min = min, .tm_sec = sec };
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1)
 		return -EINVAL;
 	/* timegm normalises 2026-02-30 to March 2nd: reject dates that moved. */
 	if (tm.tm_mday != day || tm.tm_mon != mon - 1)
 		return -EINVAL;
-	*ret = t - offset + (sec == 60);
+	/* The offset can move a time past either end of the range (1970-01-01T00:00:00+01:00
+	 * is in 1969): accept only times that rfc3339_format writes in a form read here. */
+	t -= offset;
+	if (t < 0 || t > RFC3339_MAX)
+		return -EINVAL;
+	*ret = t;
 	return 0;
 }
 
