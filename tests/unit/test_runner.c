@@ -42,6 +42,13 @@ static struct runner_spec spec(char **argv)
 	};
 }
 
+/* Every run writes a log of its own: the runner never overwrites one. */
+static int run_fresh(const struct runner_spec *s, struct runner_result *r)
+{
+	unlink(s->log_path);
+	return runner_run(s, NULL, NULL, r);
+}
+
 static char *read_log(void)
 {
 	FILE *f = fopen(log_path, "r");
@@ -68,7 +75,7 @@ static void test_drop_proven_from_inside(void)
 	char *argv[] = { "./probe", "report", "regain-root", NULL };
 	struct runner_spec s = spec(argv);
 	struct runner_result r;
-	CU_ASSERT_EQUAL_FATAL(runner_run(&s, NULL, NULL, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	CU_ASSERT_EQUAL(r.outcome, RUNNER_SUCCEEDED);
 	CU_ASSERT_EQUAL(r.exit_code, 0);
 	char *out = read_log();
@@ -98,7 +105,7 @@ static void test_root_run_stays_root(void)
 	struct runner_spec s = spec(argv);
 	s.as_root = true;
 	struct runner_result r;
-	CU_ASSERT_EQUAL_FATAL(runner_run(&s, NULL, NULL, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	char *out = read_log();
 	CU_ASSERT(has_line(out, "uids=0,0,0"));
 	free(out);
@@ -110,7 +117,7 @@ static void test_uid0_refused(void)
 	struct runner_spec s = spec(argv);
 	s.uid = 0;
 	struct runner_result r;
-	CU_ASSERT_EQUAL_FATAL(runner_run(&s, NULL, NULL, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	CU_ASSERT_EQUAL(r.outcome, RUNNER_NOT_STARTED);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "uid 0"));
 }
@@ -131,7 +138,7 @@ static void test_exit_codes_and_signals(void)
 		char *argv[] = { "./probe", (char *)cases[i].arg, NULL };
 		struct runner_spec s = spec(argv);
 		struct runner_result r;
-		CU_ASSERT_EQUAL_FATAL(runner_run(&s, NULL, NULL, &r), 0);
+		CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 		CU_ASSERT_EQUAL(r.outcome, cases[i].outcome);
 		CU_ASSERT_EQUAL(r.exit_code, cases[i].exit_code);
 		CU_ASSERT_EQUAL(r.signal, cases[i].sig);
@@ -144,7 +151,7 @@ static void test_output_bound(void)
 	struct runner_spec s = spec(argv);
 	s.max_log_bytes = 4096;
 	struct runner_result r;
-	CU_ASSERT_EQUAL_FATAL(runner_run(&s, NULL, NULL, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	CU_ASSERT_EQUAL(r.output_bytes, 100000 + 10);
 	CU_ASSERT_EQUAL(r.output_dropped, 100000 + 10 - 4096);
 	struct stat st;
@@ -160,7 +167,7 @@ static void test_missing_paths(void)
 	char *argv[] = { "./no-such-setup", NULL };
 	struct runner_spec s = spec(argv);
 	struct runner_result r;
-	CU_ASSERT_EQUAL_FATAL(runner_run(&s, NULL, NULL, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	CU_ASSERT_EQUAL(r.outcome, RUNNER_NOT_STARTED);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "no-such-setup"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "is missing"));
@@ -168,7 +175,7 @@ static void test_missing_paths(void)
 	char *argv2[] = { "./probe", NULL };
 	s = spec(argv2);
 	s.working_dir = "/nonexistent/dp/editor";
-	CU_ASSERT_EQUAL_FATAL(runner_run(&s, NULL, NULL, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	CU_ASSERT_EQUAL(r.outcome, RUNNER_NOT_STARTED);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "/nonexistent/dp/editor"));
 }
@@ -219,7 +226,7 @@ static void test_max_runtime_kills_everything(void)
 	s.max_runtime = 1;
 	s.kill_grace = 1;
 	struct runner_result r;
-	CU_ASSERT_EQUAL_FATAL(runner_run(&s, NULL, NULL, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	CU_ASSERT_EQUAL(r.outcome, RUNNER_TIMED_OUT);
 	CU_ASSERT_EQUAL(r.signal, SIGKILL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "maximum run time"));
@@ -240,7 +247,7 @@ static void test_straggler_after_success(void)
 	char *argv[] = { "./probe", arg, "sleep=1", NULL };
 	struct runner_spec s = spec(argv);
 	struct runner_result r;
-	CU_ASSERT_EQUAL_FATAL(runner_run(&s, NULL, NULL, &r), 0);
+	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	CU_ASSERT_EQUAL(r.outcome, RUNNER_SUCCEEDED);
 	CU_ASSERT(r.stragglers >= 1);
 	FILE *f = fopen(pidfile, "r");
@@ -249,6 +256,24 @@ static void test_straggler_after_success(void)
 	CU_ASSERT_EQUAL(fscanf(f, "%d", &gpid), 1);
 	fclose(f);
 	CU_ASSERT(gpid > 0 && !alive(gpid));
+}
+
+/* A log that exists already (a run id used twice) is never truncated: the run fails. */
+static void test_log_never_overwritten(void)
+{
+	char *argv[] = { probe, "say=second", NULL };
+	struct runner_spec s = spec(argv);
+	FILE *f = fopen(log_path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("the first run's output\n", f);
+	fclose(f);
+	struct runner_result r;
+	CU_ASSERT_EQUAL_FATAL(runner_run(&s, NULL, NULL, &r), 0);
+	CU_ASSERT_NOT_EQUAL(r.outcome, RUNNER_SUCCEEDED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "exists already"));
+	char *out = read_log();
+	CU_ASSERT_STRING_EQUAL(out, "the first run's output\n");
+	free(out);
 }
 
 int main(void)
@@ -282,6 +307,7 @@ int main(void)
 		{ "max run time: TERM-ignoring program and setsid grandchild die",
 		  test_max_runtime_kills_everything },
 		{ "stragglers of a finished run are stopped", test_straggler_after_success },
+		{ "an existing log is never overwritten", test_log_never_overwritten },
 		{ 0 },
 	};
 	int r = tu_run("runner", tests);
