@@ -5,7 +5,9 @@
 #ifndef ADVERT_STATUS_H
 #define ADVERT_STATUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 enum status_id {
@@ -46,11 +48,25 @@ const char *status_event_name(enum status_id id);
 /* The syslog severity of an id (LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERR). */
 int status_severity(enum status_id id);
 
-/* Formats "ID event key=value …" into buf: values with spaces, quotes, '=', '\\' or
- * control characters are double-quoted with \" \\ and \n-style escapes; fields with a
- * NULL value are left out. Pure. Returns the length it needed (as snprintf does). */
+/* Formats "ID event key=value …" into buf. A value made only of [A-Za-z0-9._,:/@+-] and
+ * non-ASCII characters that are not status_char_unsafe() is written as it is; any other
+ * is double-quoted, and inside the quotes \n \r \t and \xhh stand for those controls,
+ * for the space, '"', '\'', '\\', DEL, the unsafe characters (each byte) and every byte
+ * that is not part of valid UTF-8: the line is valid UTF-8, has no raw space inside a
+ * value, and shlex keeps every escape as written. An empty value is "". Fields with a
+ * NULL value are left out. Pure. Returns the length it needed (as snprintf does; a
+ * truncated buffer may end inside a character). */
 size_t status_format(char *buf, size_t size, enum status_id id,
 		     const struct status_field *fields, size_t n);
+
+/* Whether the well-formed character of len bytes at s (as utf8_char_len() measures it)
+ * must never reach a log line or a terminal as itself: C0 and C1 controls, DEL, and the
+ * invisible characters that fake a space or a line break or turn the text around
+ * (U+00A0, U+00AD, U+2028, U+2029, U+202E, U+FEFF…; the list is in status.c). */
+bool status_char_unsafe(const char *s, size_t len) __attribute__((nonnull));
+
+/* The code point of the well-formed character of len bytes at s. */
+uint32_t status_char_code(const char *s, size_t len) __attribute__((nonnull));
 
 struct status_sink;
 

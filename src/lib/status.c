@@ -1,9 +1,12 @@
-/* Status messages: the ID/event/field line, its severity, and a syslog datagram sink that
- * queues (bounded, oldest dropped first) while the syslog socket is unavailable. */
+/* Status messages: the ID/event/field line and its escaping (with the list of unsafe
+ * characters the control socket and advertctl share), its severity, and a syslog
+ * datagram sink that queues (bounded, oldest dropped first) while the syslog socket is
+ * unavailable. */
 #include "config.h"
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include <unistd.h>
 
 #include "advert/status.h"
+#include "advert/utf8.h"
 
 /* One row per id: its stable event name and its severity. The severities follow one rule:
  *   LOG_ERR      something failed and nothing (more) ran: prepare-failed, program-failed,
@@ -103,20 +107,77 @@ static void out_str(struct status_out *o, const char *str)
 		out_char(o, *str);
 }
 
-static bool is_ctl(unsigned char c)
+uint32_t status_char_code(const char *s, size_t len)
 {
-	return c < 0x20 || c == 0x7f;
+	const unsigned char *p = (const unsigned char *)s;
+	if (len <= 1)
+		return p[0];
+	uint32_t cp = p[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++)
+		cp = cp << 6 | (p[i] & 0x3f);
+	return cp;
 }
 
-/* Bytes >= 0x80 pass through: UTF-8 names are legitimate values, and rsyslog's own
- * sanitiser leaves them alone too. */
+/* Characters that are not what they look like. Controls (C0, DEL, C1: NEL U+0085 is a
+ * line break to some parsers, CSI U+009B an escape sequence to some terminals), line and
+ * paragraph separators, spaces other than U+0020 (a value would seem to end there),
+ * invisible ones (zero-width, soft hyphen, fillers, tags) and the bidirectional controls
+ * that reorder what a reader sees. */
+static const struct {
+	uint32_t first, last;
+} status_unsafe_ranges[] = {
+	{ 0x0000, 0x001f }, { 0x007f, 0x00a0 }, { 0x00ad, 0x00ad }, { 0x061c, 0x061c },
+	{ 0x115f, 0x1160 }, { 0x1680, 0x1680 }, { 0x180e, 0x180e }, { 0x2000, 0x200f },
+	{ 0x2028, 0x202f }, { 0x205f, 0x206f }, { 0x3000, 0x3000 }, { 0x3164, 0x3164 },
+	{ 0xfeff, 0xfeff }, { 0xffa0, 0xffa0 }, { 0xfff9, 0xfffb }, { 0xe0000, 0xe007f },
+};
+
+bool status_char_unsafe(const char *s, size_t len)
+{
+	uint32_t cp = status_char_code(s, len);
+	for (size_t i = 0; i < sizeof(status_unsafe_ranges) / sizeof(status_unsafe_ranges[0]); i++)
+		if (cp >= status_unsafe_ranges[i].first && cp <= status_unsafe_ranges[i].last)
+			return true;
+	return false;
+}
+
+/* ASCII a value may hold bare: enough for ids, numbers, host names, paths and
+ * addresses, and nothing a shell-like or awk-like reader would take as syntax. */
+static bool is_bare(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("._,:/@+-", c));
+}
+
+/* The length of the character at p (of n bytes) and whether it may be written as it is
+ * inside quotes; a byte that starts no valid sequence is one character, never raw. */
+static size_t value_char(const char *p, size_t n, bool *ret_raw)
+{
+	size_t len = utf8_char_len(p, n);
+	if (len == 0) {
+		*ret_raw = false;
+		return 1;
+	}
+	/* '=', both quotes and the backslash are escaped too: inside the quotes, then, no
+	 * word has an '=' (awk, splitting on spaces, finds a key=value word only where a
+	 * field begins, whatever a program printed), the only backslashes start escapes that
+	 * shlex leaves alone, and a quote is always a value's own. Spaces stay, for the
+	 * admin reading the line. */
+	*ret_raw = !status_char_unsafe(p, len) && !(len == 1 && strchr("=\"'\\", *p));
+	return len;
+}
+
 static bool value_needs_quotes(const char *v)
 {
 	if (v[0] == '\0')
 		return true; /* key="" reads unambiguously as "empty", key= does not */
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-		if (*p == ' ' || *p == '"' || *p == '=' || *p == '\\' || is_ctl(*p))
+	for (size_t n = strlen(v), i = 0; i < n;) {
+		bool raw;
+		size_t len = value_char(v + i, n - i, &raw);
+		if (!raw || (len == 1 && !is_bare((unsigned char)v[i])))
 			return true;
+		i += len;
+	}
 	return false;
 }
 
@@ -129,30 +190,23 @@ static void out_value(struct status_out *o, const char *v)
 		return;
 	}
 	out_char(o, '"');
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		switch (*p) {
-		case '"':
-			out_str(o, "\\\"");
-			break;
-		case '\\':
-			out_str(o, "\\\\");
-			break;
-		case '\n':
-			out_str(o, "\\n");
-			break;
-		case '\r':
-			out_str(o, "\\r");
-			break;
-		case '\t':
-			out_str(o, "\\t");
-			break;
-		default:
-			if (is_ctl(*p)) {
+	for (size_t n = strlen(v), i = 0; i < n;) {
+		bool raw;
+		size_t len = value_char(v + i, n - i, &raw);
+		for (size_t k = 0; k < len; k++, i++) {
+			unsigned char c = (unsigned char)v[i];
+			if (raw)
+				out_char(o, (char)c);
+			else if (c == '\n')
+				out_str(o, "\\n");
+			else if (c == '\r')
+				out_str(o, "\\r");
+			else if (c == '\t')
+				out_str(o, "\\t");
+			else {
 				out_str(o, "\\x");
-				out_char(o, hex[*p >> 4]);
-				out_char(o, hex[*p & 0xf]);
-			} else {
-				out_char(o, (char)*p);
+				out_char(o, hex[c >> 4]);
+				out_char(o, hex[c & 0xf]);
 			}
 		}
 	}
@@ -214,15 +268,22 @@ struct status_sink {
 };
 
 /* The tag ends at the first space for every syslog parser, and ':' '[' ']' delimit it:
- * those would make the ident and the message run together. */
+ * those would make the ident and the message run together. Like the values, it stays
+ * valid UTF-8 without controls: each unsafe character or stray byte becomes '_' too. */
 static char *status_clean_ident(const char *ident)
 {
 	char *s = strdup(ident);
 	if (!s)
 		return NULL;
-	for (char *p = s; *p; p++)
-		if (*p == ' ' || *p == ':' || *p == '[' || *p == ']' || is_ctl((unsigned char)*p))
-			*p = '_';
+	for (size_t n = strlen(s), i = 0; i < n;) {
+		size_t len = utf8_char_len(s + i, n - i);
+		if (len == 0) {
+			len = 1;
+			s[i] = '_';
+		} else if (status_char_unsafe(s + i, len) || (len == 1 && strchr(" :[]", s[i])))
+			memset(s + i, '_', len);
+		i += len;
+	}
 	return s;
 }
 
