@@ -13,6 +13,10 @@ enum control_code {
 	CONTROL_DENIED = 4,
 	CONTROL_NOT_FOUND = 5,
 	CONTROL_REFUSED = 6,
+	/* Too many connections (from this uid, or in all): the daemon answers a connection
+	 * it will not serve with this code and closes it. advertctl exits as for an
+	 * unreachable daemon: try again later. */
+	CONTROL_BUSY = CONTROL_UNREACHABLE,
 };
 
 #define CONTROL_REQUEST_MAX 4096

@@ -1,10 +1,14 @@
 /* advertctl: the administrator's command line for advertd. Read commands and run/reload
- * go to the daemon over its control socket; check-config works without one. */
+ * go to the daemon over its control socket; check-config works without one. What it
+ * prints comes from files, programs and KDCs: for people, every control character and
+ * stray byte is escaped; with --json, the output is valid UTF-8 JSON. */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,8 @@
 #include "advert/check.h"
 #include "advert/ctlproto.h"
 #include "advert/log.h"
+#include "advert/status.h"
+#include "advert/utf8.h"
 
 /* Exit statuses, documented in advertctl(8): the daemon's reply codes. */
 enum {
@@ -43,8 +49,8 @@ static void usage(FILE *out)
 		"  check-config [FILE…]  validate advertd.conf and every advertisement; with\n"
 		"                        FILEs, validate those against the installed configuration\n"
 		"\n"
-		"Exit status: 0 ok, 1 problems or failure, 2 usage, 3 advertd not reachable,\n"
-		"4 permission denied, 5 no such advertisement or account, 6 refused.\n",
+		"Exit status: 0 ok, 1 problems or failure, 2 usage, 3 advertd not reachable or\n"
+		"busy, 4 permission denied, 5 no such advertisement or account, 6 refused.\n",
 		ADV_DEFAULT_CONFIG);
 }
 
@@ -79,7 +85,8 @@ static char *socket_path(const char *config_path)
 	return path ? path : strdup(ADV_DEFAULT_CONTROL_SOCKET);
 }
 
-/* Sends one request line and reads the whole reply. */
+/* Sends one request line and reads the whole reply. -ENODATA: the daemon closed the
+ * connection without a word. */
 static int ask(const char *path, const char *request, struct json_object **ret)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -94,15 +101,24 @@ static int ask(const char *path, const char *request, struct json_object **ret)
 		close(fd);
 		return r;
 	}
+	/* A daemon too busy to serve us answers at once and closes: the request may find
+	 * no reader (EPIPE, without the signal), and the answer is still there to read. */
 	size_t len = strlen(request);
-	if (write(fd, request, len) != (ssize_t)len) {
-		close(fd);
-		return -EIO;
-	}
-	shutdown(fd, SHUT_WR);
+	ssize_t w = send(fd, request, len, MSG_NOSIGNAL);
+	int werr = w == (ssize_t)len ? 0 : w < 0 ? -errno : -EIO;
+	if (werr == 0)
+		shutdown(fd, SHUT_WR);
 	size_t cap = 65536, n = 0;
+	int rerr = 0;
 	char *buf = malloc(cap);
-	for (ssize_t k; buf && (k = read(fd, buf + n, cap - n - 1)) > 0;) {
+	for (ssize_t k; buf;) {
+		k = read(fd, buf + n, cap - n - 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			rerr = -errno; /* ECONNRESET after the answer, when our request went unread */
+		if (k <= 0)
+			break;
 		n += (size_t)k;
 		if (n + 1 == cap) {
 			char *b = realloc(buf, cap *= 2);
@@ -114,10 +130,169 @@ static int ask(const char *path, const char *request, struct json_object **ret)
 	close(fd);
 	if (!buf)
 		return -ENOMEM;
+	if (n == 0) {
+		free(buf);
+		return werr ? werr : rerr ? rerr : -ENODATA;
+	}
 	buf[n] = '\0';
 	*ret = json_tokener_parse(buf);
 	free(buf);
 	return *ret ? 0 : -EPROTO;
+}
+
+/* --- text for a terminal --------------------------------------------------------------- */
+
+/* The next character of the n bytes at p as a terminal should get it: itself when it is
+ * valid UTF-8 and safe, else \n \r \t or \xhh for each of its bytes (a stray byte is a
+ * character of its own). Writes the text to out (up to 16 bytes and a NUL) and its width
+ * in columns to *ret_cols; returns how many bytes of p it took. */
+static size_t tty_char(const char *p, size_t n, char out[static 17], size_t *ret_cols)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t len = utf8_char_len(p, n);
+	if (len > 0 && !status_char_unsafe(p, len)) {
+		memcpy(out, p, len);
+		out[len] = '\0';
+		*ret_cols = 1;
+		return len;
+	}
+	if (len == 0)
+		len = 1;
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+		out[o++] = '\\';
+		if (c == '\n' || c == '\r' || c == '\t') {
+			out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else {
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 0xf];
+		}
+	}
+	out[o] = '\0';
+	*ret_cols = o;
+	return len;
+}
+
+/* Prints s escaped for a terminal, padded to width columns; with cut, no wider than
+ * that either (never inside a character or an escape). Counts a character as one column:
+ * wide scripts may still misalign, but nothing is hidden or moved. */
+static void tty_put(const char *s, size_t width, bool cut)
+{
+	size_t cols = 0;
+	for (size_t n = strlen(s), i = 0; i < n;) {
+		char piece[17];
+		size_t w, k = tty_char(s + i, n - i, piece, &w);
+		if (cut && cols + w > width)
+			break;
+		fputs(piece, stdout);
+		cols += w;
+		i += k;
+	}
+	for (; cols < width; cols++)
+		putchar(' ');
+}
+
+/* s escaped for a terminal, in a buffer of the caller's to free; NULL only without
+ * memory. */
+static char *tty_str(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(4 * n + 1), *o = out; /* \xhh for every byte, at worst */
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		char piece[17];
+		size_t w;
+		i += tty_char(s + i, n - i, piece, &w);
+		o = stpcpy(o, piece);
+	}
+	*o = '\0';
+	return out;
+}
+
+/* log_error() with one string argument, one that came from outside. */
+#define log_error_text(fmt, text)                                                           \
+	do {                                                                                \
+		char *t_ = tty_str(text);                                                   \
+		log_error(fmt, t_ ? t_ : "?");                                              \
+		free(t_);                                                                   \
+	} while (0)
+
+/* --- JSON that is valid UTF-8 ------------------------------------------------------------ */
+
+/* A JSON string of the len bytes at s with each stray byte as U+FFFD. */
+static struct json_object *json_clean_string(const char *s, size_t len)
+{
+	char *buf = malloc(3 * len + 1), *o = buf;
+	if (!buf)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t k = utf8_char_len(s + i, len - i);
+		if (k == 0) {
+			o = stpcpy(o, "\xef\xbf\xbd");
+			i++;
+		} else {
+			memcpy(o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	struct json_object *j = json_object_new_string_len(buf, (int)(o - buf));
+	free(buf);
+	return j;
+}
+
+/* A copy of the reply whose every string and key is valid UTF-8: json-c reads and writes
+ * whatever bytes it is given, and a daemon (an older one) may have sent any. */
+static struct json_object *json_clean(struct json_object *v)
+{
+	struct json_object *c;
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return json_clean_string(json_object_get_string(v),
+					 (size_t)json_object_get_string_len(v));
+	case json_type_array:
+		c = json_object_new_array();
+		for (size_t i = 0; c && i < json_object_array_length(v); i++)
+			json_object_array_add(c, json_clean(json_object_array_get_idx(v, i)));
+		return c;
+	case json_type_object:
+		c = json_object_new_object();
+		json_object_object_foreach(v, key, val)
+		{
+			struct json_object *k = json_clean_string(key, strlen(key));
+			if (c && k)
+				json_object_object_add(c, json_object_get_string(k), json_clean(val));
+			json_object_put(k);
+		}
+		return c;
+	default:
+		return json_object_get(v);
+	}
+}
+
+/* Prints JSON text with the characters that are valid but not safe on a terminal (C1
+ * controls, U+2028 and the like: json-c leaves them raw) as \u escapes. They can only be
+ * inside strings, where the escape means the same. */
+static void json_put(const char *text)
+{
+	for (size_t n = strlen(text), i = 0; i < n;) {
+		size_t k = utf8_char_len(text + i, n - i);
+		if (k > 1 && status_char_unsafe(text + i, k)) {
+			uint32_t cp = status_char_code(text + i, k);
+			if (cp > 0xffff)
+				printf("\\u%04x\\u%04x", 0xd800 + ((cp - 0x10000) >> 10),
+				       0xdc00 + ((cp - 0x10000) & 0x3ff));
+			else
+				printf("\\u%04x", cp);
+		} else {
+			fwrite(text + i, 1, k ? k : 1, stdout);
+		}
+		i += k ? k : 1;
+	}
+	putchar('\n');
 }
 
 static const char *s(struct json_object *o, const char *key)
@@ -141,12 +316,22 @@ static void print_list(struct json_object *reply)
 	       "NEXT DUE", "LAST RESULT");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *a = json_object_array_get_idx(arr, i);
-		char program[64];
-		snprintf(program, sizeof(program), "%s/%s", or_dash(s(a, "package")),
-			 or_dash(s(a, "program")));
-		printf("%-12s %-22.22s %-12s %-17s %-21s %s\n", or_dash(s(a, "id")), program,
-		       or_dash(s(a, "run_as")), or_dash(s(a, "state")), or_dash(s(a, "next_due")),
-		       or_dash(s(a, "last_result")));
+		char *program = NULL;
+		if (asprintf(&program, "%s/%s", or_dash(s(a, "package")), or_dash(s(a, "program"))) < 0)
+			program = NULL;
+		tty_put(or_dash(s(a, "id")), 12, false);
+		putchar(' ');
+		tty_put(program ? program : "-", 22, true);
+		putchar(' ');
+		tty_put(or_dash(s(a, "run_as")), 12, false);
+		putchar(' ');
+		tty_put(or_dash(s(a, "state")), 17, false);
+		putchar(' ');
+		tty_put(or_dash(s(a, "next_due")), 21, false);
+		putchar(' ');
+		tty_put(or_dash(s(a, "last_result")), 0, false);
+		putchar('\n');
+		free(program);
 	}
 }
 
@@ -157,20 +342,29 @@ static void print_object(struct json_object *o, int indent)
 	{
 		if (strcmp(key, "ok") == 0 && indent == 0)
 			continue;
+		printf("%*s", indent, "");
 		if (!v) {
-			printf("%*s%-16s -\n", indent, "", key);
+			tty_put(key, 16, false);
+			printf(" -\n");
 		} else if (json_object_is_type(v, json_type_object)) {
-			printf("%*s%s:\n", indent, "", key);
+			tty_put(key, 0, false);
+			printf(":\n");
 			print_object(v, indent + 2);
 		} else if (json_object_is_type(v, json_type_array) &&
 			   (json_object_array_length(v) == 0 ||
 			    !json_object_is_type(json_object_array_get_idx(v, 0), json_type_object))) {
-			printf("%*s%-16s", indent, "", key);
-			for (size_t i = 0; i < json_object_array_length(v); i++)
-				printf(" %s", json_object_get_string(json_object_array_get_idx(v, i)));
+			tty_put(key, 16, false);
+			for (size_t i = 0; i < json_object_array_length(v); i++) {
+				putchar(' ');
+				tty_put(or_dash(json_object_get_string(json_object_array_get_idx(v, i))),
+					0, false);
+			}
 			printf("%s\n", json_object_array_length(v) ? "" : " -");
 		} else {
-			printf("%*s%-16s %s\n", indent, "", key, json_object_get_string(v));
+			tty_put(key, 16, false);
+			putchar(' ');
+			tty_put(json_object_get_string(v), 0, false);
+			putchar('\n');
 		}
 	}
 }
@@ -188,12 +382,25 @@ static void print_history(struct json_object *reply)
 		char sig[16] = "";
 		if (signal)
 			snprintf(sig, sizeof(sig), "sig%s", signal);
-		printf("%-10s %-12s %-21s %-21s %-14s %-6s %s\n", or_dash(s(r, "run")),
-		       or_dash(s(r, "advert")),
-		       or_dash(s(r, "start")), or_dash(s(r, "end")), or_dash(s(r, "result")),
-		       sig[0] ? sig : or_dash(exit_code), or_dash(s(r, "dc")));
-		if (s(r, "reason") && strcmp(or_dash(s(r, "result")), "succeeded") != 0)
-			printf("           %s\n", s(r, "reason"));
+		tty_put(or_dash(s(r, "run")), 10, false);
+		putchar(' ');
+		tty_put(or_dash(s(r, "advert")), 12, false);
+		putchar(' ');
+		tty_put(or_dash(s(r, "start")), 21, false);
+		putchar(' ');
+		tty_put(or_dash(s(r, "end")), 21, false);
+		putchar(' ');
+		tty_put(or_dash(s(r, "result")), 14, false);
+		putchar(' ');
+		tty_put(sig[0] ? sig : or_dash(exit_code), 6, false);
+		putchar(' ');
+		tty_put(or_dash(s(r, "dc")), 0, false);
+		putchar('\n');
+		if (s(r, "reason") && strcmp(or_dash(s(r, "result")), "succeeded") != 0) {
+			printf("           ");
+			tty_put(s(r, "reason"), 0, false);
+			putchar('\n');
+		}
 	}
 }
 
@@ -203,7 +410,7 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 	size_t len = 0;
 	for (int i = 0; i < argc; i++) {
 		if (strchr(argv[i], ' ') || strchr(argv[i], '\n')) {
-			log_error("argument \"%s\" has a space or newline", argv[i]);
+			log_error_text("argument \"%s\" has a space or newline", argv[i]);
 			return EXIT_USAGE;
 		}
 		int k = snprintf(request + len, sizeof(request) - len, "%s%s", i ? " " : "", argv[i]);
@@ -219,8 +426,15 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 	struct json_object *reply = NULL;
 	int r = ask(path, request, &reply);
 	if (r < 0) {
-		log_error_errno(r, "cannot reach advertd at %s%s", path,
-				r == -ENOENT || r == -ECONNREFUSED ? " (is it running?)" : "");
+		char *p = tty_str(path);
+		if (r == -ENODATA)
+			log_error("advertd at %s closed the connection without an answer (busy? try "
+				  "again)",
+				  p ? p : "?");
+		else
+			log_error_errno(r, "cannot reach advertd at %s%s", p ? p : "?",
+					r == -ENOENT || r == -ECONNREFUSED ? " (is it running?)" : "");
+		free(p);
 		free(path);
 		return r == -EACCES ? EXIT_DENIED : EXIT_UNREACHABLE;
 	}
@@ -231,15 +445,18 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 	int code = json_object_object_get_ex(reply, "code", &codev) ? json_object_get_int(codev)
 								      : EXIT_PROBLEMS;
 	if (json) {
-		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY));
+		struct json_object *clean = json_clean(reply);
+		json_put(json_object_to_json_string_ext(clean, JSON_C_TO_STRING_PRETTY));
+		json_object_put(clean);
 	} else if (!ok) {
-		log_error("%s", or_dash(s(reply, "error")));
+		log_error_text("%s", or_dash(s(reply, "error")));
 	} else if (strcmp(argv[0], "list") == 0) {
 		print_list(reply);
 	} else if (strcmp(argv[0], "history") == 0) {
 		print_history(reply);
 	} else if (strcmp(argv[0], "run") == 0) {
-		printf("%s queued to run now\n", s(reply, "queued"));
+		tty_put(or_dash(s(reply, "queued")), 0, false);
+		printf(" queued to run now\n");
 	} else if (strcmp(argv[0], "reload") == 0) {
 		printf("reloading\n");
 	} else {
@@ -262,6 +479,8 @@ int main(int argc, char **argv)
 	bool json = false;
 
 	log_setup("advertctl", LOG_TARGET_STDERR, LOG_USER);
+	/* A daemon that closes on us must give an error message, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
 	for (int c; (c = getopt_long(argc, argv, "+c:hV", options, NULL)) != -1;) {
 		switch (c) {
 		case 'c':
@@ -293,7 +512,7 @@ int main(int argc, char **argv)
 	for (const char *const *d = daemon_cmds; *d; d++)
 		if (strcmp(cmd, *d) == 0)
 			return cmd_daemon(config_path, json, argc - optind, argv + optind);
-	log_error("unknown command \"%s\"", cmd);
+	log_error_text("unknown command \"%s\"", cmd);
 	usage(stderr);
 	return EXIT_USAGE;
 }

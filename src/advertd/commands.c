@@ -1,10 +1,14 @@
 /* What advertctl can ask the daemon: list, status, explain, run, history, identity,
- * reload. Replies are JSON objects; advertctl prints them for people or as they are. */
+ * reload. Replies are JSON objects; advertctl prints them for people or as they are.
+ * Every string goes in through jstr(): names, paths and KDC messages are bytes from
+ * files and servers, and a reply must be valid UTF-8 all the same. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +22,7 @@
 
 static struct json_object *jstr(const char *s)
 {
-	return s ? json_object_new_string(s) : NULL;
+	return control_json_string(s);
 }
 
 static struct json_object *jtime(time_t t)
@@ -80,7 +84,7 @@ static struct json_object *strv_json(char *const *v)
 {
 	struct json_object *arr = json_object_new_array();
 	for (; v && *v; v++)
-		json_object_array_add(arr, json_object_new_string(*v));
+		json_object_array_add(arr, jstr(*v));
 	return arr;
 }
 
@@ -123,6 +127,19 @@ static void add_run(void *data, const struct history_run *run)
 	json_object_array_add(arr, o);
 }
 
+#define TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
+#define TIME_T_MIN (-TIME_T_MAX - 1)
+
+/* t + secs, held at the ends of time_t instead of overflowing: since comes from a file
+ * on disk and may say anything the parser accepts. */
+static time_t time_add_sat(time_t t, long long secs)
+{
+	time_t r;
+	if (__builtin_add_overflow(t, secs, &r))
+		return secs < 0 ? TIME_T_MIN : TIME_T_MAX;
+	return r;
+}
+
 /* The lockout guard's view of an account, read without taking its lock. */
 static struct json_object *guard_json(struct daemon *d, const char *account, time_t now)
 {
@@ -137,6 +154,12 @@ static struct json_object *guard_json(struct daemon *d, const char *account, tim
 			close(fd);
 	}
 	free(path);
+	if (r == -EBADMSG) { /* the next run quarantines it and holds the secret */
+		add(o, "outcome", jstr("damaged"));
+		add(o, "holding", jstr("the state file is damaged: nothing is sent until the "
+				       "keytab or password file changes"));
+		return o;
+	}
 	if (r < 0) {
 		add(o, "error", jstr(strerror(-r)));
 		return o;
@@ -147,11 +170,12 @@ static struct json_object *guard_json(struct daemon *d, const char *account, tim
 	add(o, "since", jtime(st.since));
 	add(o, "dc", jstr(st.dc));
 	add(o, "message", jstr(st.message));
-	add(o, "attempts", json_object_new_int((int)st.attempts));
-	if (st.outcome == LOCKOUT_REJECTED)
+	add(o, "attempts", json_object_new_int64((int64_t)st.attempts)); /* unsigned: all of it */
+	if (st.outcome == LOCKOUT_REJECTED || st.outcome == LOCKOUT_DAMAGED)
 		add(o, "holding", jstr("until the keytab or password file changes"));
-	else if (st.outcome == LOCKOUT_REVOKED || st.outcome == LOCKOUT_UNUSABLE) {
-		time_t until = st.since + d->cfg->lockout.backoff;
+	else if (st.outcome == LOCKOUT_REVOKED || st.outcome == LOCKOUT_UNUSABLE ||
+		 st.outcome == LOCKOUT_INFLIGHT) {
+		time_t until = time_add_sat(st.since, d->cfg->lockout.backoff);
 		if (until > now)
 			add(o, "holding_until", jtime(until));
 	}
@@ -191,8 +215,8 @@ static struct json_object *cmd_explain(struct daemon *d, const struct advert *a,
 	add(e, "reason", jstr(dec.reason));
 	add(e, "occurrence", jtime(dec.occurrence));
 	add(e, "when", jtime(dec.when));
-	add(e, "splay", json_object_new_int((int)schedule_splay(d->host, a->id,
-							       (uint32_t)d->cfg->splay)));
+	add(e, "splay", json_object_new_int64(schedule_splay(d->host, a->id,
+								 (uint32_t)d->cfg->splay)));
 	struct json_object *sched = json_object_new_object();
 	add(sched, "start", a->schedule.has_start ? jtime(a->schedule.start) : jstr("as soon as possible"));
 	add(sched, "expires", a->schedule.has_expires ? jtime(a->schedule.expires) : NULL);
@@ -231,7 +255,7 @@ static struct json_object *cmd_explain(struct daemon *d, const struct advert *a,
 	free(affinity);
 	struct json_object *servers = json_object_new_array();
 	for (size_t i = 0; i < d->cfg->directory.n_servers; i++)
-		json_object_array_add(servers, json_object_new_string(d->cfg->directory.servers[i].host));
+		json_object_array_add(servers, jstr(d->cfg->directory.servers[i].host));
 	add(dc, "servers", d->cfg->directory.n_servers ? servers : (json_object_put(servers), jstr("DNS SRV")));
 	add(e, "dc", dc);
 	add(o, "explain", e);
@@ -240,6 +264,7 @@ static struct json_object *cmd_explain(struct daemon *d, const struct advert *a,
 
 static struct json_object *cmd_history(struct daemon *d, char **argv, int argc)
 {
+	char ex[CONTROL_EXCERPT_SIZE];
 	const char *id = NULL;
 	long n = 20;
 	for (int i = 1; i < argc; i++) {
@@ -255,7 +280,8 @@ static struct json_object *cmd_history(struct daemon *d, char **argv, int argc)
 		}
 	}
 	if (id && !find(d, id) && !history_summary(d->hist, id)->ever_started)
-		return control_error(CONTROL_NOT_FOUND, "no advertisement \"%.64s\"", id);
+		return control_error(CONTROL_NOT_FOUND, "no advertisement \"%s\"",
+				     control_excerpt(id, ex));
 	struct json_object *o = ok_reply(), *arr = json_object_new_array();
 	int r = history_list(d->hist, id, (size_t)n, add_run, arr);
 	if (r < 0) {
@@ -272,6 +298,7 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 	struct daemon *d = data;
 	time_t now = time(NULL);
 	const char *cmd = argv[0];
+	char ex[CONTROL_EXCERPT_SIZE];
 	if (strcmp(cmd, "ping") == 0)
 		return ok_reply();
 	if (strcmp(cmd, "list") == 0)
@@ -287,15 +314,16 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 				     strcmp(cmd, "identity") == 0 ? "ACCOUNT" : "ID");
 	if (strcmp(cmd, "identity") == 0) {
 		if (strcmp(argv[1], "system") != 0 && !config_find_account(d->cfg, argv[1]))
-			return control_error(CONTROL_NOT_FOUND, "no account \"%.64s\" in advertd.conf",
-					     argv[1]);
+			return control_error(CONTROL_NOT_FOUND, "no account \"%s\" in advertd.conf",
+					     control_excerpt(argv[1], ex));
 		struct json_object *o = ok_reply();
 		add(o, "account", account_json(d, argv[1], now));
 		return o;
 	}
 	const struct advert *a = find(d, argv[1]);
 	if (!a)
-		return control_error(CONTROL_NOT_FOUND, "no advertisement \"%.64s\"", argv[1]);
+		return control_error(CONTROL_NOT_FOUND, "no advertisement \"%s\"",
+				     control_excerpt(argv[1], ex));
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(d, a, now);
 	if (strcmp(cmd, "explain") == 0)
@@ -315,5 +343,6 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 		return o;
 	}
 	(void)perm;
-	return control_error(CONTROL_USAGE, "unknown command \"%.64s\"", cmd);
+	return control_error(CONTROL_USAGE, "unknown command \"%s\"",
+			     control_excerpt(cmd, ex));
 }

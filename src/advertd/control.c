@@ -1,7 +1,8 @@
 /* The control socket's transport and permissions; the commands are in commands.c. A
  * malformed, oversized or half-sent request gets an error or is dropped: it never
  * disturbs the daemon, and no client can hold it up (non-blocking I/O, a bounded number
- * of clients, an idle timeout). */
+ * of clients and of clients per uid, an idle timeout). Every string in a reply is valid
+ * UTF-8. */
 #include "config.h"
 
 #include <errno.h>
@@ -20,14 +21,16 @@
 #include <unistd.h>
 
 #include "advert/log.h"
+#include "advert/utf8.h"
 #include "control.h"
 
 #define CLIENT_IDLE_MS 5000
 #define MAX_ARGS 16
-#define ROOT_SLOTS 8 /* of CONTROL_CLIENTS_MAX, kept for root */
+#define ERROR_TEXT_MAX 511 /* bytes of an error reply's text */
 
 struct client {
 	int fd;
+	uid_t uid;
 	enum control_perm perm;
 	char in[CONTROL_REQUEST_MAX + 1];
 	size_t in_len;
@@ -52,17 +55,77 @@ static long now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* How many of the len bytes at s fit in max without splitting a character; a byte that
+ * is not part of valid UTF-8 counts as a character of its own. */
+static size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+	size_t i = 0;
+	while (i < len) {
+		size_t k = utf8_char_len(s + i, len - i);
+		if (k == 0)
+			k = 1;
+		if (k > max - i)
+			break;
+		i += k;
+	}
+	return i;
+}
+
+static struct json_object *json_string_len(const char *s, size_t len)
+{
+	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+	char *buf = malloc(3 * len + 1);		 /* every byte replaced, at worst */
+	if (!buf)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		size_t k = utf8_char_len(s + i, len - i);
+		if (k == 0) {
+			memcpy(buf + o, replacement, 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(buf + o, s + i, k);
+			o += k;
+			i += k;
+		}
+	}
+	struct json_object *j = json_object_new_string_len(buf, (int)o);
+	free(buf);
+	return j;
+}
+
+struct json_object *control_json_string(const char *s)
+{
+	return s ? json_string_len(s, strlen(s)) : NULL;
+}
+
+const char *control_excerpt(const char *s, char buf[static CONTROL_EXCERPT_SIZE])
+{
+	size_t len = strlen(s), n = utf8_cut(s, len, CONTROL_EXCERPT_MAX);
+	memcpy(buf, s, n);
+	if (n < len) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 struct json_object *control_error(enum control_code code, const char *fmt, ...)
 {
-	char text[512];
+	char *text = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	int k = vasprintf(&text, fmt, ap);
 	va_end(ap);
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "code", json_object_new_int(code));
-	json_object_object_add(o, "error", json_object_new_string(text));
+	json_object_object_add(o, "error",
+			       k < 0 ? json_object_new_string("out of memory")
+				     : json_string_len(text, utf8_cut(text, (size_t)k, ERROR_TEXT_MAX)));
+	free(text);
 	return o;
 }
 
@@ -131,13 +194,16 @@ size_t control_pollfds(const struct control *c, struct pollfd *fds, size_t max)
 	return n;
 }
 
-/* What the peer may do, from the kernel's word on who it is. */
-static enum control_perm peer_perm(const struct control *c, int fd)
+/* What the peer may do, from the kernel's word on who it is; *ret_uid is its uid
+ * ((uid_t)-1 when the kernel would not say). */
+static enum control_perm peer_perm(const struct control *c, int fd, uid_t *ret_uid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	*ret_uid = (uid_t)-1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return CONTROL_PERM_NONE;
+	*ret_uid = cred.uid;
 	if (cred.uid == 0)
 		return CONTROL_PERM_ADMIN;
 	if (!c->has_admin_gid)
@@ -213,7 +279,8 @@ static struct json_object *handle_request(struct client *cl, char *line, control
 						     : "root and the admin group");
 		return fn(data, cl->perm, argv, argc);
 	}
-	return control_error(CONTROL_USAGE, "unknown command \"%.64s\"", argv[0]);
+	char ex[CONTROL_EXCERPT_SIZE];
+	return control_error(CONTROL_USAGE, "unknown command \"%s\"", control_excerpt(argv[0], ex));
 }
 
 static void read_client(struct control *c, struct client *cl, control_fn fn, void *data)
@@ -243,6 +310,23 @@ static void read_client(struct control *c, struct client *cl, control_fn fn, voi
 	struct json_object *reply = handle_request(cl, cl->in, fn, data);
 	set_reply(cl, reply ? reply : control_error(CONTROL_FAILED, "out of memory"));
 	(void)c;
+}
+
+/* Answers a connection that will not be served, and closes it. The reply is short and
+ * the socket fresh, so it fits in the buffer at once: this never blocks, and a peer that
+ * has gone already costs nothing (no SIGPIPE). The client reads it before it sees the
+ * connection end, even when its request arrived unread. */
+static void refuse(int fd, const char *why)
+{
+	struct json_object *o = control_error(CONTROL_BUSY, "%s", why);
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	char line[256];
+	int len = snprintf(line, sizeof(line), "%s\n", text);
+	if (len > 0 && (size_t)len < sizeof(line) &&
+	    send(fd, line, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug_errno(-errno, "cannot tell a control client it is refused");
+	json_object_put(o);
+	close(fd);
 }
 
 void control_dispatch(struct control *c, const struct pollfd *fds, size_t n, control_fn fn,
@@ -282,19 +366,28 @@ void control_dispatch(struct control *c, const struct pollfd *fds, size_t n, con
 			int fd = accept4(c->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 			if (fd < 0)
 				break;
-			enum control_perm perm = peer_perm(c, fd);
+			uid_t uid;
+			enum control_perm perm = peer_perm(c, fd, &uid);
 			/* The last slots are root's: readers holding every connection open must
-			 * not keep root from run or reload. */
-			size_t others = 0;
-			for (size_t i = 0; i < c->n_clients; i++)
+			 * not keep root from run or reload. And no one uid but root may hold more
+			 * than its share: one admin-group member must not lock the others out. */
+			size_t others = 0, same = 0;
+			for (size_t i = 0; i < c->n_clients; i++) {
 				others += c->clients[i].perm != CONTROL_PERM_ADMIN;
+				same += c->clients[i].uid == uid;
+			}
 			if (c->n_clients == CONTROL_CLIENTS_MAX ||
-			    (perm != CONTROL_PERM_ADMIN && others >= CONTROL_CLIENTS_MAX - ROOT_SLOTS)) {
-				close(fd); /* busy: the client retries */
+			    (perm != CONTROL_PERM_ADMIN &&
+			     others >= CONTROL_CLIENTS_MAX - CONTROL_ROOT_SLOTS)) {
+				refuse(fd, "advertd is busy (too many connections)");
+				continue;
+			}
+			if (uid != 0 && same >= CONTROL_UID_SLOTS) {
+				refuse(fd, "advertd is busy (too many connections from this user)");
 				continue;
 			}
 			c->clients[c->n_clients++] = (struct client){
-				.fd = fd, .perm = perm, .deadline = now + CLIENT_IDLE_MS
+				.fd = fd, .uid = uid, .perm = perm, .deadline = now + CLIENT_IDLE_MS
 			};
 		}
 	}

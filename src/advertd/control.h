@@ -19,6 +19,8 @@ enum control_perm {
 };
 
 #define CONTROL_CLIENTS_MAX 64
+#define CONTROL_ROOT_SLOTS 8 /* of CONTROL_CLIENTS_MAX, kept for root */
+#define CONTROL_UID_SLOTS 16 /* the most any one uid but root may hold at once */
 
 /* Handles one parsed request; returns the reply (the caller frees it). perm is what the
  * peer may do; the table of which command needs what lives in control.c. */
@@ -40,9 +42,22 @@ size_t control_pollfds(const struct control *c, struct pollfd *fds, size_t max);
 void control_dispatch(struct control *c, const struct pollfd *fds, size_t n, control_fn fn,
 		      void *data);
 
-/* A reply {"ok": false, "code": code, "error": text}. */
+/* A reply {"ok": false, "code": code, "error": text}; the text is cut to at most 511
+ * bytes at a character boundary and made valid UTF-8 like control_json_string(). */
 struct json_object *control_error(enum control_code code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* A new JSON string holding s as valid UTF-8, whatever s holds: each byte that is not
+ * part of a valid sequence becomes U+FFFD (json-c would pass it on raw, and a JSON
+ * parser refuse the reply). NULL for NULL; the caller owns the reference. */
+struct json_object *control_json_string(const char *s);
+
+/* An excerpt of s for a message: at most CONTROL_EXCERPT_MAX bytes, cut at a character
+ * boundary and then ending in "...", written to buf. Returns buf. */
+#define CONTROL_EXCERPT_MAX 64
+#define CONTROL_EXCERPT_SIZE (CONTROL_EXCERPT_MAX + 4)
+const char *control_excerpt(const char *s, char buf[static CONTROL_EXCERPT_SIZE])
+	__attribute__((nonnull));
 
 void control_close(struct control *c);
 

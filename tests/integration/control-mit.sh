@@ -1,8 +1,11 @@
 #!/bin/bash
 # advertctl against a running daemon: every command, --json read by a real JSON parser,
 # permissions for a non-root user (denied, then the admin group's read-only access),
-# hostile requests (garbage, huge, half-closed), 50 clients at once, a second instance
-# refused, and SIGHUP picking up a changed advertd.conf. Addresses 127.0.13.x.
+# hostile requests (garbage, huge, half-closed, not UTF-8), hostile names and KDC text
+# (escape sequences, stray bytes) on the terminal and in JSON, a lockout state at the
+# ends of its ranges, 50 clients at once, one user holding 70 connections (the others
+# still served, that user told it is busy), a second instance refused, and SIGHUP picking
+# up a changed advertd.conf. Addresses 127.0.13.x.
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -10,6 +13,7 @@ ADVERTD=$top_builddir/src/advertd/advertd
 ADVERTCTL=$top_builddir/src/advertctl/advertctl
 PROBE=$top_builddir/tests/helpers/probe
 TEST_USER=advtest$$
+TEST_USER2=advtestb$$
 TEST_GROUP=advadm$$
 
 realm_start mit 127.0.13
@@ -18,10 +22,27 @@ mkdir -p "$DP"
 cp "$PROBE" "$DP/probe"
 chmod 755 "$DP" "$DP/probe"
 conf=$REALM_DIR/control.conf
+# The accounts go whichever way the test ends (finish does not run the EXIT trap).
+DAEMON_PID=""
+remove_accounts() {
+	userdel "$TEST_USER" 2>/dev/null
+	userdel "$TEST_USER2" 2>/dev/null
+	groupdel "$TEST_GROUP" 2>/dev/null
+}
+cleanup() {
+	[[ -z $DAEMON_PID ]] || { kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null; }
+	remove_accounts
+	realm_exit_trap
+}
+trap cleanup EXIT
 groupadd "$TEST_GROUP"
 useradd -M -N -g nogroup -s /usr/sbin/nologin "$TEST_USER"
+useradd -M -N -g nogroup -G "$TEST_GROUP" -s /usr/sbin/nologin "$TEST_USER2"
 sed -e "s|^max_concurrent.*|max_concurrent = 2;\nadmin_group = \"$TEST_GROUP\";|" "$ADVERTD_CONF" >"$conf"
 chmod 644 "$conf"
+# A program name with escape sequences and a C1 CSI (U+009B), in a file whose name has a
+# stray 0xc3 byte (names must be UTF-8, paths need not).
+BYTE_C3=$'\xc3' CSI_C1=$'\xc2\x9b'
 cat >"$ADVERTISEMENTS_DIR/ctl.conf" <<AD
 advertisements = (
   { id = "CTL1"; package = { id = "P1"; name = "Probe"; source = "$DP"; };
@@ -34,16 +55,36 @@ advertisements = (
 );
 AD
 chmod 644 "$ADVERTISEMENTS_DIR/ctl.conf"
+EVIL_CONF=$ADVERTISEMENTS_DIR/evil${BYTE_C3}.conf
+cat >"$EVIL_CONF" <<AD
+advertisements = (
+  { id = "CTL4"; package = { id = "P4"; name = "Pk"; source = "$DP"; };
+    program = { name = "Evil\x1b[31mRed\x1b]0;pwned\x07${CSI_C1}2J"; command = [ "./probe" ];
+                run_as = "swinstall"; }; enabled = false; }
+);
+AD
+chmod 644 "$EVIL_CONF"
+
+# A lockout state for pwinstall (never run here) at the ends of what the parser takes:
+# since = the largest time_t, attempts = UINT_MAX, and a KDC message and DC name with
+# escape sequences and a stray byte.
+lockout_state() {
+	local body
+	body="advertd-lockout 1
+outcome=revoked
+fingerprint=
+since=9223372036854775807
+dc=dc1\x1b[2J.example.test
+message=revoked \x1b]0;pwned\x07\x1b[31mred $BYTE_C3 ${CSI_C1}K
+attempts=4294967295
+"
+	printf '%schecksum=%s\n' "$body" "$(printf '%s' "$body" | sha256sum | cut -c1-64)"
+}
+install -d -m 700 "$ADVERTD_STATE_DIR/lockout" "$ADVERTD_STATE_DIR/lockout/pwinstall"
+lockout_state >"$ADVERTD_STATE_DIR/lockout/pwinstall/state"
 
 "$ADVERTD" -f -c "$conf" >"$REALM_DIR/daemon.out" 2>&1 &
 DAEMON_PID=$!
-cleanup() {
-	kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null
-	userdel "$TEST_USER" 2>/dev/null
-	groupdel "$TEST_GROUP" 2>/dev/null
-	realm_exit_trap
-}
-trap cleanup EXIT
 for _ in $(seq 100); do [[ -S $ADVERTD_CONTROL_SOCKET ]] && break; sleep 0.05; done
 ctl() { "$ADVERTCTL" -c "$conf" "$@"; }
 for _ in $(seq 100); do ctl status CTL2 2>/dev/null | grep -q "state *running" && break; sleep 0.05; done
@@ -80,6 +121,37 @@ for c in list "status CTL1" "explain CTL1" "history" "identity swinstall"; do
 done
 check_output "reload" "reloading" ctl reload
 
+# --- what reaches a terminal or a JSON parser ------------------------------------------
+# Strict: UTF-8 that does not decode is an error, as for any JSON parser but json-c.
+JSON_UTF8='import json, sys; d = json.loads(sys.stdin.buffer.read().decode("utf-8")); sys.exit(0 if d.get("ok") is True else 1)'
+for c in list "status CTL4" "explain CTL4" "identity pwinstall"; do
+	# shellcheck disable=SC2086
+	check "--json $c is valid UTF-8 JSON, whatever bytes the names hold" \
+		bash -c '"$1" -c "$2" --json $3 | python3 -c "$4"' _ "$ADVERTCTL" "$conf" "$c" "$JSON_UTF8"
+done
+# No ESC, BEL, other control byte but the newline, C1 control or stray byte on the terminal.
+TTY_SAFE='import re, sys
+t = sys.stdin.buffer.read().decode("utf-8")
+bad = re.findall("[\x00-\x09\x0b-\x1f\x7f-\x9f]", t)
+sys.exit(1 if bad or not t else 0)'
+for c in list "status CTL4" "explain CTL4" "identity pwinstall"; do
+	# shellcheck disable=SC2086
+	check "advertctl $c prints no control character or stray byte" \
+		bash -c '"$1" -c "$2" $3 2>&1 | python3 -c "$4"' _ "$ADVERTCTL" "$conf" "$c" "$TTY_SAFE"
+done
+check_output "... but shows them escaped" 'Evil\\x1b\[31mRed\\x1b\]0;pwned\\x07\\xc2\\x9b2J' ctl status CTL4
+check_output "... in the list too, cut between escapes" 'Pk/Evil\\x1b\[31mRed\\x1b +swinstall' ctl list
+check_output "... a path's stray byte arrives as U+FFFD" "file +$ADVERTISEMENTS_DIR/evil$(printf '\xef\xbf\xbd').conf" \
+	ctl status CTL4
+check_output "... and the KDC's message" "message +revoked \\\\x1b\\]0;pwned\\\\x07\\\\x1b\\[31mred $(printf '\xef\xbf\xbd') \\\\xc2\\\\x9bK" \
+	ctl identity pwinstall
+check_output "attempts = UINT_MAX is shown as it is, not as -1" "attempts +4294967295" ctl identity pwinstall
+check_output "since + backoff past the end of time_t saturates: still holding" \
+	"holding_until +@9223372036854775807" ctl identity pwinstall
+check "--json: attempts and holding_until as numbers and times" \
+	bash -c '"$1" -c "$2" --json identity pwinstall | python3 -c "$3"' _ "$ADVERTCTL" "$conf" \
+	'import json, sys; g = json.load(sys.stdin)["account"]["guard"]; sys.exit(0 if g["attempts"] == 4294967295 and g["holding_until"] == "@9223372036854775807" else 1)'
+
 # --- permissions -------------------------------------------------------------------
 rc=$(runuser -u "$TEST_USER" -- "$ADVERTCTL" -c "$conf" list >/dev/null 2>&1; echo $?)
 check "a user outside the admin group is denied (exit 4)" test "$rc" -eq 4
@@ -95,6 +167,7 @@ check "the socket is 0660 and belongs to the admin group" \
 # --- hostile requests --------------------------------------------------------------
 talk() { python3 - "$ADVERTD_CONTROL_SOCKET" "$1" <<'PY'
 import socket, sys
+import json
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(10)
 s.connect(sys.argv[1])
@@ -109,6 +182,10 @@ elif what == "huge":
 elif what == "half":
     s.sendall(b"lis")
     s.shutdown(socket.SHUT_WR)
+elif what == "not-utf8":
+    s.sendall(b"\xff\xc3 x\n")
+elif what == "cut":
+    s.sendall(b"A" * 63 + "\u00e9".encode() * 8 + b"\n")
 data = b""
 try:
     while True:
@@ -118,12 +195,20 @@ try:
         data += chunk
 except OSError:
     pass
-print(data.decode(errors="replace"))
+if what in ("not-utf8", "cut"):
+    # Strictly: a reply that is not UTF-8 fails here.
+    print(json.loads(data.decode("utf-8"))["error"].encode("ascii", "backslashreplace").decode())
+else:
+    print(data.decode(errors="replace"))
 PY
 }
 check_output "garbage gets an error reply" '"ok":false' talk garbage
 check_output "a huge request gets an error reply" 'longer than 4096 bytes' talk huge
 run talk half; check "a half-closed request is dropped quietly" test -z "${OUT//[[:space:]]/}"
+check_output "a request that is not UTF-8 gets a UTF-8 reply (U+FFFD for each stray byte)" \
+	'unknown command "\\ufffd\\ufffd"' talk not-utf8
+check_output "an excerpt of a request is cut between characters, not inside one" \
+	'unknown command "A{63}\.\.\."' talk cut
 pids=()
 for i in $(seq 50); do ctl list >"$REALM_DIR/client.$i" 2>&1 & pids+=($!); done
 fails=0
@@ -132,8 +217,58 @@ check "50 concurrent clients are all served" test "$fails" -eq 0
 check "... with complete answers" test "$(cat "$REALM_DIR"/client.* | grep -c '^CTL1 ')" -eq 50
 check "the daemon is still alive and answering" ctl list
 
+# --- one user holding many connections ------------------------------------------------
+# TEST_USER (admin group) opens 70 connections and sends nothing; the daemon keeps 16 of
+# them and tells the rest it is busy. Meanwhile root, another admin-group user and
+# TEST_USER itself try advertctl; the held connections last until the idle timeout (5 s).
+hold() { runuser -u "$TEST_USER" -- env PATH=/usr/bin:/bin python3 - "$ADVERTD_CONTROL_SOCKET" 70 <<'PY'
+import json, select, socket, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+socks = []
+for _ in range(n):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    socks.append(s)
+held, busy, closed, errors = list(socks), 0, 0, set()
+while True:  # refusals come at once: done when none has come for 0.5 s
+    r, _, _ = select.select(held, [], [], 0.5)
+    if not r:
+        break
+    for s in r:
+        held.remove(s)
+        data = s.recv(65536)
+        if data:
+            busy += 1
+            errors.add(json.loads(data.decode("utf-8"))["error"])
+        else:
+            closed += 1
+print("held=%d busy=%d closed=%d errors=%s" % (len(held), busy, closed, sorted(errors)), flush=True)
+time.sleep(3)
+PY
+}
+hold >"$REALM_DIR/hold.out" 2>&1 &
+HOLD_PID=$!
+for _ in $(seq 100); do grep -q held= "$REALM_DIR/hold.out" && break; sleep 0.05; done
+check_output "one user may hold 16 connections; the other 54 are told the daemon is busy" \
+	"^held=16 busy=54 closed=0 errors=\['advertd is busy \(too many connections from this user\)'\]" \
+	cat "$REALM_DIR/hold.out"
+check_output "... root is still served" "CTL1" ctl list
+check_output "... and so is another admin-group user" "CTL1" \
+	runuser -u "$TEST_USER2" -- "$ADVERTCTL" -c "$conf" list
+rcs="" busy_msgs=0
+for _ in $(seq 10); do
+	out=$(runuser -u "$TEST_USER" -- "$ADVERTCTL" -c "$conf" list 2>&1); rcs+=" $?"
+	[[ $out == *'advertd is busy (too many connections from this user)'* ]] && busy_msgs=$((busy_msgs + 1))
+done
+check "... that user's own advertctl says it is busy and exits 3, never dies of SIGPIPE (141)" \
+	bash -c '[[ $1 == "$(printf " 3%.0s" $(seq 10))" && $2 -eq 10 ]]' _ "$rcs" "$busy_msgs"
+wait "$HOLD_PID"
+check_output "once the connections are closed, that user is served again" "CTL1" \
+	runuser -u "$TEST_USER" -- "$ADVERTCTL" -c "$conf" list
+
 # --- single instance, SIGHUP ---------------------------------------------------------
-out=$("$ADVERTD" -f -c "$conf" 2>&1); rc=$?
+# (bounded: if the first one has died, this one would run on and the test never end)
+out=$(timeout 10 "$ADVERTD" -f -c "$conf" 2>&1); rc=$?
 check "a second advertd says it is already running and exits 1" \
 	bash -c "[[ $rc -eq 1 && \$1 == *'already running (pid $DAEMON_PID)'* ]]" _ "$out"
 check "... and the first one's socket still answers" ctl list
@@ -154,4 +289,5 @@ check "... and removes its socket" test ! -e "$ADVERTD_CONTROL_SOCKET"
 rc=$(ctl list >/dev/null 2>&1; echo $?)
 check "advertctl without a daemon: exit 3" test "$rc" -eq 3
 
+remove_accounts
 finish
