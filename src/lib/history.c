@@ -1274,8 +1274,10 @@ static int compact_record(void *data, const struct rec *r, uint64_t off, size_t 
 		ring[pos] = (struct keep){ .seq = r->seq, .off = { UINT64_MAX, UINT64_MAX } };
 		i = pos;
 	}
-	if (ring[i].off[which] != UINT64_MAX)
-		return 0; /* the first start (or end) of a run is the one loading applied */
+	/* The first start of a run is the one loading applied; its last end is the one that
+	 * stands. */
+	if (which == 0 && ring[i].off[0] != UINT64_MAX)
+		return 0;
 	ring[i].off[which] = off;
 	ring[i].len[which] = (uint32_t)len;
 	return 0;
