@@ -11,7 +11,9 @@ ADV_BUILD_PACKAGES=(
 # Running the tests: a real JSON parser for --json, util-linux's runuser and setpriv,
 # passwd's useradd for the permission tests, systemd-analyze and groff for the unit
 # file and the man pages.
-ADV_TEST_PACKAGES=(python3 util-linux passwd iproute2 procps systemd groff-base)
+# clang with its runtimes for the libFuzzer targets (tests/fuzz).
+ADV_TEST_PACKAGES=(python3 util-linux passwd iproute2 procps systemd groff-base
+	clang libclang-rt-14-dev)
 
 # ensure_packages PKG…: apt-get install whatever of PKG… is not installed yet.
 ensure_packages() {
