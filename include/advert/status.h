@@ -32,6 +32,7 @@ enum status_id {
 	STATUS_FILE_REJECTED = 11010,	     /* an advertisement file is invalid or insecure */
 	STATUS_ADVERT_WITHDRAWN = 11011,     /* removed, disabled or its file rejected */
 	STATUS_HISTORY_FAILED = 11012,	     /* a run could not be recorded: nothing runs */
+	STATUS_HISTORY_DAMAGED = 11013,	     /* damaged history records: 'never' programs held */
 	STATUS_DAEMON_STARTED = 11020,
 	STATUS_DAEMON_STOPPING = 11021,
 	STATUS_MESSAGES_DROPPED = 11022,     /* the queue overflowed while syslog was away */

@@ -46,6 +46,8 @@ static void usage(FILE *out)
 		"  history [ID] [-n N]   the latest runs\n"
 		"  identity ACCOUNT      the lockout guard's state for an account\n"
 		"  reload                reread advertd.conf and the advertisements (root)\n"
+		"  clear-damage ID|--all after checking a damaged run history: stop holding\n"
+		"                        \"never\" programs for it (root)\n"
 		"  check-config [FILE…]  validate advertd.conf and every advertisement; with\n"
 		"                        FILEs, validate those against the installed configuration\n"
 		"\n"
@@ -459,6 +461,10 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 		printf(" queued to run now\n");
 	} else if (strcmp(argv[0], "reload") == 0) {
 		printf("reloading\n");
+	} else if (strcmp(argv[0], "clear-damage") == 0) {
+		printf("damage cleared for ");
+		tty_put(or_dash(s(reply, "cleared")), 0, false);
+		printf("\n");
 	} else {
 		print_object(reply, 0);
 	}
@@ -507,8 +513,9 @@ int main(int argc, char **argv)
 	const char *cmd = argv[optind];
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(config_path, argc - optind - 1, argv + optind + 1);
-	static const char *const daemon_cmds[] = { "list",    "status",	  "explain", "run",
-						   "history", "identity", "reload",  NULL };
+	static const char *const daemon_cmds[] = { "list",     "status", "explain",
+						   "run",      "history", "identity",
+						   "reload",   "clear-damage", NULL };
 	for (const char *const *d = daemon_cmds; *d; d++)
 		if (strcmp(cmd, *d) == 0)
 			return cmd_daemon(config_path, json, argc - optind, argv + optind);

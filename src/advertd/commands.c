@@ -141,6 +141,31 @@ static time_t time_add_sat(time_t t, long long secs)
 }
 
 /* The lockout guard's view of an account, read without taking its lock. */
+/* An admin has checked what damage to the run history may have cost: ID (or every
+ * advertisement, --all) is no longer held for it. */
+static struct json_object *cmd_clear_damage(struct daemon *d, char **argv, int argc)
+{
+	char ex[CONTROL_EXCERPT_SIZE];
+	bool all = argc == 2 && strcmp(argv[1], "--all") == 0;
+	if (argc != 2)
+		return control_error(CONTROL_USAGE, "usage: clear-damage ID|--all");
+	if (!all && !find(d, argv[1]))
+		return control_error(CONTROL_NOT_FOUND, "no advertisement \"%s\"",
+				     control_excerpt(argv[1], ex));
+	struct history_stats hs;
+	history_get_stats(d->hist, &hs);
+	if (!hs.damaged)
+		return control_error(CONTROL_REFUSED, "the run history has no damage to clear");
+	int r = history_clear_damage(d->hist, all ? NULL : argv[1]);
+	if (r < 0)
+		return control_error(CONTROL_FAILED, "cannot record it in the run history: %s",
+				     strerror(-r));
+	daemon_redecide_all(d);
+	struct json_object *o = ok_reply();
+	add(o, "cleared", jstr(all ? "--all" : argv[1]));
+	return o;
+}
+
 static struct json_object *guard_json(struct daemon *d, const char *account, time_t now)
 {
 	struct json_object *o = json_object_new_object();
@@ -309,6 +334,8 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 		d->reload_config = true;
 		return ok_reply();
 	}
+	if (strcmp(cmd, "clear-damage") == 0)
+		return cmd_clear_damage(d, argv, argc);
 	if (argc != 2)
 		return control_error(CONTROL_USAGE, "usage: %s %s", cmd,
 				     strcmp(cmd, "identity") == 0 ? "ACCOUNT" : "ID");

@@ -89,6 +89,10 @@ struct schedule_decision daemon_decide(struct daemon *d, const struct advert *a,
 /* Asks for a run of id as soon as a slot is free, whatever its schedule says. */
 int daemon_force_run(struct daemon *d, const char *id);
 
+/* Every advertisement is decided again at the next pass (the history changed under all
+ * of them: damage cleared). */
+void daemon_redecide_all(struct daemon *d);
+
 /* The control socket's command handler (commands.c). */
 struct json_object *daemon_command(void *data, enum control_perm perm, char **argv, int argc);
 

@@ -623,6 +623,9 @@ static void report_verdict(struct daemon *d, struct advert_state *st, const stru
 	case SCHED_WILL_NOT_RERUN:
 		id = STATUS_WILL_NOT_RERUN;
 		break;
+	case SCHED_HISTORY_DAMAGED:
+		id = STATUS_HISTORY_DAMAGED;
+		break;
 	default:
 		return;
 	}
@@ -764,6 +767,17 @@ static void undecide(struct daemon *d, const char *advert_id)
 		if (a->program.depends_on && strcmp(a->program.depends_on, advert_id) == 0 &&
 		    (st = daemon_state_of(d, a->id)))
 			st->decided = false;
+	}
+}
+
+void daemon_redecide_all(struct daemon *d)
+{
+	for (size_t i = 0; d->cat && i < d->cat->n; i++) {
+		struct advert_state *st = daemon_state_of(d, d->cat->items[i]->id);
+		if (st) {
+			st->decided = false;
+			st->has_shown = false;
+		}
 	}
 }
 
@@ -948,6 +962,17 @@ static int setup(struct daemon *d)
 	load_catalog(d);
 	struct status_field f[] = { { "version", PACKAGE_VERSION }, { "config", d->cfg->file } };
 	emit(d, STATUS_DAEMON_STARTED, f, 2);
+	if (hs.damaged) {
+		char count[24];
+		snprintf(count, sizeof(count), "%zu", hs.skipped);
+		struct status_field df[] = {
+			{ "count", count },
+			{ "reason", "the run history has damaged records: \"never\" programs that "
+				    "look as if they never ran are held until an admin checks them "
+				    "(advertctl clear-damage ID|--all)" },
+		};
+		emit(d, STATUS_HISTORY_DAMAGED, df, 2);
+	}
 	return 0;
 }
 

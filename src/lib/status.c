@@ -55,6 +55,7 @@ static const struct status_event {
 	{ STATUS_FILE_REJECTED, "file-rejected", LOG_ERR },
 	{ STATUS_ADVERT_WITHDRAWN, "advertisement-withdrawn", LOG_NOTICE },
 	{ STATUS_HISTORY_FAILED, "history-failed", LOG_ERR },
+	{ STATUS_HISTORY_DAMAGED, "history-damaged", LOG_WARNING },
 	{ STATUS_DAEMON_STARTED, "daemon-started", LOG_NOTICE },
 	{ STATUS_DAEMON_STOPPING, "daemon-stopping", LOG_NOTICE },
 	{ STATUS_MESSAGES_DROPPED, "messages-dropped", LOG_WARNING },

@@ -163,6 +163,41 @@ else
 	not_ok "mount a small tmpfs for the full-disk test"
 fi
 
+# --- a damaged history: a "never" program is held, not run twice -------------------------
+stop_daemon
+write_ad once ONCE1 never "[ \"./probe\", \"append=$OUT_DIR/ONCE1\" ]"
+run "$ADVERTD" --once -c "$conf"
+check "ONCE1 ran once" test "$(count ONCE1)" -eq 1
+# One flipped checksum digit in each of ONCE1's records: both are damage now.
+python3 - "$HISTORY" <<'PY'
+import sys
+p = sys.argv[1]
+lines = open(p, 'rb').read().split(b'\n')
+for i, l in enumerate(lines):
+    if b' advert=ONCE1 ' in l + b' ':
+        b = bytearray(l); b[3] = ord('0') if b[3] != ord('0') else ord('1'); lines[i] = bytes(b)
+open(p, 'wb').write(b'\n'.join(lines))
+PY
+run "$ADVERTD" --once -c "$conf"
+check "damaged records: ONCE1 did not run again" test "$(count ONCE1)" -eq 1
+expect_syslog "11013 says the history is damaged" "11013 history-damaged count=2 " 5
+expect_syslog "11013 names the held advertisement" "11013 history-damaged advert=ONCE1 " 5
+start_daemon
+expect_syslog "restarted" "11020 daemon-started.*" 5
+sleep 1
+check "... nor after a restart" test "$(count ONCE1)" -eq 1
+check_output "advertctl clear-damage ONCE1 (root)" "damage cleared for ONCE1" \
+	"$top_builddir/src/advertctl/advertctl" -c "$conf" clear-damage ONCE1
+for _ in $(seq 50); do [[ $(count ONCE1) -eq 2 ]] && break; sleep 0.1; done
+check "once cleared by an admin, ONCE1 runs (the admin's decision)" test "$(count ONCE1)" -eq 2
+check_fails "clear-damage of an advertisement that does not exist: refused" \
+	"$top_builddir/src/advertctl/advertctl" -c "$conf" clear-damage NOSUCH1
+check "advertctl clear-damage --all" "$top_builddir/src/advertctl/advertctl" -c "$conf" clear-damage --all
+check "... then no damage is left to clear" bash -c \
+	'! "$1" -c "$2" clear-damage --all' _ "$top_builddir/src/advertctl/advertctl" "$conf"
+rm -f "$ADS/once.conf"
+stop_daemon
+
 # --- crash safety: 50 rounds of kill -9 at random moments ----------------------------
 for round in $(seq 1 50); do
 	write_ad "crash$round" "CN$round" never \
