@@ -7,6 +7,37 @@
 #include <string.h>
 
 #include "advert/diag.h"
+#include "advert/utf8.h"
+
+/* A diagnostic quotes what files and servers said, and goes to a terminal, a journal
+ * (advertd -f) and status lines: every control byte and every byte that is not
+ * well-formed UTF-8 becomes \n, \r, \t or \xhh, so a value holding "\n10008 …" cannot
+ * forge a line, nor an ESC sequence reach a terminal. Returns a new string or NULL. */
+static char *printable(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(4 * n + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_char_len(s + i, n - i);
+		unsigned char c = (unsigned char)s[i];
+		if (k > 1 && !(c == 0xc2 && (unsigned char)s[i + 1] < 0xa0)) { /* not C1 */
+			memcpy(o, s + i, k);
+			o += k, i += k;
+		} else if (k == 1 && c >= 0x20 && c != 0x7f) {
+			*o++ = (char)c, i++;
+		} else {
+			o += c == '\n'	  ? sprintf(o, "\\n")
+			     : c == '\r' ? sprintf(o, "\\r")
+			     : c == '\t' ? sprintf(o, "\\t")
+					 : sprintf(o, "\\x%02x", c);
+			i++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
 
 int diag_add(struct diag_list *l, enum diag_level level, const char *file, int line,
 	     const char *fmt, ...)
@@ -21,13 +52,18 @@ int diag_add(struct diag_list *l, enum diag_level level, const char *file, int l
 	}
 
 	struct diag d = { .level = level, .line = line };
+	char *raw = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	int r = vasprintf(&d.msg, fmt, ap);
+	int r = vasprintf(&raw, fmt, ap);
 	va_end(ap);
 	if (r < 0)
 		return -ENOMEM;
-	if (file && !(d.file = strdup(file))) {
+	d.msg = printable(raw);
+	free(raw);
+	if (!d.msg)
+		return -ENOMEM;
+	if (file && !(d.file = printable(file))) {
 		free(d.msg);
 		return -ENOMEM;
 	}

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -50,11 +51,35 @@ static void test_move(void)
 	diag_clear(&b);
 }
 
+/* What a file said, quoted in a diagnostic, cannot forge a line or reach a terminal raw:
+ * rerun = "x\nadvertd: 10008 program-completed advert=FAKE" used to add a line to the
+ * journal of advertd -f. Letters of any script stay. */
+static void test_printable(void)
+{
+	struct diag_list l = { 0 };
+	diag_error(&l, "/etc/a\x1b[2Jd.conf", 3, "\"rerun\" is \"%s\"",
+		   "x\nadvertd: 10008 program-completed advert=FAKE\r\t\x1b[31m\xc2\x85\xc3 Über");
+	CU_ASSERT_STRING_EQUAL(l.items[0].msg,
+			       "\"rerun\" is \"x\\nadvertd: 10008 program-completed advert=FAKE"
+			       "\\r\\t\\x1b[31m\\xc2\\x85\\xc3 Über\"");
+	CU_ASSERT_STRING_EQUAL(l.items[0].file, "/etc/a\\x1b[2Jd.conf");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	diag_print(&l, out);
+	fclose(out);
+	CU_ASSERT_PTR_NOT_NULL(strchr(buf, '\n'));
+	CU_ASSERT_EQUAL(strchr(buf, '\n') - buf, (ptrdiff_t)len - 1); /* one line */
+	free(buf);
+	diag_clear(&l);
+}
+
 int main(void)
 {
 	static const struct tu_test tests[] = {
 		{ "add, sort, print", test_add_sort_print },
 		{ "move", test_move },
+		{ "what a file said is printable", test_printable },
 		{ 0 },
 	};
 	return tu_run("diag", tests);
