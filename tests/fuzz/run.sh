@@ -23,7 +23,8 @@ fuzzdir=$top/tests/fuzz
 build=${FUZZ_BUILD:-/tmp/advertd-fuzz}
 cc=${FUZZ_CC:-clang}
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
-targets=(fuzz_rfc3339 fuzz_advert fuzz_config fuzz_lockout fuzz_history fuzz_kdcmsg fuzz_status)
+targets=(fuzz_rfc3339 fuzz_advert fuzz_config fuzz_lockout fuzz_history fuzz_kdcmsg fuzz_status
+	fuzz_control)
 
 if ! command -v "$cc" >/dev/null; then
 	echo "$0: $cc not found (apt-get install clang libclang-rt-14-dev)" >&2
@@ -93,10 +94,11 @@ if [ ! -f "$build/cfg/config.h" ] || [ "$top/configure" -nt "$build/cfg/config.s
 	}
 fi
 mkvar() { sed -n "s/^$1 = //p" "$build/cfg/Makefile"; }
+# json-c for fuzz_control, which builds the daemon's control.c in.
 read -r -a lib_cflags <<<"$(mkvar LIBCONFIG_CFLAGS) $(mkvar KRB5_CFLAGS) $(mkvar LDAP_CFLAGS) \
-	$(mkvar SASL_CFLAGS) $(mkvar CRYPTO_CFLAGS)"
+	$(mkvar SASL_CFLAGS) $(mkvar CRYPTO_CFLAGS) $(mkvar JSONC_CFLAGS)"
 read -r -a lib_libs <<<"$(mkvar LIBCONFIG_LIBS) $(mkvar KRB5_LIBS) $(mkvar LDAP_LIBS) \
-	$(mkvar SASL_LIBS) $(mkvar CRYPTO_LIBS) $(mkvar RESOLV_LIBS)"
+	$(mkvar SASL_LIBS) $(mkvar CRYPTO_LIBS) $(mkvar RESOLV_LIBS) $(mkvar JSONC_LIBS)"
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	-I "$top/include" -I "$build/cfg" "${lib_cflags[@]}")
 
@@ -138,7 +140,7 @@ if stale "$build/obj/libadvert.a" "${objs[@]}"; then
 	ar rcs "$build/obj/libadvert.a" "${objs[@]}"
 fi
 for t in "${targets[@]}"; do
-	if stale "$build/bin/$t" "$fuzzdir/$t.c" "$build/obj/libadvert.a"; then
+	if stale "$build/bin/$t" "$fuzzdir/$t.c" "$build/obj/libadvert.a" "$top"/src/advertd/control.[ch]; then
 		pool_run link "$t" || ok=0
 	fi
 done
