@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -16,6 +17,9 @@ uint64_t util_fnv1a(uint64_t h, const void *p, size_t n) __attribute__((pure));
 /* The same over s up to its NUL, ASCII letters folded to lower case (for names that
  * compare case-insensitively: DNs, host names). */
 uint64_t util_fnv1a_lower(uint64_t h, const char *s) __attribute__((pure, nonnull));
+
+/* Sorts the n gids at v ascending and drops repeats; returns how many are left. */
+size_t util_unique_gids(gid_t *v, size_t n);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 double util_now_ms(void);

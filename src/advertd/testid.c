@@ -16,14 +16,8 @@
 #include "advert/identity.h"
 #include "advert/log.h"
 #include "advert/rfc3339.h"
+#include "advert/util.h"
 #include "testid.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static int exit_code(enum identity_stage s)
 {
@@ -106,12 +100,12 @@ static int run_child(const struct config *cfg, const char *account)
 		printf("\n");
 		print_guard(&rep.guard);
 	}
-	double t = now_ms();
+	double t = util_now_ms();
 	identity_free(id);
 	printf("timing     locate %.1f ms, impersonate %.1f ms, lookup %.1f ms, revert %.1f ms, "
 	       "total %.1f ms\n",
-	       rep.ms_locate, rep.ms_impersonate, rep.ms_lookup, now_ms() - t,
-	       rep.ms_total + now_ms() - t);
+	       rep.ms_locate, rep.ms_impersonate, rep.ms_lookup, util_now_ms() - t,
+	       rep.ms_total + util_now_ms() - t);
 	return TESTID_OK;
 }
 

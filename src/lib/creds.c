@@ -25,6 +25,7 @@
 #include "advert/kdcmsg.h"
 #include "advert/textrec.h"
 #include "advert/trust.h"
+#include "advert/util.h"
 
 #define PASSWORD_MAX 1024
 #define KDC_REPLY_MAX (1u << 20) /* an AD ticket with a large PAC stays well below */
@@ -99,20 +100,13 @@ static void pin_free_values(void *cbdata, char **values)
 	profile_free_list(values);
 }
 
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Waits for events on fd until the context's deadline. Returns 0, -ETIMEDOUT or -errno. */
 static int wait_fd(const struct creds_ctx *c, int fd, short events)
 {
 	for (;;) {
 		int ms = -1;
 		if (c->deadline_ms > 0) {
-			double left = c->deadline_ms - mono_ms();
+			double left = c->deadline_ms - util_now_ms();
 			if (left <= 0)
 				return -ETIMEDOUT;
 			ms = (int)left + 1;

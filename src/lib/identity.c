@@ -17,18 +17,12 @@
 #include "advert/dcloc.h"
 #include "advert/identity.h"
 #include "advert/lockout.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#include "advert/util.h"
 
 /* Whole seconds left until deadline_ms, at least 1 (libldap counts in seconds). */
 static int remaining_s(double deadline_ms)
 {
-	double left = (deadline_ms - now_ms()) / 1000.0;
+	double left = (deadline_ms - util_now_ms()) / 1000.0;
 	return left < 1 ? 1 : (int)(left + 0.999);
 }
 
@@ -91,23 +85,10 @@ static int add_gid(struct identity *id, gid_t g)
 	return 0;
 }
 
-static int cmp_gid(const void *a, const void *b)
-{
-	gid_t x = *(const gid_t *)a, y = *(const gid_t *)b;
-	return (x > y) - (x < y);
-}
-
 /* The groups for setgroups(): each once, in order (add_gid only appends). */
 static void unique_gids(struct identity *id)
 {
-	if (id->n_groups < 2)
-		return;
-	qsort(id->groups, id->n_groups, sizeof(*id->groups), cmp_gid);
-	size_t k = 1;
-	for (size_t i = 1; i < id->n_groups; i++)
-		if (id->groups[i] != id->groups[k - 1])
-			id->groups[k++] = id->groups[i];
-	id->n_groups = k;
+	id->n_groups = util_unique_gids(id->groups, id->n_groups);
 }
 
 /* Whether the directory may hand out id (a gid when group) named name (NULL: any name):
@@ -490,7 +471,7 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 		      int damaged, struct lockout_state *guard, struct identity *id,
 		      struct identity_report *rep)
 {
-	double t0 = now_ms();
+	double t0 = util_now_ms();
 	char fp[LOCKOUT_FP_LEN + 1];
 	struct creds_result cres;
 	int r = creds_open(cfg->directory.realm, dc, &id->creds);
@@ -550,7 +531,7 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 		return r;
 
 	if (!lookup) { /* the client token account: a TGT is all a system run needs */
-		rep->ms_impersonate = now_ms() - t0;
+		rep->ms_impersonate = util_now_ms() - t0;
 		if (!(id->dc = strdup(dc->host)) || !(id->dc_address = strdup(dc->address)))
 			return -ENOMEM;
 		return add_gid(id, 0);
@@ -561,7 +542,7 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 		return -EHOSTUNREACH;
 	if (r < 0)
 		return stop(rep, IDENTITY_STAGE_LOOKUP, r, "ldap/%s: %s", dc->host, cres.message);
-	double t1 = now_ms();
+	double t1 = util_now_ms();
 	rep->ms_impersonate = t1 - t0;
 
 	/* GSSAPI's own profile must not look the DC's name up again. */
@@ -594,7 +575,7 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 		rep->ldap_searches += st->searches;
 	}
 	directory_close(d);
-	rep->ms_lookup = now_ms() - t1;
+	rep->ms_lookup = util_now_ms() - t1;
 	if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED) {
 		free(err);
 		directory_account_clear(&a);
@@ -660,7 +641,7 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 		     struct identity **ret, struct identity_report *rep)
 {
 	*rep = (struct identity_report){ .stage = IDENTITY_STAGE_CONFIG };
-	double t0 = now_ms();
+	double t0 = util_now_ms();
 	/* "system" is root with the client token account's ticket: the host's own
 	 * principal from its keytab, through the same pin and guard, and no lookup. */
 	bool lookup = strcmp(account, "system") != 0;
@@ -735,7 +716,7 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 	char *affinity = NULL;
 	if (r == 0 && dcloc_affinity_load(cfg->state_dir, &affinity) == 0)
 		dcloc_prefer(&dcs, affinity);
-	rep->ms_locate = now_ms() - t0;
+	rep->ms_locate = util_now_ms() - t0;
 	if (r == 0 && dcs.n == 0)
 		r = stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH, "no domain controller found");
 
@@ -768,7 +749,7 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 	close(guard_fd);
 done:
 	free(host_principal);
-	rep->ms_total = now_ms() - t0;
+	rep->ms_total = util_now_ms() - t0;
 	if (r < 0) {
 		identity_free(id);
 		return r;

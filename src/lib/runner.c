@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "advert/runner.h"
+#include "advert/util.h"
 
 /* What the child reports through its close-on-exec pipe when it cannot exec. */
 enum child_stage {
@@ -138,23 +139,6 @@ static void __attribute__((noreturn)) child_fail(int fd, int stage, int err)
 	_exit(127);
 }
 
-static int cmp_gid(const void *a, const void *b)
-{
-	gid_t x = *(const gid_t *)a, y = *(const gid_t *)b;
-	return (x > y) - (x < y);
-}
-
-/* Sorts v and drops repeats; returns the new length. */
-static size_t sort_unique(gid_t *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_gid);
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (k == 0 || v[i] != v[k - 1])
-			v[k++] = v[i];
-	return k;
-}
-
 /* Whether the kernel's list (have, m, sorted here) is exactly the set want holds: n log n,
  * for accounts with thousands of groups. */
 static bool same_group_set(const gid_t *want, size_t n, gid_t *have, int m)
@@ -163,7 +147,7 @@ static bool same_group_set(const gid_t *want, size_t n, gid_t *have, int m)
 	if (n > NGROUPS_MAX || m < 0)
 		return false;
 	memcpy(w, want, n * sizeof(*w));
-	size_t nw = sort_unique(w, n), nh = sort_unique(have, (size_t)m);
+	size_t nw = util_unique_gids(w, n), nh = util_unique_gids(have, (size_t)m);
 	return nw == nh && memcmp(w, have, nw * sizeof(*w)) == 0;
 }
 

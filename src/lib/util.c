@@ -1,6 +1,7 @@
 /* Hashing and the clock, once. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <time.h>
 
 #include "advert/util.h"
@@ -22,6 +23,24 @@ uint64_t util_fnv1a_lower(uint64_t h, const char *s)
 		h = (h ^ c) * UINT64_C(0x100000001b3);
 	}
 	return h;
+}
+
+static int cmp_gid(const void *a, const void *b)
+{
+	gid_t x = *(const gid_t *)a, y = *(const gid_t *)b;
+	return (x > y) - (x < y);
+}
+
+size_t util_unique_gids(gid_t *v, size_t n)
+{
+	if (n < 2)
+		return n;
+	qsort(v, n, sizeof(*v), cmp_gid);
+	size_t k = 1;
+	for (size_t i = 1; i < n; i++)
+		if (v[i] != v[k - 1])
+			v[k++] = v[i];
+	return k;
 }
 
 double util_now_ms(void)
