@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the project's scripts: configure and build advertd once, out of tree in
 # $top/_build (or in the tree itself when someone already configured it there), and set
 # ADV_BUILDDIR to where the programs are.

@@ -1,7 +1,9 @@
+# shellcheck shell=bash
 # Sourced by the project's scripts: the Debian packages each job needs, and a helper that
 # installs only what is missing (so a machine that has everything needs no network).
 
 # Building and unit-testing advertd.
+# shellcheck disable=SC2034 # used by the scripts that source this one
 ADV_BUILD_PACKAGES=(
 	build-essential autoconf automake pkg-config
 	libconfig-dev libkrb5-dev libldap-dev libsasl2-dev libcunit1-dev libsystemd-dev libssl-dev libjson-c-dev
@@ -11,9 +13,10 @@ ADV_BUILD_PACKAGES=(
 # Running the tests: a real JSON parser for --json, util-linux's runuser and setpriv,
 # passwd's useradd for the permission tests, systemd-analyze and groff for the unit
 # file and the man pages.
-# clang with its runtimes for the libFuzzer targets (tests/fuzz).
+# clang with its runtimes for the libFuzzer targets (tests/fuzz), and the static checks.
+# shellcheck disable=SC2034 # used by the scripts that source this one
 ADV_TEST_PACKAGES=(python3 util-linux passwd iproute2 procps systemd groff-base
-	clang libclang-rt-14-dev)
+	clang libclang-rt-14-dev shellcheck cppcheck)
 
 # ensure_packages PKG…: apt-get install whatever of PKG… is not installed yet.
 ensure_packages() {

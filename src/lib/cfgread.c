@@ -32,6 +32,8 @@ static const char *setting_file(struct cfgread *c, const config_setting_t *s)
 }
 
 static void vreport(struct cfgread *c, enum diag_level level, const config_setting_t *s,
+		    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static void vreport(struct cfgread *c, enum diag_level level, const config_setting_t *s,
 		    const char *fmt, va_list ap)
 {
 	char *msg = NULL;

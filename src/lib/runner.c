@@ -231,7 +231,11 @@ static size_t descendants(pid_t root, pid_t (*out)[2], size_t max)
 		return 0;
 	size_t cap = 4096, n = 0, found = 0;
 	pid_t(*pairs)[2] = malloc(cap * sizeof(*pairs));
-	for (struct dirent *de; pairs && (de = readdir(d));) {
+	if (!pairs) {
+		closedir(d);
+		return 0;
+	}
+	for (struct dirent *de; (de = readdir(d));) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		pid_t pid = (pid_t)atoi(de->d_name), ppid = proc_ppid(pid);

@@ -99,6 +99,7 @@ read -r -a lib_cflags <<<"$(mkvar LIBCONFIG_CFLAGS) $(mkvar KRB5_CFLAGS) $(mkvar
 	$(mkvar SASL_CFLAGS) $(mkvar CRYPTO_CFLAGS) $(mkvar JSONC_CFLAGS)"
 read -r -a lib_libs <<<"$(mkvar LIBCONFIG_LIBS) $(mkvar KRB5_LIBS) $(mkvar LDAP_LIBS) \
 	$(mkvar SASL_LIBS) $(mkvar CRYPTO_LIBS) $(mkvar RESOLV_LIBS) $(mkvar JSONC_LIBS)"
+# shellcheck disable=SC2054 # the commas are clang's
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	-I "$top/include" -I "$build/cfg" "${lib_cflags[@]}")
 
@@ -205,17 +206,17 @@ for t in "${targets[@]}"; do
 	else
 		status=1
 		if grep -aq '^fuzz oracle failed' "$log"; then
-			result="oracle failed: $(first '^fuzz oracle failed' 21-140)"
+			result="oracle failed: $(first '^fuzz oracle failed' '21-140')"
 		elif grep -aq 'ERROR: LeakSanitizer' "$log"; then
-			result="leak: $(first '^SUMMARY: AddressSanitizer' 28-100)"
+			result="leak: $(first '^SUMMARY: AddressSanitizer' '28-100')"
 		elif grep -aq 'ERROR: libFuzzer: timeout' "$log"; then
 			result=timeout
 		elif grep -aq 'ERROR: libFuzzer: out-of-memory' "$log"; then
-			result=out-of-memory
+			result='out-of-memory'
 		elif grep -aq 'runtime error:' "$log"; then
-			result="undefined behaviour: $(first 'runtime error:' 1-120)"
+			result="undefined behaviour: $(first 'runtime error:' '1-120')"
 		elif grep -aq 'ERROR: AddressSanitizer' "$log"; then
-			result="crash: $(first '^SUMMARY: AddressSanitizer' 28-120)"
+			result="crash: $(first '^SUMMARY: AddressSanitizer' '28-120')"
 		else
 			result="failed (exit $rc)"
 		fi

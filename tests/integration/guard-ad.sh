@@ -30,7 +30,11 @@ fleet() {
 	codes=${codes% }
 }
 bad() { "$REALM_SCRIPT" failures "$REALM_DIR" dc1 "$1"; }
-same() { [[ $1 == "$(printf "$2 %.0s" $(seq $FLEET) | sed 's/ $//')" ]]; }
+same() { # CODES WANT: every one of the FLEET codes is WANT
+	local c
+	for c in $1; do [[ $c == "$2" ]] || return 1; done
+	[[ $(wc -w <<<"$1") -eq $FLEET ]]
+}
 
 # --- a stale keytab after a password reset ----------------------------------------------
 fleet swinstall

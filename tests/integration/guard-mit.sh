@@ -63,7 +63,7 @@ expect "lost reply: no answer to the secret is exit 5, naming the DC" \
 expect "lost reply: exit 5" test $RC -eq 5
 expect "lost reply: the secret went to no other DC" \
 	test "$(grep -c withheld "$REALM_DIR/proxy2.log")" -eq 0
-for i in 1 2 3 4; do
+for _ in 1 2 3 4; do
 	identity_run "$lost" pwinstall
 	[[ $RC -eq 3 ]] || break
 done
@@ -92,7 +92,7 @@ if mount -t tmpfs -o size=64k,mode=0700 advertd-guard "$FULL"; then
 	mkdir -p "$FULL/state/lockout/pwinstall"
 	dd if=/dev/zero of="$FULL/filler" bs=4k 2>/dev/null
 	fails=0
-	for i in 1 2 3; do
+	for _ in 1 2 3; do
 		identity_run "$full" pwinstall
 		[[ $RC -eq 3 && $OUT == *"No space left on device"*"nothing was sent"* ]] ||
 			fails=$((fails + 1))

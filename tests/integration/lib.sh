@@ -16,7 +16,7 @@
 set -uo pipefail
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-: "${top_builddir:=$top_srcdir}"
+top_builddir=${top_builddir:-$top_srcdir}
 REALM_SCRIPT=$top_srcdir/scripts/realm
 TESTS_PASSED=0
 TESTS_FAILED=0

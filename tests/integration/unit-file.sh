@@ -17,7 +17,7 @@ mkdir -p "$tmp/man/man5" "$tmp/man/man8"
 cp "$top_srcdir"/man/*.5 "$tmp/man/man5/" && cp "$top_srcdir"/man/*.8 "$tmp/man/man8/"
 out=$(cd "$tmp" && MANPATH=$tmp/man SYSTEMD_LOG_LEVEL=notice systemd-analyze verify ./advertd.service 2>&1)
 check "systemd-analyze verify is clean" test -z "$out"
-[[ -z $out ]] || echo "$out" | sed 's/^/#   /'
+[[ -z $out ]] || while IFS= read -r l; do echo "#   $l"; done <<<"$out"
 
 root=$tmp/root
 systemd-tmpfiles --create --root="$root" "$top_srcdir/etc/advertd.tmpfiles" 2>/dev/null

@@ -738,12 +738,14 @@ static void test_auto_compaction(void)
 		char body[512], line[600];
 		snprintf(body, sizeof(body),
 			 "start run=r%08d advert=BIG time=%d boot= account=x", i, 1000 + i);
-		fwrite(line, 1, seal(line, sizeof(line), body), f);
+		size_t sealed = seal(line, sizeof(line), body);
+		fwrite(line, 1, sealed, f);
 		snprintf(body, sizeof(body),
 			 "end run=r%08d advert=BIG start=%d time=%d result=%s exit=0 signal=0 ms=1 "
 			 "dc= account=x reason=",
 			 i, 1000 + i, 1001 + i, i == 1 ? "succeeded" : "failed");
-		fwrite(line, 1, seal(line, sizeof(line), body), f);
+		sealed = seal(line, sizeof(line), body);
+		fwrite(line, 1, sealed, f);
 	}
 	fclose(f);
 	chmod(p, 0600);
@@ -1002,14 +1004,16 @@ static void test_many_adverts(void)
 		char body[512], line[600];
 		snprintf(body, sizeof(body),
 			 "start run=r%08d advert=LAB%05d time=%d boot= account=x", i, i, 1000 + i);
-		fwrite(line, 1, seal(line, sizeof(line), body), f);
+		size_t sealed = seal(line, sizeof(line), body);
+		fwrite(line, 1, sealed, f);
 		if (i % 7 == 0)
 			continue; /* left running */
 		snprintf(body, sizeof(body),
 			 "end run=r%08d advert=LAB%05d start=%d time=%d result=%s exit=0 signal=0 "
 			 "ms=1 dc= account=x reason=",
 			 i, i, 1000 + i, 1001 + i, i % 3 ? "succeeded" : "failed");
-		fwrite(line, 1, seal(line, sizeof(line), body), f);
+		sealed = seal(line, sizeof(line), body);
+		fwrite(line, 1, sealed, f);
 	}
 	fclose(f);
 	chmod(p, 0600);
