@@ -16,7 +16,7 @@ ADV_BUILD_PACKAGES=(
 # clang with its runtimes for the libFuzzer targets (tests/fuzz), and the static checks.
 # shellcheck disable=SC2034 # used by the scripts that source this one
 ADV_TEST_PACKAGES=(python3 util-linux passwd iproute2 procps systemd groff-base
-	clang libclang-rt-14-dev shellcheck cppcheck)
+	clang libclang-rt-14-dev clang-format shellcheck cppcheck)
 
 # ensure_packages PKG…: apt-get install whatever of PKG… is not installed yet.
 ensure_packages() {
