@@ -66,8 +66,8 @@ static int load_as_daemon(const struct config *cfg, const struct catalog *old, s
 		names[i] = cfg->accounts[i].name;
 	struct catalog_accounts acc = { names, cfg->n_accounts };
 	double t0 = now_ms();
-	int r = catalog_reload(old, (const char *const *)cfg->advertisements,
-			       cfg->n_advertisements, &acc, &l->cat, &diags, &l->st);
+	int r = catalog_reload(old, (const char *const *)cfg->advertisements, cfg->n_advertisements,
+			       &acc, &l->cat, &diags, &l->st);
 	l->ms = now_ms() - t0;
 	l->errors = diag_count(&diags, DIAG_ERROR);
 	if (l->errors)
@@ -242,7 +242,8 @@ static int bench_latency(const char *ads, const char *tmp, const char *log, cons
 		t0 = now_ms();
 		pid_t pid = fork();
 		if (pid == 0) {
-			execlp("logger", "logger", "--socket", sock, "-t", "bench", mark, (char *)NULL);
+			execlp("logger", "logger", "--socket", sock, "-t", "bench", mark,
+			       (char *)NULL);
 			_exit(127);
 		}
 		t1 = wait_line(ifd, logfd, &off, mark);

@@ -29,8 +29,8 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void report(const char *mode, double *t, int n, unsigned kdc, unsigned conns,
-		   unsigned binds, unsigned searches, int failures)
+static void report(const char *mode, double *t, int n, unsigned kdc, unsigned conns, unsigned binds,
+		   unsigned searches, int failures)
 {
 	qsort(t, (size_t)n, sizeof(*t), cmp_double);
 	printf("%s median=%.2f p90=%.2f kdc=%u conn=%u binds=%u searches=%u failures=%d\n", mode,
@@ -77,9 +77,8 @@ static int interact(LDAP *ld, unsigned flags, void *defaults, void *in)
 /* One login and its reads as bare library calls: AS, TGS for ldap/<host>, GSSAPI bind,
  * then searches searches for filter (the first subtree, the rest base-scoped on base).
  * Returns 0 when all of it worked. */
-static int floor_login(krb5_context k, const char *keytab, const char *principal,
-		       const char *uri, const char *host, const char *base, const char *filter,
-		       int searches)
+static int floor_login(krb5_context k, const char *keytab, const char *principal, const char *uri,
+		       const char *host, const char *base, const char *filter, int searches)
 {
 	krb5_principal p, s;
 	krb5_keytab kt;
@@ -122,8 +121,8 @@ static int floor_login(krb5_context k, const char *keytab, const char *principal
 		LDAPMessage *res = NULL;
 		char *attrs[] = { "uidNumber", "badPwdCount", "lockoutThreshold", NULL };
 		int rc = ldap_search_ext_s(ld, base, i ? LDAP_SCOPE_BASE : LDAP_SCOPE_SUBTREE,
-					   i ? "(objectClass=*)" : filter, attrs, 0, NULL, NULL, NULL,
-					   0, &res);
+					   i ? "(objectClass=*)" : filter, attrs, 0, NULL, NULL,
+					   NULL, 0, &res);
 		bad = rc != LDAP_SUCCESS && rc != LDAP_REFERRAL;
 		ldap_msgfree(res);
 	}
@@ -152,8 +151,8 @@ static int bench_floor(char **argv, int n)
 	krb5_init_context(&k);
 	for (int i = 0; i < n; i++) {
 		double t0 = now_ms();
-		int bad = host_keytab ? floor_login(k, host_keytab, host_principal, uri, host,
-						    base, filter, 2)
+		int bad = host_keytab ? floor_login(k, host_keytab, host_principal, uri, host, base,
+						    filter, 2)
 				      : 0;
 		if (!bad)
 			bad = floor_login(k, keytab, principal, uri, host, base, filter, 1);

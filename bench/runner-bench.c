@@ -63,10 +63,19 @@ int main(int argc, char **argv)
 		double t0 = now_us(), stamp = 0;
 		if (strcmp(mode, "advertd") == 0) {
 			struct runner_spec s = {
-				.argv = sargv, .working_dir = dir, .env = env,
-				.uid = 65534, .gid = 65534, .groups = groups, .n_groups = 1,
-				.max_runtime = 10, .kill_grace = 1, .log_path = log,
-				.max_log_bytes = 4096, .success_codes = ok, .n_success_codes = 1,
+				.argv = sargv,
+				.working_dir = dir,
+				.env = env,
+				.uid = 65534,
+				.gid = 65534,
+				.groups = groups,
+				.n_groups = 1,
+				.max_runtime = 10,
+				.kill_grace = 1,
+				.log_path = log,
+				.max_log_bytes = 4096,
+				.success_codes = ok,
+				.n_success_codes = 1,
 			};
 			struct runner_result r;
 			if (runner_run(&s, NULL, NULL, &r) < 0 || r.outcome != RUNNER_SUCCEEDED)
@@ -78,11 +87,12 @@ int main(int argc, char **argv)
 				int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 				dup2(fd, 1);
 				if (strcmp(mode, "setpriv") == 0)
-					execl("/usr/bin/setpriv", "setpriv", "--reuid=65534", "--regid=65534",
-					      "--groups=65534", self, "stamp", (char *)NULL);
+					execl("/usr/bin/setpriv", "setpriv", "--reuid=65534",
+					      "--regid=65534", "--groups=65534", self, "stamp",
+					      (char *)NULL);
 				else
-					execl("/usr/sbin/runuser", "runuser", "-u", "nobody", "--", self,
-					      "stamp", (char *)NULL);
+					execl("/usr/sbin/runuser", "runuser", "-u", "nobody", "--",
+					      self, "stamp", (char *)NULL);
 				_exit(127);
 			}
 			int st;

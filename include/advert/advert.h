@@ -9,9 +9,14 @@
 
 #include "advert/diag.h"
 
-enum advert_rerun { ADV_RERUN_NEVER, ADV_RERUN_ALWAYS, ADV_RERUN_IF_FAILED, ADV_RERUN_IF_SUCCEEDED };
+enum advert_rerun {
+	ADV_RERUN_NEVER,
+	ADV_RERUN_ALWAYS,
+	ADV_RERUN_IF_FAILED,
+	ADV_RERUN_IF_SUCCEEDED
+};
 
-#define ADV_ID_MAX 64
+#define ADV_ID_MAX            64
 #define ADV_MAX_RUNTIME_LIMIT (7 * 86400)
 
 struct advert_package {
@@ -23,9 +28,9 @@ struct advert_package {
 
 struct advert_program {
 	char *name;
-	char **command; /* argv, NULL-terminated, at least one element */
+	char **command;    /* argv, NULL-terminated, at least one element */
 	char *working_dir; /* NULL: the package source */
-	char *run_as;	   /* an account name, or "system" */
+	char *run_as;      /* an account name, or "system" */
 	int max_runtime;   /* seconds */
 	int *success_codes;
 	size_t n_success_codes;
@@ -61,8 +66,8 @@ struct advert {
  * invalid one is reported in diags and skipped, so one bad advertisement never hides
  * the others. Returns 0, or a negative errno if the file could not be read at all
  * (also reported in diags). */
-int advert_parse_file(const char *path, struct advert ***items, size_t *n,
-		      struct diag_list *diags) __attribute__((nonnull));
+int advert_parse_file(const char *path, struct advert ***items, size_t *n, struct diag_list *diags)
+	__attribute__((nonnull));
 
 void advert_free(struct advert *a);
 

@@ -23,7 +23,7 @@ struct catalog {
 	struct catalog_file **parsed; /* in reading order */
 	size_t n_parsed;
 	struct catalog_file **by_path; /* parsed, sorted by path, for the next reload */
-	struct advert **by_id;	       /* items sorted by id, for catalog_find */
+	struct advert **by_id;         /* items sorted by id, for catalog_find */
 };
 
 /* Which run_as names exist besides "system". */
@@ -44,9 +44,9 @@ struct catalog_reload_stats {
  * checked for trust first, then validates across files against accounts. Every problem
  * is reported in diags; *ret holds every valid advertisement. Returns 0, or -ENOMEM.
  * Same as catalog_reload(NULL, …). */
-int catalog_load(const char *const *paths, size_t n_paths,
-		 const struct catalog_accounts *accounts, struct catalog **ret,
-		 struct diag_list *diags) __attribute__((nonnull(4, 5), warn_unused_result));
+int catalog_load(const char *const *paths, size_t n_paths, const struct catalog_accounts *accounts,
+		 struct catalog **ret, struct diag_list *diags)
+	__attribute__((nonnull(4, 5), warn_unused_result));
 
 /* Like catalog_load, but a file that old (may be NULL) parsed and that is unchanged
  * (same path, device, inode, size, mtime and ctime, and not modified in the clock tick

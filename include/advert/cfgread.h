@@ -30,8 +30,8 @@ void cfgread_warning(struct cfgread *c, const config_setting_t *s, const char *f
 
 /* Reports every key of group not in the NULL-terminated allowed list. prefix names the
  * group in messages ("program"), "" at top level. Returns the number of unknown keys. */
-size_t cfgread_unknown_keys(struct cfgread *c, const config_setting_t *group,
-			    const char *prefix, const char *const *allowed);
+size_t cfgread_unknown_keys(struct cfgread *c, const config_setting_t *group, const char *prefix,
+			    const char *const *allowed);
 
 /* The closest allowed key within edit distance 2 of name, or NULL. */
 const char *cfgread_suggest(const char *name, const char *const *allowed);
@@ -39,25 +39,23 @@ const char *cfgread_suggest(const char *name, const char *const *allowed);
 /* Each reader looks up key in group; prefix names the group in messages. Strings are
  * strdup'd into *ret (caller frees, after freeing any previous value it replaces). */
 enum cfgread_result cfgread_string(struct cfgread *c, const config_setting_t *group,
-				   const char *prefix, const char *key, bool required,
-				   char **ret);
+				   const char *prefix, const char *key, bool required, char **ret);
 enum cfgread_result cfgread_int(struct cfgread *c, const config_setting_t *group,
-				const char *prefix, const char *key, bool required,
-				long long min, long long max, long long *ret);
+				const char *prefix, const char *key, bool required, long long min,
+				long long max, long long *ret);
 enum cfgread_result cfgread_bool(struct cfgread *c, const config_setting_t *group,
 				 const char *prefix, const char *key, bool required, bool *ret);
 /* An RFC 3339 string. */
 enum cfgread_result cfgread_time(struct cfgread *c, const config_setting_t *group,
-				 const char *prefix, const char *key, bool required,
-				 time_t *ret);
+				 const char *prefix, const char *key, bool required, time_t *ret);
 /* An array (or list) of strings into a NULL-terminated vector; each element non-empty. */
 enum cfgread_result cfgread_strv(struct cfgread *c, const config_setting_t *group,
 				 const char *prefix, const char *key, bool required,
 				 bool allow_empty, char ***ret, size_t *ret_n);
 /* An array of integers within [min, max]. */
 enum cfgread_result cfgread_intv(struct cfgread *c, const config_setting_t *group,
-				 const char *prefix, const char *key, bool required,
-				 long long min, long long max, int **ret, size_t *ret_n);
+				 const char *prefix, const char *key, bool required, long long min,
+				 long long max, int **ret, size_t *ret_n);
 /* A group, or a list (when want_list). */
 enum cfgread_result cfgread_group(struct cfgread *c, const config_setting_t *group,
 				  const char *prefix, const char *key, bool required,
@@ -65,7 +63,6 @@ enum cfgread_result cfgread_group(struct cfgread *c, const config_setting_t *gro
 
 /* Frees a NULL-terminated string vector. */
 void strv_free(char **v);
-
 
 /* Reads path with libconfig: the bytes of the regular, root-owned file not writable by
  * group or others that the descriptor opened, never a path libconfig opens itself, so

@@ -10,9 +10,9 @@
 #include "advert/diag.h"
 
 struct check_result {
-	struct config *config;	 /* NULL when advertd.conf could not be read at all */
-	struct catalog *catalog; /* NULL on ENOMEM only */
-	struct diag_list diags;	 /* sorted by file and line */
+	struct config *config;    /* NULL when advertd.conf could not be read at all */
+	struct catalog *catalog;  /* NULL on ENOMEM only */
+	struct diag_list diags;   /* sorted by file and line */
 	const char *const *extra; /* the paths checked on request, borrowed */
 	size_t n_extra;
 };

@@ -17,18 +17,18 @@
 /* What came of a request, in the terms an admin and the lockout guard need. */
 enum creds_status {
 	CREDS_OK,
-	CREDS_NO_SECRET,	/* secret missing, unreadable or insecure: nothing was sent */
-	CREDS_REJECTED,		/* wrong password or stale keytab */
-	CREDS_REVOKED,		/* account locked out or disabled */
+	CREDS_NO_SECRET,        /* secret missing, unreadable or insecure: nothing was sent */
+	CREDS_REJECTED,         /* wrong password or stale keytab */
+	CREDS_REVOKED,          /* account locked out or disabled */
 	CREDS_PASSWORD_EXPIRED, /* KRB5KDC_ERR_KEY_EXP */
-	CREDS_ACCOUNT_EXPIRED,	/* KRB5KDC_ERR_NAME_EXP */
+	CREDS_ACCOUNT_EXPIRED,  /* KRB5KDC_ERR_NAME_EXP */
 	CREDS_UNKNOWN_PRINCIPAL,
 	CREDS_CLOCK_SKEW,
-	CREDS_UNREACHABLE, /* the DC did not answer before the secret went: try the next one */
-	CREDS_NO_REPLY,	   /* the secret went and no answer came: it may have been counted,
+	CREDS_UNREACHABLE,  /* the DC did not answer before the secret went: try the next one */
+	CREDS_NO_REPLY,     /* the secret went and no answer came: it may have been counted,
 			    * so it goes to no other DC */
 	CREDS_NOT_RECORDED, /* the guard could not record the attempt first: nothing was sent */
-	CREDS_ERROR,	    /* anything else */
+	CREDS_ERROR,        /* anything else */
 };
 
 /* Called just before a request carrying the secret leaves the process; a negative

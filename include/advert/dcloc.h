@@ -11,8 +11,8 @@
 #include "advert/config.h"
 
 struct dc {
-	char *host;    /* DNS name: ldap/<host> and the KDC name */
-	char *address; /* numeric IP to connect to (v4 or v6) */
+	char *host;         /* DNS name: ldap/<host> and the KDC name */
+	char *address;      /* numeric IP to connect to (v4 or v6) */
 	unsigned kdc_port;  /* 88 unless SRV said otherwise */
 	unsigned ldap_port; /* 389 unless SRV said otherwise */
 };
@@ -29,8 +29,7 @@ struct srv_record {
 
 /* Parses a DNS answer (as returned by res_nquery) into SRV records. Returns 0 or
  * -EBADMSG / -ENOMEM; *ret is malloc'd, free with dcloc_srv_free. */
-int dcloc_parse_srv(const unsigned char *answer, int len, struct srv_record **ret,
-		    size_t *ret_n);
+int dcloc_parse_srv(const unsigned char *answer, int len, struct srv_record **ret, size_t *ret_n);
 
 /* Orders records per RFC 2782: ascending priority; within one priority, a weighted
  * random order drawn from seed (the same seed gives the same order, so one host is

@@ -24,7 +24,7 @@ struct diag_list {
 /* Appends a problem; file may be NULL, line 0. Returns 0 or -ENOMEM. */
 int diag_add(struct diag_list *l, enum diag_level level, const char *file, int line,
 	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-#define diag_error(l, file, line, ...) diag_add((l), DIAG_ERROR, (file), (line), __VA_ARGS__)
+#define diag_error(l, file, line, ...)   diag_add((l), DIAG_ERROR, (file), (line), __VA_ARGS__)
 #define diag_warning(l, file, line, ...) diag_add((l), DIAG_WARNING, (file), (line), __VA_ARGS__)
 
 /* Number of entries of the given level. */

@@ -21,7 +21,7 @@ struct directory_account {
 	uid_t uid;
 	gid_t gid; /* primary group */
 	char *home;
-	char *shell; /* may be NULL */
+	char *shell;      /* may be NULL */
 	char **member_of; /* memberOf values as the server gave them (NULL-terminated,
 			   * maybe empty): direct or transitive, a head start either way */
 };
@@ -29,7 +29,7 @@ struct directory_account {
 /* The most groups one account may have (the kernel's NGROUPS_MAX: setgroups would refuse
  * more) and the deepest nesting walked on rfc2307bis; beyond either the lookup fails. */
 #define DIRECTORY_MAX_GROUPS 65536
-#define DIRECTORY_MAX_DEPTH 100
+#define DIRECTORY_MAX_DEPTH  100
 
 struct directory_group {
 	char *name;
@@ -50,8 +50,8 @@ struct directory_stats {
 /* Connects to dc->address:ldap_port within timeout seconds and prepares an LDAP handle
  * for ldap://<dc->host>. Returns 0, -EHOSTUNREACH/-ETIMEDOUT/-ECONNREFUSED (the DC does
  * not answer: try the next one) or -errno; *ret_err (malloc'd, may be NULL) says more. */
-int directory_connect(const struct dc *dc, int timeout, struct directory_conn **ret,
-		      char **ret_err) __attribute__((nonnull(1, 3, 4)));
+int directory_connect(const struct dc *dc, int timeout, struct directory_conn **ret, char **ret_err)
+	__attribute__((nonnull(1, 3, 4)));
 
 /* SASL/GSSAPI bind as the principal of ccache, using only that ccache (which must
  * already hold ldap/<host>: no KDC is contacted). Returns 0 or -EACCES/-EIO. */
@@ -60,16 +60,14 @@ int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache 
 
 /* Finds the account name (uid, or sAMAccountName / userPrincipalName for "ad") under
  * base. Returns 0, -ENOENT, -EPROTO (no uidNumber/gidNumber) or -EIO. */
-int directory_find_account(struct directory_conn *d, enum config_schema schema,
-			   const char *base, const char *name, const char *principal,
-			   struct directory_account *ret, char **ret_err)
-	__attribute__((nonnull(1, 3, 4, 5, 6, 7)));
+int directory_find_account(struct directory_conn *d, enum config_schema schema, const char *base,
+			   const char *name, const char *principal, struct directory_account *ret,
+			   char **ret_err) __attribute__((nonnull(1, 3, 4, 5, 6, 7)));
 
 /* Every group of the account, nested membership included (cycle-safe). */
-int directory_find_groups(struct directory_conn *d, enum config_schema schema,
-			  const char *base, const struct directory_account *acct,
-			  struct directory_groups *ret, char **ret_err)
-	__attribute__((nonnull(1, 3, 4, 5, 6)));
+int directory_find_groups(struct directory_conn *d, enum config_schema schema, const char *base,
+			  const struct directory_account *acct, struct directory_groups *ret,
+			  char **ret_err) __attribute__((nonnull(1, 3, 4, 5, 6)));
 
 /* What AD says of the account (sAMAccountName name or userPrincipalName principal, under
  * base) as far as the lockout guard must know, and the domain's lockoutThreshold (the

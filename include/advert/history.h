@@ -12,11 +12,11 @@
 #include "advert/advert.h"
 #include "advert/schedule.h"
 
-#define HISTORY_RUN_ID_MAX 24	/* "r" + decimal, NUL included */
-#define HISTORY_BOOT_ID_MAX 40	/* a UUID from /proc/sys/kernel/random/boot_id */
+#define HISTORY_RUN_ID_MAX  24  /* "r" + decimal, NUL included */
+#define HISTORY_BOOT_ID_MAX 40  /* a UUID from /proc/sys/kernel/random/boot_id */
 #define HISTORY_ACCOUNT_MAX 128 /* longer values are stored truncated */
-#define HISTORY_DC_MAX 256
-#define HISTORY_REASON_MAX 160
+#define HISTORY_DC_MAX      256
+#define HISTORY_REASON_MAX  160
 /* Runs kept per advertisement by compaction; the summary (ever started, ever succeeded,
  * latest result) is kept forever. */
 #define HISTORY_KEEP_RUNS 20
@@ -29,13 +29,13 @@ struct history_run {
 	char advert_id[ADV_ID_MAX + 1];
 	char account[HISTORY_ACCOUNT_MAX];
 	char boot_id[HISTORY_BOOT_ID_MAX]; /* of the boot it started in; "" if unknown */
-	time_t start;			   /* 0: unknown */
-	bool ended;			   /* false: still running, or not reconciled yet */
+	time_t start;                      /* 0: unknown */
+	bool ended;                        /* false: still running, or not reconciled yet */
 	time_t end;
 	enum run_result result; /* RUN_NONE until ended */
-	int exit_code;		/* when it exited */
-	int signal;		/* when a signal ended it; 0 otherwise */
-	long duration_ms;	/* -1: unknown (interrupted runs) */
+	int exit_code;          /* when it exited */
+	int signal;             /* when a signal ended it; 0 otherwise */
+	long duration_ms;       /* -1: unknown (interrupted runs) */
 	char dc[HISTORY_DC_MAX];
 	char reason[HISTORY_REASON_MAX];
 	bool other_boot; /* it started before the current boot (set for reconciled runs) */
@@ -43,12 +43,12 @@ struct history_run {
 
 /* What opening found in the log, for the daemon to report. */
 struct history_stats {
-	size_t records;	 /* valid records read */
-	size_t skipped;	 /* damaged records (complete lines that are not valid), skipped */
-	bool damaged;	 /* some damage is not cleared: "never" advertisements are held */
-	bool torn_tail;	 /* the last record was incomplete: dropped at the next append */
-	uint64_t size;	 /* bytes in the log */
-	size_t adverts;	 /* advertisements with any history */
+	size_t records;  /* valid records read */
+	size_t skipped;  /* damaged records (complete lines that are not valid), skipped */
+	bool damaged;    /* some damage is not cleared: "never" advertisements are held */
+	bool torn_tail;  /* the last record was incomplete: dropped at the next append */
+	uint64_t size;   /* bytes in the log */
+	size_t adverts;  /* advertisements with any history */
 	int write_error; /* 0, or -errno: why the log cannot be written (opened read-only) */
 };
 
@@ -71,8 +71,8 @@ void history_close(struct history *h);
  * as started and the program must not run. -EBUSY: that advertisement has a run without
  * an end (history_reconcile first); -EINVAL: not a valid advertisement id. */
 int history_begin(struct history *h, const char *advert_id, const char *account, time_t now,
-		  char ret_run_id[HISTORY_RUN_ID_MAX]) __attribute__((nonnull(1, 2, 5),
-								     warn_unused_result));
+		  char ret_run_id[HISTORY_RUN_ID_MAX])
+	__attribute__((nonnull(1, 2, 5), warn_unused_result));
 
 /* An admin has looked at the damage: advert_id (NULL: every advertisement) is no longer
  * held for it. Durable (appends a record); damage found later holds again. Returns 0 or
@@ -114,7 +114,6 @@ int history_list(const struct history *h, const char *advert_id, size_t max,
 int history_compact(struct history *h) __attribute__((nonnull));
 
 /* What opening found, and the log's current size. */
-void history_get_stats(const struct history *h, struct history_stats *ret)
-	__attribute__((nonnull));
+void history_get_stats(const struct history *h, struct history_stats *ret) __attribute__((nonnull));
 
 #endif

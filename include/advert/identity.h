@@ -14,9 +14,9 @@
 #include "advert/directory.h"
 
 struct identity {
-	char *account;	 /* the name in advertd.conf */
+	char *account;   /* the name in advertd.conf */
 	char *principal; /* NULL for a local account */
-	char *dc;	 /* the DC everything came from; NULL for a local account */
+	char *dc;        /* the DC everything came from; NULL for a local account */
 	char *dc_address;
 	uid_t uid;
 	gid_t gid;
@@ -32,12 +32,12 @@ struct identity {
 
 /* Where an acquisition stopped, for status messages and exit codes. */
 enum identity_stage {
-	IDENTITY_STAGE_CONFIG,	    /* no such account, or its configuration */
-	IDENTITY_STAGE_SECRET,	    /* secret missing/unreadable: nothing was sent */
-	IDENTITY_STAGE_GUARD,	    /* the lockout guard held: nothing was sent */
-	IDENTITY_STAGE_LOCATE,	    /* no DC answered */
+	IDENTITY_STAGE_CONFIG,      /* no such account, or its configuration */
+	IDENTITY_STAGE_SECRET,      /* secret missing/unreadable: nothing was sent */
+	IDENTITY_STAGE_GUARD,       /* the lockout guard held: nothing was sent */
+	IDENTITY_STAGE_LOCATE,      /* no DC answered */
 	IDENTITY_STAGE_IMPERSONATE, /* the KDC said no */
-	IDENTITY_STAGE_LOOKUP,	    /* the directory did not give a usable answer */
+	IDENTITY_STAGE_LOOKUP,      /* the directory did not give a usable answer */
 	IDENTITY_STAGE_DONE,
 };
 
@@ -45,13 +45,13 @@ struct identity_report {
 	enum identity_stage stage;
 	enum creds_status creds_status;
 	enum lockout_verdict verdict;
-	time_t hold_until;   /* for LOCKOUT_HOLD_BACKOFF */
+	time_t hold_until; /* for LOCKOUT_HOLD_BACKOFF */
 	char message[512];
 	char dcs_tried[512]; /* "dc1 (no answer), dc2" */
 	unsigned dcs_unreachable;
 	/* What this acquisition cost, on the DC that answered. */
 	unsigned kdc_requests, ldap_connections, ldap_binds, ldap_searches;
-	bool looked;			/* the directory was checked before knocking (AD) */
+	bool looked;                    /* the directory was checked before knocking (AD) */
 	unsigned kdc_requests_precheck; /* of those, the client token account's (AD) */
 	double ms_locate, ms_impersonate, ms_lookup, ms_total;
 	struct lockout_state guard; /* the guard's state after the attempt */

@@ -8,16 +8,16 @@
 #include <stdbool.h>
 #include <time.h>
 
-#define LOCKOUT_FP_LEN 64 /* hex SHA-256 */
-#define LOCKOUT_REJECTED_MAX 8 /* rejected secrets remembered besides the last one */
+#define LOCKOUT_FP_LEN       64 /* hex SHA-256 */
+#define LOCKOUT_REJECTED_MAX 8  /* rejected secrets remembered besides the last one */
 
 /* What the last attempt with a secret came to, as far as the guard cares. */
 enum lockout_outcome {
-	LOCKOUT_NONE = 0,	/* no attempt recorded */
-	LOCKOUT_OK,		/* the KDC accepted the secret */
-	LOCKOUT_REJECTED,	/* wrong password or stale keytab: never again with it */
-	LOCKOUT_REVOKED,	/* locked out or disabled: leave alone for the backoff */
-	LOCKOUT_UNUSABLE,	/* expired password/account, unknown principal: backoff,
+	LOCKOUT_NONE = 0, /* no attempt recorded */
+	LOCKOUT_OK,       /* the KDC accepted the secret */
+	LOCKOUT_REJECTED, /* wrong password or stale keytab: never again with it */
+	LOCKOUT_REVOKED,  /* locked out or disabled: leave alone for the backoff */
+	LOCKOUT_UNUSABLE, /* expired password/account, unknown principal: backoff,
 				 * or until the secret changes */
 	/* Written before a request carrying the secret leaves the process, replaced by the
 	 * answer. Still there later means the secret was sent and no answer was recorded
@@ -32,10 +32,10 @@ enum lockout_outcome {
 struct lockout_state {
 	enum lockout_outcome outcome;
 	char fingerprint[LOCKOUT_FP_LEN + 1]; /* of the secret that got the outcome */
-	time_t since;			      /* when it was recorded */
-	char dc[256];			      /* which DC said so */
-	char message[256];		      /* what the KDC said, for admins */
-	unsigned attempts;		      /* requests ever sent with this fingerprint */
+	time_t since;                         /* when it was recorded */
+	char dc[256];                         /* which DC said so */
+	char message[256];                    /* what the KDC said, for admins */
+	unsigned attempts;                    /* requests ever sent with this fingerprint */
 	/* Every secret the KDC rejected (newest last, oldest forgotten first): one that
 	 * comes back — a restored backup, a reverted change — is still never sent. */
 	char rejected[LOCKOUT_REJECTED_MAX][LOCKOUT_FP_LEN + 1];
@@ -55,19 +55,18 @@ enum lockout_verdict {
 /* Decides whether a request may be sent now with the secret whose fingerprint is fp.
  * *ret_until is set for LOCKOUT_HOLD_BACKOFF. Pure. */
 enum lockout_verdict lockout_decide(const struct lockout_state *st, const char *fp, time_t now,
-				    int backoff, time_t *ret_until)
-	__attribute__((nonnull(1, 2)));
+				    int backoff, time_t *ret_until) __attribute__((nonnull(1, 2)));
 
 /* What the directory says of an account, read on the pinned DC as the client token
  * account before the installation account's secret is presented (AD). */
 struct lockout_facts {
-	bool found;		 /* the account's entry was there */
-	int kvno;		 /* msDS-KeyVersionNumber, -1 when absent */
-	long long pwd_last_set;	 /* FILETIME (100 ns since 1601), 0 when absent */
-	long long bad_pwd_time;	 /* badPasswordTime, FILETIME */
-	int bad_pwd_count;	 /* on this DC (not replicated) */
-	bool disabled, locked;	 /* userAccountControl, -Computed / lockoutTime */
-	int threshold;		 /* the domain's lockoutThreshold; 0 = never locks */
+	bool found;             /* the account's entry was there */
+	int kvno;               /* msDS-KeyVersionNumber, -1 when absent */
+	long long pwd_last_set; /* FILETIME (100 ns since 1601), 0 when absent */
+	long long bad_pwd_time; /* badPasswordTime, FILETIME */
+	int bad_pwd_count;      /* on this DC (not replicated) */
+	bool disabled, locked;  /* userAccountControl, -Computed / lockoutTime */
+	int threshold;          /* the domain's lockoutThreshold; 0 = never locks */
 };
 
 /* Why the directory's facts say not to knock, or LOCKOUT_CHECK_OK. */

@@ -11,21 +11,21 @@
 #include "advert/advert.h"
 
 enum run_result {
-	RUN_NONE = 0,	     /* never ran */
-	RUN_SUCCEEDED,	     /* a success code */
+	RUN_NONE = 0,         /* never ran */
+	RUN_SUCCEEDED,        /* a success code */
 	RUN_SUCCEEDED_REBOOT, /* a reboot code: success, restart pending */
-	RUN_FAILED,	     /* another exit code, a signal, or could not start */
-	RUN_INTERRUPTED,     /* started, and its end was never recorded */
-	RUN_NOT_STARTED,     /* recorded, but the program was never exec'd: as if the run
+	RUN_FAILED,           /* another exit code, a signal, or could not start */
+	RUN_INTERRUPTED,      /* started, and its end was never recorded */
+	RUN_NOT_STARTED,      /* recorded, but the program was never exec'd: as if the run
 			      * had not been (it does not count as started) */
 };
 
 /* What the history knows about one advertisement. */
 struct schedule_history {
-	bool ever_started;	 /* an intent was ever recorded (interrupted runs count) */
+	bool ever_started; /* an intent was ever recorded (interrupted runs count) */
 	bool ever_succeeded;
 	enum run_result last_result; /* of the latest run */
-	time_t last_start;	     /* of the latest run; 0 when none */
+	time_t last_start;           /* of the latest run; 0 when none */
 	time_t last_end;
 	bool running; /* a run is in progress now */
 	/* The history had damaged records not yet cleared by an admin: a start of this
@@ -38,23 +38,23 @@ struct schedule_history {
 };
 
 enum schedule_verdict {
-	SCHED_DUE,		/* run it now */
-	SCHED_WAIT,		/* not yet: at `when` */
-	SCHED_WAIT_DEPENDENCY,	/* the dependency has not succeeded yet */
+	SCHED_DUE,               /* run it now */
+	SCHED_WAIT,              /* not yet: at `when` */
+	SCHED_WAIT_DEPENDENCY,   /* the dependency has not succeeded yet */
 	SCHED_DEPENDENCY_FAILED, /* the dependency's latest run failed: waiting for it */
-	SCHED_WILL_NOT_RERUN,	/* the rerun policy says no, for good or until `when` */
+	SCHED_WILL_NOT_RERUN,    /* the rerun policy says no, for good or until `when` */
 	SCHED_EXPIRED,
 	SCHED_DISABLED,
-	SCHED_RUNNING,		/* already running: never overlap itself */
-	SCHED_HISTORY_DAMAGED,	/* rerun = never, and its history may have lost a start */
+	SCHED_RUNNING,         /* already running: never overlap itself */
+	SCHED_HISTORY_DAMAGED, /* rerun = never, and its history may have lost a start */
 };
 
 struct schedule_decision {
 	enum schedule_verdict verdict;
-	time_t when;	    /* SCHED_WAIT, and SCHED_WILL_NOT_RERUN when a later occurrence
+	time_t when;       /* SCHED_WAIT, and SCHED_WILL_NOT_RERUN when a later occurrence
 			     * may run: the time to look again; 0: never */
-	time_t occurrence;  /* the occurrence this decision is about (0: none) */
-	char reason[160];   /* one sentence for admins (advertctl explain) */
+	time_t occurrence; /* the occurrence this decision is about (0: none) */
+	char reason[160];  /* one sentence for admins (advertctl explain) */
 };
 
 /* The host's deterministic delay for an advertisement, in [0, splay): a hash of host
@@ -62,8 +62,7 @@ struct schedule_decision {
 uint32_t schedule_splay(const char *host, const char *advert_id, uint32_t splay);
 
 /* Decides for a at now. dep is the dependency's history, or NULL when a has none. */
-struct schedule_decision schedule_decide(const struct advert *a,
-					 const struct schedule_history *own,
+struct schedule_decision schedule_decide(const struct advert *a, const struct schedule_history *own,
 					 const struct schedule_history *dep, uint32_t splay_offset,
 					 time_t now);
 

@@ -12,13 +12,13 @@
 
 enum status_id {
 	/* SMS 2.0 Advertised Programs Manager IDs, same meaning. */
-	STATUS_ADVERT_RECEIVED = 10002,	  /* a new or changed advertisement was accepted */
-	STATUS_PREPARE_FAILED = 10003,	  /* error while preparing to run: identity, path… */
+	STATUS_ADVERT_RECEIVED = 10002, /* a new or changed advertisement was accepted */
+	STATUS_PREPARE_FAILED = 10003,  /* error while preparing to run: identity, path… */
 	STATUS_PROGRAM_STARTED = 10005,
-	STATUS_PROGRAM_FAILED = 10006,	  /* exit code not a success code, or a signal */
+	STATUS_PROGRAM_FAILED = 10006, /* exit code not a success code, or a signal */
 	STATUS_PROGRAM_SUCCEEDED = 10008,
 	STATUS_PLATFORM_REJECTED = 10018, /* platform not supported */
-	STATUS_SUCCESS_REBOOT = 10022,	  /* success, restart pending */
+	STATUS_SUCCESS_REBOOT = 10022,    /* success, restart pending */
 	/* advertd's own. */
 	STATUS_MAX_RUNTIME_EXCEEDED = 11001,
 	STATUS_EXPIRED = 11002,
@@ -26,16 +26,16 @@ enum status_id {
 	STATUS_DEPENDENCY_FAILED = 11004,
 	STATUS_REQUIREMENTS_NOT_MET = 11005, /* e.g. not enough free space */
 	STATUS_WILL_NOT_RERUN = 11006,
-	STATUS_INTERRUPTED = 11007,	     /* a run whose end was never recorded */
-	STATUS_GUARD_HOLDING = 11008,	     /* the lockout guard refused to send a secret */
-	STATUS_DC_FAILOVER = 11009,	     /* a DC did not answer; the run moved on */
-	STATUS_FILE_REJECTED = 11010,	     /* an advertisement file is invalid or insecure */
-	STATUS_ADVERT_WITHDRAWN = 11011,     /* removed, disabled or its file rejected */
-	STATUS_HISTORY_FAILED = 11012,	     /* a run could not be recorded: nothing runs */
-	STATUS_HISTORY_DAMAGED = 11013,	     /* damaged history records: 'never' programs held */
+	STATUS_INTERRUPTED = 11007,      /* a run whose end was never recorded */
+	STATUS_GUARD_HOLDING = 11008,    /* the lockout guard refused to send a secret */
+	STATUS_DC_FAILOVER = 11009,      /* a DC did not answer; the run moved on */
+	STATUS_FILE_REJECTED = 11010,    /* an advertisement file is invalid or insecure */
+	STATUS_ADVERT_WITHDRAWN = 11011, /* removed, disabled or its file rejected */
+	STATUS_HISTORY_FAILED = 11012,   /* a run could not be recorded: nothing runs */
+	STATUS_HISTORY_DAMAGED = 11013,  /* damaged history records: 'never' programs held */
 	STATUS_DAEMON_STARTED = 11020,
 	STATUS_DAEMON_STOPPING = 11021,
-	STATUS_MESSAGES_DROPPED = 11022,     /* the queue overflowed while syslog was away */
+	STATUS_MESSAGES_DROPPED = 11022, /* the queue overflowed while syslog was away */
 };
 
 struct status_field {
@@ -57,8 +57,8 @@ int status_severity(enum status_id id);
  * value, and shlex keeps every escape as written. An empty value is "". Fields with a
  * NULL value are left out. Pure. Returns the length it needed (as snprintf does; a
  * truncated buffer may end inside a character). */
-size_t status_format(char *buf, size_t size, enum status_id id,
-		     const struct status_field *fields, size_t n);
+size_t status_format(char *buf, size_t size, enum status_id id, const struct status_field *fields,
+		     size_t n);
 
 /* Whether the well-formed character of len bytes at s (as utf8_char_len() measures it)
  * must never reach a log line or a terminal as itself: C0 and C1 controls, DEL, and the

@@ -21,8 +21,8 @@ enum textrec_style {
 /* Appends the first max bytes of value (fewer at its NUL), escaped in style, to buf at
  * *len, never writing at or past buf[size]. Returns 0 and advances *len, or -EOVERFLOW
  * leaving *len as it was. Adds no NUL. */
-int textrec_escape(enum textrec_style style, const char *value, size_t max, char *buf,
-		   size_t size, size_t *len) __attribute__((nonnull));
+int textrec_escape(enum textrec_style style, const char *value, size_t max, char *buf, size_t size,
+		   size_t *len) __attribute__((nonnull));
 
 /* Undoes textrec_escape: the n bytes at s into dst, NUL-terminated. Returns 0, -EBADMSG
  * when s is not an escaped value of style (or would hold a NUL), or -EOVERFLOW when it
@@ -42,8 +42,7 @@ void textrec_hex(const void *data, size_t len, char *hex, size_t n) __attribute_
 /* The first n (at most 64) hex digits of the SHA-256 of data, and a NUL, into hex. If
  * libcrypto fails, n '-' instead: a checksum nobody matches, so the record reads as
  * damaged rather than wrongly trusted. */
-void textrec_sha256_hex(const void *data, size_t len, char *hex, size_t n)
-	__attribute__((nonnull));
+void textrec_sha256_hex(const void *data, size_t len, char *hex, size_t n) __attribute__((nonnull));
 
 /* Writes all len bytes to fd, retrying on EINTR. Returns 0 or -errno. */
 int textrec_write_all(int fd, const void *data, size_t len) __attribute__((nonnull));
@@ -68,7 +67,7 @@ int textrec_replace_commit(int dfd, const char *name, int r) __attribute__((nonn
  * closes it, renames it over dfd/<name> and fsyncs dfd. Returns 0, or -errno: if the
  * rename did not happen dfd/<name> is untouched and no temp is left; a failure of the
  * final directory sync is returned too, with the new content already in place. */
-int textrec_atomic_replace(int dfd, const char *name, const void *data, size_t len,
-			   mode_t mode) __attribute__((nonnull, warn_unused_result));
+int textrec_atomic_replace(int dfd, const char *name, const void *data, size_t len, mode_t mode)
+	__attribute__((nonnull, warn_unused_result));
 
 #endif

@@ -215,11 +215,11 @@ static char *tty_str(const char *s)
 }
 
 /* log_error() with one string argument, one that came from outside. */
-#define log_error_text(fmt, text)                                                           \
-	do {                                                                                \
-		char *t_ = tty_str(text);                                                   \
-		log_error(fmt, t_ ? t_ : "?");                                              \
-		free(t_);                                                                   \
+#define log_error_text(fmt, text)                                                                  \
+	do {                                                                                       \
+		char *t_ = tty_str(text);                                                          \
+		log_error(fmt, t_ ? t_ : "?");                                                     \
+		free(t_);                                                                          \
 	} while (0)
 
 /* --- JSON that is valid UTF-8 ------------------------------------------------------------ */
@@ -266,7 +266,8 @@ static struct json_object *json_clean(struct json_object *v)
 		{
 			struct json_object *k = json_clean_string(key, strlen(key));
 			if (c && k)
-				json_object_object_add(c, json_object_get_string(k), json_clean(val));
+				json_object_object_add(c, json_object_get_string(k),
+						       json_clean(val));
 			json_object_put(k);
 		}
 		return c;
@@ -314,12 +315,13 @@ static void print_list(struct json_object *reply)
 	if (!json_object_object_get_ex(reply, "advertisements", &arr))
 		return;
 	size_t n = json_object_array_length(arr);
-	printf("%-12s %-22s %-12s %-17s %-21s %s\n", "ID", "PROGRAM", "RUN AS", "STATE",
-	       "NEXT DUE", "LAST RESULT");
+	printf("%-12s %-22s %-12s %-17s %-21s %s\n", "ID", "PROGRAM", "RUN AS", "STATE", "NEXT DUE",
+	       "LAST RESULT");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *a = json_object_array_get_idx(arr, i);
 		char *program = NULL;
-		if (asprintf(&program, "%s/%s", or_dash(s(a, "package")), or_dash(s(a, "program"))) < 0)
+		if (asprintf(&program, "%s/%s", or_dash(s(a, "package")),
+			     or_dash(s(a, "program"))) < 0)
 			program = NULL;
 		tty_put(or_dash(s(a, "id")), 12, false);
 		putchar(' ');
@@ -354,11 +356,13 @@ static void print_object(struct json_object *o, int indent)
 			print_object(v, indent + 2);
 		} else if (json_object_is_type(v, json_type_array) &&
 			   (json_object_array_length(v) == 0 ||
-			    !json_object_is_type(json_object_array_get_idx(v, 0), json_type_object))) {
+			    !json_object_is_type(json_object_array_get_idx(v, 0),
+						 json_type_object))) {
 			tty_put(key, 16, false);
 			for (size_t i = 0; i < json_object_array_length(v); i++) {
 				putchar(' ');
-				tty_put(or_dash(json_object_get_string(json_object_array_get_idx(v, i))),
+				tty_put(or_dash(json_object_get_string(
+						json_object_array_get_idx(v, i))),
 					0, false);
 			}
 			printf("%s\n", json_object_array_length(v) ? "" : " -");
@@ -415,7 +419,8 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 			log_error_text("argument \"%s\" has a space or newline", argv[i]);
 			return EXIT_USAGE;
 		}
-		int k = snprintf(request + len, sizeof(request) - len, "%s%s", i ? " " : "", argv[i]);
+		int k = snprintf(request + len, sizeof(request) - len, "%s%s", i ? " " : "",
+				 argv[i]);
 		if (k < 0 || (size_t)k >= sizeof(request) - len) {
 			log_error("request too long");
 			return EXIT_USAGE;
@@ -430,12 +435,14 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 	if (r < 0) {
 		char *p = tty_str(path);
 		if (r == -ENODATA)
-			log_error("advertd at %s closed the connection without an answer (busy? try "
-				  "again)",
-				  p ? p : "?");
+			log_error(
+				"advertd at %s closed the connection without an answer (busy? try "
+				"again)",
+				p ? p : "?");
 		else
 			log_error_errno(r, "cannot reach advertd at %s%s", p ? p : "?",
-					r == -ENOENT || r == -ECONNREFUSED ? " (is it running?)" : "");
+					r == -ENOENT || r == -ECONNREFUSED ? " (is it running?)"
+									   : "");
 		free(p);
 		free(path);
 		return r == -EACCES ? EXIT_DENIED : EXIT_UNREACHABLE;
@@ -445,7 +452,7 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 	struct json_object *okv = NULL, *codev = NULL;
 	bool ok = json_object_object_get_ex(reply, "ok", &okv) && json_object_get_boolean(okv);
 	int code = json_object_object_get_ex(reply, "code", &codev) ? json_object_get_int(codev)
-								      : EXIT_PROBLEMS;
+								    : EXIT_PROBLEMS;
 	if (json) {
 		struct json_object *clean = json_clean(reply);
 		json_put(json_object_to_json_string_ext(clean, JSON_C_TO_STRING_PRETTY));
@@ -513,9 +520,9 @@ int main(int argc, char **argv)
 	const char *cmd = argv[optind];
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(config_path, argc - optind - 1, argv + optind + 1);
-	static const char *const daemon_cmds[] = { "list",     "status", "explain",
-						   "run",      "history", "identity",
-						   "reload",   "clear-damage", NULL };
+	static const char *const daemon_cmds[] = { "list",   "status",       "explain",
+						   "run",    "history",      "identity",
+						   "reload", "clear-damage", NULL };
 	for (const char *const *d = daemon_cmds; *d; d++)
 		if (strcmp(cmd, *d) == 0)
 			return cmd_daemon(config_path, json, argc - optind, argv + optind);

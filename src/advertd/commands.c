@@ -61,7 +61,8 @@ static struct json_object *summary(struct daemon *d, const struct advert *a, tim
 	add(o, "run_as", jstr(a->program.run_as));
 	add(o, "state", jstr(r ? "running" : schedule_verdict_name(dec.verdict)));
 	add(o, "next_due",
-	    dec.verdict == SCHED_DUE ? jtime(now) : jtime(dec.verdict == SCHED_WAIT ? dec.when : 0));
+	    dec.verdict == SCHED_DUE ? jtime(now)
+				     : jtime(dec.verdict == SCHED_WAIT ? dec.when : 0));
 	add(o, "last_result", h->ever_started ? jstr(run_result_name(h->last_result)) : NULL);
 	add(o, "last_start", jtime(h->last_start));
 	if (r) {
@@ -181,8 +182,9 @@ static struct json_object *guard_json(struct daemon *d, const char *account, tim
 	free(path);
 	if (r == -EBADMSG) { /* the next run quarantines it and holds the secret */
 		add(o, "outcome", jstr("damaged"));
-		add(o, "holding", jstr("the state file is damaged: nothing is sent until the "
-				       "keytab or password file changes"));
+		add(o, "holding",
+		    jstr("the state file is damaged: nothing is sent until the "
+			 "keytab or password file changes"));
 		return o;
 	}
 	if (r < 0) {
@@ -220,9 +222,10 @@ static struct json_object *account_json(struct daemon *d, const char *name, time
 	const struct config_account *acct = config_find_account(d->cfg, name);
 	if (!acct)
 		return o;
-	add(o, "kind", jstr(acct->kind == ACCOUNT_KEYTAB	   ? "keytab"
-			    : acct->kind == ACCOUNT_PASSWORD ? "password-file"
-							     : "local"));
+	add(o, "kind",
+	    jstr(acct->kind == ACCOUNT_KEYTAB     ? "keytab"
+		 : acct->kind == ACCOUNT_PASSWORD ? "password-file"
+						  : "local"));
 	add(o, "principal", jstr(acct->principal));
 	add(o, "local_user", jstr(acct->local_user));
 	if (acct->kind != ACCOUNT_LOCAL)
@@ -240,24 +243,28 @@ static struct json_object *cmd_explain(struct daemon *d, const struct advert *a,
 	add(e, "reason", jstr(dec.reason));
 	add(e, "occurrence", jtime(dec.occurrence));
 	add(e, "when", jtime(dec.when));
-	add(e, "splay", json_object_new_int64(schedule_splay(d->host, a->id,
-								 (uint32_t)d->cfg->splay)));
+	add(e, "splay",
+	    json_object_new_int64(schedule_splay(d->host, a->id, (uint32_t)d->cfg->splay)));
 	struct json_object *sched = json_object_new_object();
-	add(sched, "start", a->schedule.has_start ? jtime(a->schedule.start) : jstr("as soon as possible"));
+	add(sched, "start",
+	    a->schedule.has_start ? jtime(a->schedule.start) : jstr("as soon as possible"));
 	add(sched, "expires", a->schedule.has_expires ? jtime(a->schedule.expires) : NULL);
 	add(sched, "recur", json_object_new_int(a->schedule.recur));
 	add(e, "schedule", sched);
 	add(e, "rerun", jstr(advert_rerun_name(a->rerun)));
 	struct json_object *last = json_object_new_array();
 	history_list(d->hist, a->id, 1, add_run, last);
-	add(e, "last_run", json_object_array_length(last) ? json_object_get(json_object_array_get_idx(last, 0)) : NULL);
+	add(e, "last_run",
+	    json_object_array_length(last) ? json_object_get(json_object_array_get_idx(last, 0))
+					   : NULL);
 	json_object_put(last);
 	if (a->program.depends_on) {
 		struct json_object *dep = json_object_new_object();
 		const struct schedule_history *h = history_summary(d->hist, a->program.depends_on);
 		add(dep, "id", jstr(a->program.depends_on));
 		add(dep, "ever_succeeded", json_object_new_boolean(h->ever_succeeded));
-		add(dep, "last_result", h->ever_started ? jstr(run_result_name(h->last_result)) : NULL);
+		add(dep, "last_result",
+		    h->ever_started ? jstr(run_result_name(h->last_result)) : NULL);
 		add(e, "dependency", dep);
 	}
 	struct json_object *req = json_object_new_object();
@@ -281,7 +288,8 @@ static struct json_object *cmd_explain(struct daemon *d, const struct advert *a,
 	struct json_object *servers = json_object_new_array();
 	for (size_t i = 0; i < d->cfg->directory.n_servers; i++)
 		json_object_array_add(servers, jstr(d->cfg->directory.servers[i].host));
-	add(dc, "servers", d->cfg->directory.n_servers ? servers : (json_object_put(servers), jstr("DNS SRV")));
+	add(dc, "servers",
+	    d->cfg->directory.n_servers ? servers : (json_object_put(servers), jstr("DNS SRV")));
 	add(e, "dc", dc);
 	add(o, "explain", e);
 	return o;
@@ -297,7 +305,8 @@ static struct json_object *cmd_history(struct daemon *d, char **argv, int argc)
 			char *end;
 			n = strtol(argv[++i], &end, 10);
 			if (*end || n < 1 || n > 100000)
-				return control_error(CONTROL_USAGE, "-n takes a number from 1 to 100000");
+				return control_error(CONTROL_USAGE,
+						     "-n takes a number from 1 to 100000");
 		} else if (!id) {
 			id = argv[i];
 		} else {
@@ -359,8 +368,8 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 		if (daemon_run_of(d, a->id))
 			return control_error(CONTROL_REFUSED, "\"%s\" is already running", a->id);
 		if (!a->enabled)
-			return control_error(CONTROL_REFUSED, "\"%s\" is disabled (enabled = false)",
-					     a->id);
+			return control_error(CONTROL_REFUSED,
+					     "\"%s\" is disabled (enabled = false)", a->id);
 		if (d->stopping)
 			return control_error(CONTROL_REFUSED, "advertd is stopping");
 		if (daemon_force_run(d, a->id) < 0)
@@ -370,6 +379,5 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 		return o;
 	}
 	(void)perm;
-	return control_error(CONTROL_USAGE, "unknown command \"%s\"",
-			     control_excerpt(cmd, ex));
+	return control_error(CONTROL_USAGE, "unknown command \"%s\"", control_excerpt(cmd, ex));
 }

@@ -25,7 +25,7 @@
 #include "control.h"
 
 #define CLIENT_IDLE_MS 5000
-#define MAX_ARGS 16
+#define MAX_ARGS       16
 #define ERROR_TEXT_MAX 511 /* bytes of an error reply's text */
 
 struct client {
@@ -74,7 +74,7 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
 static struct json_object *json_string_len(const char *s, size_t len)
 {
 	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
-	char *buf = malloc(3 * len + 1);		 /* every byte replaced, at worst */
+	char *buf = malloc(3 * len + 1);                  /* every byte replaced, at worst */
 	if (!buf)
 		return NULL;
 	size_t o = 0;
@@ -122,9 +122,10 @@ struct json_object *control_error(enum control_code code, const char *fmt, ...)
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "code", json_object_new_int(code));
-	json_object_object_add(o, "error",
-			       k < 0 ? json_object_new_string("out of memory")
-				     : json_string_len(text, utf8_cut(text, (size_t)k, ERROR_TEXT_MAX)));
+	json_object_object_add(
+		o, "error",
+		k < 0 ? json_object_new_string("out of memory")
+		      : json_string_len(text, utf8_cut(text, (size_t)k, ERROR_TEXT_MAX)));
 	free(text);
 	return o;
 }
@@ -147,8 +148,9 @@ int control_open(const char *path, const char *admin_group, struct control **ret
 			c->admin_gid = g->gr_gid;
 			c->has_admin_gid = true;
 		} else {
-			log_warning("admin_group \"%s\" does not exist: only root may use advertctl",
-				    admin_group);
+			log_warning(
+				"admin_group \"%s\" does not exist: only root may use advertctl",
+				admin_group);
 		}
 	}
 	char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
@@ -190,7 +192,8 @@ size_t control_pollfds(const struct control *c, struct pollfd *fds, size_t max)
 	if (n < max)
 		fds[n++] = (struct pollfd){ c->fd, POLLIN, 0 };
 	for (size_t i = 0; i < c->n_clients && n < max; i++)
-		fds[n++] = (struct pollfd){ c->clients[i].fd, c->clients[i].out ? POLLOUT : POLLIN, 0 };
+		fds[n++] = (struct pollfd){ c->clients[i].fd, c->clients[i].out ? POLLOUT : POLLIN,
+					    0 };
 	return n;
 }
 
@@ -245,15 +248,14 @@ static const struct {
 	const char *name;
 	enum control_perm needs;
 } commands[] = {
-	{ "list", CONTROL_PERM_READ },	  { "status", CONTROL_PERM_READ },
-	{ "explain", CONTROL_PERM_READ }, { "history", CONTROL_PERM_READ },
-	{ "identity", CONTROL_PERM_READ }, { "ping", CONTROL_PERM_READ },
-	{ "run", CONTROL_PERM_ADMIN },	  { "reload", CONTROL_PERM_ADMIN },
+	{ "list", CONTROL_PERM_READ },          { "status", CONTROL_PERM_READ },
+	{ "explain", CONTROL_PERM_READ },       { "history", CONTROL_PERM_READ },
+	{ "identity", CONTROL_PERM_READ },      { "ping", CONTROL_PERM_READ },
+	{ "run", CONTROL_PERM_ADMIN },          { "reload", CONTROL_PERM_ADMIN },
 	{ "clear-damage", CONTROL_PERM_ADMIN },
 };
 
-static struct json_object *handle_request(struct client *cl, char *line, control_fn fn,
-					  void *data)
+static struct json_object *handle_request(struct client *cl, char *line, control_fn fn, void *data)
 {
 	char *argv[MAX_ARGS + 1];
 	int argc = 0;
@@ -263,7 +265,8 @@ static struct json_object *handle_request(struct client *cl, char *line, control
 			return control_error(CONTROL_USAGE, "too many arguments");
 		for (const char *p = t; *p; p++)
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
-				return control_error(CONTROL_USAGE, "control characters in the request");
+				return control_error(CONTROL_USAGE,
+						     "control characters in the request");
 		argv[argc++] = t;
 	}
 	argv[argc] = NULL;
@@ -273,8 +276,8 @@ static struct json_object *handle_request(struct client *cl, char *line, control
 		if (strcmp(commands[i].name, argv[0]) != 0)
 			continue;
 		if (cl->perm < commands[i].needs)
-			return control_error(CONTROL_DENIED,
-					     "permission denied: \"%s\" is for %s", argv[0],
+			return control_error(CONTROL_DENIED, "permission denied: \"%s\" is for %s",
+					     argv[0],
 					     commands[i].needs == CONTROL_PERM_ADMIN
 						     ? "root"
 						     : "root and the admin group");
@@ -343,7 +346,8 @@ void control_dispatch(struct control *c, const struct pollfd *fds, size_t n, con
 			if (cl->fd != fds[j].fd)
 				continue;
 			if (cl->out && (fds[j].revents & (POLLOUT | POLLERR | POLLHUP))) {
-				ssize_t k = write(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off);
+				ssize_t k = write(cl->fd, cl->out + cl->out_off,
+						  cl->out_len - cl->out_off);
 				if (k > 0)
 					cl->out_off += (size_t)k;
 				if (k < 0 && errno != EAGAIN && errno != EINTR)

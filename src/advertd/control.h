@@ -19,8 +19,8 @@ enum control_perm {
 };
 
 #define CONTROL_CLIENTS_MAX 64
-#define CONTROL_ROOT_SLOTS 8 /* of CONTROL_CLIENTS_MAX, kept for root */
-#define CONTROL_UID_SLOTS 16 /* the most any one uid but root may hold at once */
+#define CONTROL_ROOT_SLOTS  8  /* of CONTROL_CLIENTS_MAX, kept for root */
+#define CONTROL_UID_SLOTS   16 /* the most any one uid but root may hold at once */
 
 /* Handles one parsed request; returns the reply (the caller frees it). perm is what the
  * peer may do; the table of which command needs what lives in control.c. */
@@ -54,7 +54,7 @@ struct json_object *control_json_string(const char *s);
 
 /* An excerpt of s for a message: at most CONTROL_EXCERPT_MAX bytes, cut at a character
  * boundary and then ending in "...", written to buf. Returns buf. */
-#define CONTROL_EXCERPT_MAX 64
+#define CONTROL_EXCERPT_MAX  64
 #define CONTROL_EXCERPT_SIZE (CONTROL_EXCERPT_MAX + 4)
 const char *control_excerpt(const char *s, char buf[static CONTROL_EXCERPT_SIZE])
 	__attribute__((nonnull));

@@ -18,16 +18,16 @@
 /* What the daemon remembers about one advertisement between scans. */
 struct advert_state {
 	char *id;
-	time_t retry_at;	      /* after a failure to prepare: not before */
-	time_t first_seen;	      /* an as-soon-as-possible run's splay counts from here */
-	bool decided;		      /* the last decision stands until recheck_at */
+	time_t retry_at;   /* after a failure to prepare: not before */
+	time_t first_seen; /* an as-soon-as-possible run's splay counts from here */
+	bool decided;      /* the last decision stands until recheck_at */
 	time_t recheck_at;
-	time_t due_at;		      /* nonzero: it was due (its occurrence) */
-	enum schedule_verdict shown;  /* the last verdict reported, to report changes once */
+	time_t due_at;               /* nonzero: it was due (its occurrence) */
+	enum schedule_verdict shown; /* the last verdict reported, to report changes once */
 	bool has_shown;
-	bool seen;		      /* still in the catalog after this reload */
-	char *signature;	      /* file:line + a cheap digest, for "received" */
-	const struct advert *last;    /* in the current catalog: unchanged while it is */
+	bool seen;                 /* still in the catalog after this reload */
+	char *signature;           /* file:line + a cheap digest, for "received" */
+	const struct advert *last; /* in the current catalog: unchanged while it is */
 };
 
 struct active_run {

@@ -39,8 +39,8 @@
 #include "run.h"
 
 #define STATUS_QUEUE_MAX 4096
-#define MAX_FIELDS 16
-#define TIME_T_MAX ((time_t)INT64_MAX)
+#define MAX_FIELDS       16
+#define TIME_T_MAX       ((time_t)INT64_MAX)
 
 static void undecide(struct daemon *d, const char *advert_id);
 
@@ -148,7 +148,8 @@ static void report_problems(struct daemon *d, const struct diag_list *diags)
 		if (asprintf(&text, "%s:%d:%s", g->file ? g->file : "", g->line, g->msg) < 0)
 			continue;
 		if (!already_reported(d, text)) {
-			struct status_field f[] = { { "file", g->file }, { "line", g->line ? line : NULL },
+			struct status_field f[] = { { "file", g->file },
+						    { "line", g->line ? line : NULL },
 						    { "reason", g->msg } };
 			emit(d, STATUS_FILE_REJECTED, f, 3);
 			log_warning("%s:%d: %s", g->file ? g->file : "?", g->line, g->msg);
@@ -211,7 +212,8 @@ static void save_received(struct daemon *d)
 	int dfd = open(d->cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		if (textrec_atomic_replace(dfd, "received", buf, len, 0600) < 0)
-			log_debug("cannot record announced advertisements in %s", d->cfg->state_dir);
+			log_debug("cannot record announced advertisements in %s",
+				  d->cfg->state_dir);
 		close(dfd);
 	}
 	free(buf);
@@ -305,8 +307,10 @@ static void load_catalog(struct daemon *d)
 		if (!st->seen)
 			st->last = NULL; /* its object is freed with the old catalog */
 		if (!st->seen && st->signature) {
-			struct status_field f[] = { { "advert", st->id },
-						    { "reason", "no longer in any valid advertisement file" } };
+			struct status_field f[] = {
+				{ "advert", st->id },
+				{ "reason", "no longer in any valid advertisement file" }
+			};
 			emit(d, STATUS_ADVERT_WITHDRAWN, f, 2);
 			free(st->signature);
 			st->signature = NULL;
@@ -350,8 +354,10 @@ static void start_run(struct daemon *d, const struct advert *a)
 	if (pid == 0) {
 		/* The run keeps its two pipes and stdio; nothing else of the daemon's (the
 		 * history's lock, the status socket, the signalfd) may outlive it. */
-		int evw = fcntl(ev[1], F_DUPFD_CLOEXEC, 64), gor = fcntl(go[0], F_DUPFD_CLOEXEC, 64);
-		if (evw < 0 || gor < 0 || dup3(evw, 3, O_CLOEXEC) < 0 || dup3(gor, 4, O_CLOEXEC) < 0)
+		int evw = fcntl(ev[1], F_DUPFD_CLOEXEC, 64),
+		    gor = fcntl(go[0], F_DUPFD_CLOEXEC, 64);
+		if (evw < 0 || gor < 0 || dup3(evw, 3, O_CLOEXEC) < 0 ||
+		    dup3(gor, 4, O_CLOEXEC) < 0)
 			_exit(1);
 		close_range(5, ~0U, 0);
 		/* If the daemon dies, the run stops its program and ends. */
@@ -401,7 +407,8 @@ static void finish_run(struct daemon *d, struct active_run *r, enum run_result r
 	if (e < 0) {
 		/* The start is on disk; reconciliation at the next start-up will end it as
 		 * interrupted. Say so now. */
-		struct status_field f[] = { { "advert", r->advert_id }, { "run", r->run_id },
+		struct status_field f[] = { { "advert", r->advert_id },
+					    { "run", r->run_id },
 					    { "reason", strerror(-e) } };
 		emit(d, STATUS_HISTORY_FAILED, f, 3);
 	}
@@ -430,12 +437,9 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 		snprintf(r->dc, sizeof(r->dc), "%s", ev->dc);
 
 	struct status_field base[] = {
-		{ "advert", r->advert_id },
-		{ "package", r->package_id },
-		{ "program", r->program },
-		{ "run", r->run_id[0] ? r->run_id : NULL },
-		{ "account", r->account },
-		{ "dc", r->dc[0] ? r->dc : NULL },
+		{ "advert", r->advert_id }, { "package", r->package_id },
+		{ "program", r->program },  { "run", r->run_id[0] ? r->run_id : NULL },
+		{ "account", r->account },  { "dc", r->dc[0] ? r->dc : NULL },
 	};
 	struct status_field f[MAX_FIELDS];
 	size_t n = sizeof(base) / sizeof(base[0]);
@@ -463,7 +467,8 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 		break;
 	case RUN_EV_REJECTED:
 		f[n++] = (struct status_field){ "reason", ev->reason };
-		emit(d, ev->platform ? STATUS_PLATFORM_REJECTED : STATUS_REQUIREMENTS_NOT_MET, f, n);
+		emit(d, ev->platform ? STATUS_PLATFORM_REJECTED : STATUS_REQUIREMENTS_NOT_MET, f,
+		     n);
 		retry_later(d, r->advert_id);
 		d->failed++;
 		break;
@@ -550,10 +555,13 @@ static void read_events(struct daemon *d, struct active_run *r)
 		if (r->program_pid > 0 &&
 		    runner_signal(r->program_pid, getpid(), SIGKILL, true) == -ESRCH)
 			runner_signal(r->program_pid, r->pid, SIGKILL, true);
-		struct status_field f[] = { { "advert", r->advert_id }, { "run", r->run_id },
-					    { "reason", "the run process ended without a result" } };
+		struct status_field f[] = { { "advert", r->advert_id },
+					    { "run", r->run_id },
+					    { "reason",
+					      "the run process ended without a result" } };
 		emit(d, STATUS_INTERRUPTED, f, 3);
-		finish_run(d, r, RUN_INTERRUPTED, -1, 0, -1, "the run process ended without a result");
+		finish_run(d, r, RUN_INTERRUPTED, -1, 0, -1,
+			   "the run process ended without a result");
 		d->failed++;
 	}
 }
@@ -733,7 +741,8 @@ static time_t schedule_pass(struct daemon *d, bool *any_due)
 		}
 		if (dec.verdict != SCHED_RUNNING)
 			report_verdict(d, st, a, &dec);
-		if ((dec.verdict == SCHED_WAIT || dec.verdict == SCHED_WILL_NOT_RERUN) && dec.when > now)
+		if ((dec.verdict == SCHED_WAIT || dec.verdict == SCHED_WILL_NOT_RERUN) &&
+		    dec.when > now)
 			st->recheck_at = dec.when;
 		else if (a->schedule.has_expires && a->schedule.expires > now)
 			st->recheck_at = a->schedule.expires;
@@ -789,8 +798,9 @@ static void on_interrupted(void *data, const struct history_run *run)
 	struct status_field f[] = { { "advert", run->advert_id },
 				    { "run", run->run_id },
 				    { "account", run->account[0] ? run->account : NULL },
-				    { "reason", run->other_boot ? "the machine restarted during the run"
-							        : "advertd stopped during the run" } };
+				    { "reason", run->other_boot
+							? "the machine restarted during the run"
+							: "advertd stopped during the run" } };
 	emit(d, STATUS_INTERRUPTED, f, 4);
 }
 
@@ -904,8 +914,8 @@ static int setup(struct daemon *d)
 	size_t errors = diag_count(&diags, DIAG_ERROR);
 	diag_clear(&diags);
 	if (r < 0 || errors)
-		return log_internal(LOG_ERR, 0, "%s has errors: not starting",
-				    d->opt->config_path) ?: -EINVAL;
+		return log_internal(LOG_ERR, 0, "%s has errors: not starting", d->opt->config_path)
+			       ?: -EINVAL;
 
 	d->lock_fd = single_instance(d->cfg->control_socket);
 	if (d->lock_fd < 0)
@@ -926,8 +936,9 @@ static int setup(struct daemon *d)
 	struct history_stats hs;
 	history_get_stats(d->hist, &hs);
 	if (hs.write_error)
-		log_error_errno(hs.write_error,
-				"the run history cannot be written: no program will run until it can");
+		log_error_errno(
+			hs.write_error,
+			"the run history cannot be written: no program will run until it can");
 	if (hs.skipped)
 		log_warning("the run history had %zu damaged record(s), skipped", hs.skipped);
 	r = history_reconcile(d->hist, time(NULL), on_interrupted, d);
@@ -992,7 +1003,9 @@ static void handle_signals(struct daemon *d)
 			if (!d->stopping) {
 				log_info("stopping: no new runs; running programs get %d s",
 					 d->cfg->kill_grace);
-				struct status_field f[] = { { "signal", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM" } };
+				struct status_field f[] = {
+					{ "signal", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM" }
+				};
 				emit(d, STATUS_DAEMON_STOPPING, f, 1);
 			}
 			if (!d->stopping)

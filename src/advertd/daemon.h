@@ -8,7 +8,7 @@
 
 struct daemon_options {
 	const char *config_path;
-	bool once;	 /* run what is due now, wait for it, exit */
+	bool once;       /* run what is due now, wait for it, exit */
 	bool foreground; /* log to stderr */
 };
 

@@ -174,7 +174,8 @@ int main(int argc, char **argv)
 
 	if (!once && !foreground && daemonize() < 0)
 		return 1;
-	struct daemon_options opt = { .config_path = config_path, .once = once,
+	struct daemon_options opt = { .config_path = config_path,
+				      .once = once,
 				      .foreground = foreground || once };
 	return daemon_main(&opt);
 }

@@ -97,9 +97,10 @@ static int write_ccache(const struct identity *id, uid_t uid, gid_t gid)
 	char name[96];
 	snprintf(name, sizeof(name), "FILE:%s", ccache_path);
 	int r = krb5_cc_resolve(k, name, &fcc) || krb5_cc_get_principal(k, id->ccache, &princ) ||
-			krb5_cc_initialize(k, fcc, princ) || krb5_cc_copy_creds(k, id->ccache, fcc)
-		? -EIO
-		: 0;
+				krb5_cc_initialize(k, fcc, princ) ||
+				krb5_cc_copy_creds(k, id->ccache, fcc)
+			? -EIO
+			: 0;
 	if (princ)
 		krb5_free_principal(k, princ);
 	if (fcc)
@@ -327,8 +328,8 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 			char *why = NULL;
 			if (trust_check(paths[i], i < 2 ? TRUST_DIRECTORY : TRUST_FILE, &why) < 0)
-				fail(RUN_EV_PREPARE_FAILED, account,
-				     "refusing to run as root: %s", why ? why : paths[i]);
+				fail(RUN_EV_PREPARE_FAILED, account, "refusing to run as root: %s",
+				     why ? why : paths[i]);
 			free(why);
 		}
 	}
@@ -361,15 +362,17 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 	stop_if_requested(); /* the guard has recorded whatever the KDC said */
 	const char *run_id = await_go(go_fd, account);
 	bool as_root = strcmp(account, "system") == 0;
-	if (id->ccache && (r = write_ccache(id, as_root ? 0 : id->uid, as_root ? 0 : id->gid)) < 0) {
+	if (id->ccache &&
+	    (r = write_ccache(id, as_root ? 0 : id->uid, as_root ? 0 : id->gid)) < 0) {
 		remove_ccache();
 		fail(RUN_EV_PREPARE_FAILED, account, "cannot write the program's ticket cache: %s",
 		     strerror(-r));
 	}
 
 	char *log_path = NULL, *log_sub = NULL;
-	if (make_dir(cfg->log_dir, 0750) < 0 || asprintf(&log_sub, "%s/%s", cfg->log_dir, a->id) < 0 ||
-	    make_dir(log_sub, 0750) < 0 || asprintf(&log_path, "%s/%s.log", log_sub, run_id) < 0) {
+	if (make_dir(cfg->log_dir, 0750) < 0 ||
+	    asprintf(&log_sub, "%s/%s", cfg->log_dir, a->id) < 0 || make_dir(log_sub, 0750) < 0 ||
+	    asprintf(&log_path, "%s/%s.log", log_sub, run_id) < 0) {
 		remove_ccache();
 		fail(RUN_EV_PREPARE_FAILED, account, "cannot create the log directory under %s: %s",
 		     cfg->log_dir, strerror(errno));

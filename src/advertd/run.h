@@ -10,14 +10,14 @@
 #include "advert/runner.h"
 
 enum run_event_type {
-	RUN_EV_FAILOVER = 1, /* a DC did not answer; the run moved on (dc = the silent one) */
-	RUN_EV_GUARD,	     /* the lockout guard held: nothing was sent */
+	RUN_EV_FAILOVER = 1,   /* a DC did not answer; the run moved on (dc = the silent one) */
+	RUN_EV_GUARD,          /* the lockout guard held: nothing was sent */
 	RUN_EV_PREPARE_FAILED, /* identity, path or set-up: the program did not start */
-	RUN_EV_REJECTED,     /* requirements: platform (10018) or free space */
-	RUN_EV_READY,	     /* identity in hand: may the program start? (the daemon
+	RUN_EV_REJECTED,       /* requirements: platform (10018) or free space */
+	RUN_EV_READY,          /* identity in hand: may the program start? (the daemon
 			      * records the run durably first, then answers) */
-	RUN_EV_STARTED,	     /* the program was exec'd */
-	RUN_EV_FINISHED,     /* how it ended */
+	RUN_EV_STARTED,        /* the program was exec'd */
+	RUN_EV_FINISHED,       /* how it ended */
 };
 
 struct run_event {

@@ -68,7 +68,8 @@ static int run_child(const struct config *cfg, const char *account)
 		printf("failed     %s: %s\n", identity_stage_name(rep.stage), rep.message);
 		if (rep.stage == IDENTITY_STAGE_GUARD && rep.verdict == LOCKOUT_HOLD_BACKOFF) {
 			char until[RFC3339_BUFSIZE];
-			printf("held until %s\n", rfc3339_format(rep.hold_until, until, sizeof(until)));
+			printf("held until %s\n",
+			       rfc3339_format(rep.hold_until, until, sizeof(until)));
 		}
 		print_guard(&rep.guard);
 		if (rep.kdc_requests)

@@ -7,7 +7,7 @@
 /* Exit statuses of advertd --test-identity, documented in advertd(8). */
 enum {
 	TESTID_OK = 0,
-	TESTID_CONFIG = 1,  /* the configuration is broken or names no such account */
+	TESTID_CONFIG = 1, /* the configuration is broken or names no such account */
 	TESTID_USAGE = 2,
 	TESTID_GUARD = 3,   /* the lockout guard held: nothing was sent */
 	TESTID_REFUSED = 4, /* the KDC refused the account */

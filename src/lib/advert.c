@@ -10,8 +10,7 @@
 #include "advert/advert.h"
 #include "advert/cfgread.h"
 
-static const char *const rerun_names[] = { "never", "always", "if-failed", "if-succeeded",
-					   NULL };
+static const char *const rerun_names[] = { "never", "always", "if-failed", "if-succeeded", NULL };
 
 const char *advert_rerun_name(enum advert_rerun r)
 {
@@ -135,10 +134,11 @@ static void read_environment(struct cfgread *c, const config_setting_t *prog, st
 			continue;
 		}
 		if (strncmp(name, "ADVERT_", 7) == 0 || strcmp(name, "KRB5CCNAME") == 0) {
-			cfgread_error(c, e,
-				      "\"program.environment.%s\": %s is set by advertd for each run "
-				      "and cannot be overridden",
-				      name, name);
+			cfgread_error(
+				c, e,
+				"\"program.environment.%s\": %s is set by advertd for each run "
+				"and cannot be overridden",
+				name, name);
 			continue;
 		}
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
@@ -155,8 +155,7 @@ static void read_environment(struct cfgread *c, const config_setting_t *prog, st
 	a->program.environment = env;
 }
 
-static void read_requirements(struct cfgread *c, const config_setting_t *prog,
-			      struct advert *a)
+static void read_requirements(struct cfgread *c, const config_setting_t *prog, struct advert *a)
 {
 	static const char *const keys[] = { "platforms", "min_free_mb", NULL };
 	config_setting_t *g;
@@ -178,18 +177,19 @@ static void read_codes(struct cfgread *c, const config_setting_t *prog, const ch
 		return;
 	for (size_t i = 0; i < *n; i++)
 		if ((*codes)[i] > 255)
-			cfgread_warning(c, config_setting_get_member(prog, key),
-					"\"program.%s\" lists %d, which no program can exit with on "
-					"Linux (exit codes are 0 to 255): it will never match",
-					key, (*codes)[i]);
+			cfgread_warning(
+				c, config_setting_get_member(prog, key),
+				"\"program.%s\" lists %d, which no program can exit with on "
+				"Linux (exit codes are 0 to 255): it will never match",
+				key, (*codes)[i]);
 }
 
 static void read_program(struct cfgread *c, const config_setting_t *ad, struct advert *a)
 {
-	static const char *const keys[] = { "name",	     "command",	      "working_dir",
-					    "run_as",	     "max_runtime",   "success_codes",
-					    "reboot_codes",  "environment",   "requirements",
-					    "depends_on",    NULL };
+	static const char *const keys[] = { "name",         "command",     "working_dir",
+					    "run_as",       "max_runtime", "success_codes",
+					    "reboot_codes", "environment", "requirements",
+					    "depends_on",   NULL };
 	config_setting_t *g;
 	if (cfgread_group(c, ad, "", "program", true, false, &g) != CFG_OK)
 		return;
@@ -250,9 +250,10 @@ static void read_schedule(struct cfgread *c, const config_setting_t *ad, struct 
 	long long recur = 0;
 	if (cfgread_int(c, g, "schedule", "recur", false, 0, 366LL * 86400, &recur) == CFG_OK &&
 	    recur > 0 && recur < 60)
-		cfgread_error(c, config_setting_get_member(g, "recur"),
-			      "\"schedule.recur\" is %lld, expected 0 (once) or at least 60 seconds",
-			      recur);
+		cfgread_error(
+			c, config_setting_get_member(g, "recur"),
+			"\"schedule.recur\" is %lld, expected 0 (once) or at least 60 seconds",
+			recur);
 	a->schedule.recur = (int)recur;
 	if (a->schedule.has_start && a->schedule.has_expires &&
 	    a->schedule.expires <= a->schedule.start)
@@ -272,10 +273,11 @@ static void read_rerun(struct cfgread *c, const config_setting_t *ad, struct adv
 	if (rerun_names[i])
 		a->rerun = (enum advert_rerun)i;
 	else
-		cfgread_error(c, config_setting_get_member(ad, "rerun"),
-			      "\"rerun\" is \"%s\", expected \"never\", \"always\", \"if-failed\" or "
-			      "\"if-succeeded\"",
-			      rerun);
+		cfgread_error(
+			c, config_setting_get_member(ad, "rerun"),
+			"\"rerun\" is \"%s\", expected \"never\", \"always\", \"if-failed\" or "
+			"\"if-succeeded\"",
+			rerun);
 	free(rerun);
 }
 
@@ -330,8 +332,7 @@ static int append(struct advert ***items, size_t *n, struct advert *a)
 	return 0;
 }
 
-int advert_parse_file(const char *path, struct advert ***items, size_t *n,
-		      struct diag_list *diags)
+int advert_parse_file(const char *path, struct advert ***items, size_t *n, struct diag_list *diags)
 {
 	struct cfgread c = { .diags = diags, .file = path };
 	config_t lc;
@@ -351,8 +352,8 @@ int advert_parse_file(const char *path, struct advert ***items, size_t *n,
 	if (len == 0)
 		cfgread_warning(&c, list, "the file defines no advertisement");
 	for (int i = 0; i < len; i++) {
-		struct advert *a = parse_one(&c, config_setting_get_elem(list, (unsigned)i),
-					     (size_t)i);
+		struct advert *a =
+			parse_one(&c, config_setting_get_elem(list, (unsigned)i), (size_t)i);
 		if (a && append(items, n, a) < 0) {
 			advert_free(a);
 			r = -ENOMEM;

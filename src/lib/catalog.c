@@ -225,9 +225,13 @@ static int parse(struct loader *ld, const char *path, const struct stat *st,
 		free(copy);
 		return -ENOMEM;
 	}
-	*f = (struct catalog_file){ .refs = 1, .path = copy, .dev = st->st_dev,
-				    .ino = st->st_ino, .size = st->st_size,
-				    .mtim = st->st_mtim, .ctim = st->st_ctim };
+	*f = (struct catalog_file){ .refs = 1,
+				    .path = copy,
+				    .dev = st->st_dev,
+				    .ino = st->st_ino,
+				    .size = st->st_size,
+				    .mtim = st->st_mtim,
+				    .ctim = st->st_ctim };
 	int r = advert_parse_file(path, &f->ads, &f->n_ads, &f->diags);
 	if (r == -ENOMEM) {
 		file_unref(f);
@@ -255,7 +259,10 @@ static int load_file(struct loader *ld, const char *path, const char *real_hint)
 	if (r < 0) {
 		ld->stats.files_refused++;
 		r = diag_error(ld->diags, path, 0, "refusing advertisement file: %s",
-			       why ? why : strerror(-r)) < 0 || r == -ENOMEM ? -ENOMEM : 0;
+			       why ? why : strerror(-r)) < 0 ||
+				    r == -ENOMEM
+			    ? -ENOMEM
+			    : 0;
 		free(why);
 		return r;
 	}
@@ -276,7 +283,9 @@ static int load_file(struct loader *ld, const char *path, const char *real_hint)
 	else if (stat(path, &st) < 0) {
 		ld->stats.files_refused++;
 		return diag_error(ld->diags, path, 0, "cannot read the file: %s", strerror(errno)) <
-			       0 ? -ENOMEM : 0;
+				       0
+			       ? -ENOMEM
+			       : 0;
 	}
 	if (grow(&cat->parsed, &ld->cap_parsed, cat->n_parsed, 1, sizeof(*cat->parsed)) < 0)
 		return -ENOMEM;
@@ -315,7 +324,10 @@ static int load_directory(struct loader *ld, const char *dir)
 	int r = trust_check(dir, TRUST_DIRECTORY, &why);
 	if (r < 0) {
 		r = diag_error(ld->diags, dir, 0, "refusing advertisement directory: %s",
-			       why ? why : strerror(-r)) < 0 || r == -ENOMEM ? -ENOMEM : 0;
+			       why ? why : strerror(-r)) < 0 ||
+				    r == -ENOMEM
+			    ? -ENOMEM
+			    : 0;
 		free(why);
 		return r;
 	}
@@ -323,7 +335,9 @@ static int load_directory(struct loader *ld, const char *dir)
 	DIR *d = realdir ? opendir(dir) : NULL;
 	if (!d) {
 		r = diag_error(ld->diags, dir, 0, "cannot read the directory: %s",
-			       strerror(errno)) < 0 ? -ENOMEM : 0;
+			       strerror(errno)) < 0
+			    ? -ENOMEM
+			    : 0;
 		free(realdir);
 		return r;
 	}
@@ -410,8 +424,8 @@ static bool account_exists(const struct catalog_accounts *acc, const char *name)
 	return false;
 }
 
-static int check_run_as(const struct catalog *cat, const struct catalog_accounts *acc,
-			bool *keep, struct diag_list *diags)
+static int check_run_as(const struct catalog *cat, const struct catalog_accounts *acc, bool *keep,
+			struct diag_list *diags)
 {
 	for (size_t i = 0; i < cat->n; i++) {
 		const struct advert *a = cat->items[i];
@@ -567,7 +581,9 @@ static int validate(struct catalog *cat, const struct catalog_accounts *acc,
 		keep[idx[k].pos] = false;
 		r = diag_error(diags, a->file, a->line,
 			       "advertisement id \"%s\" is already defined at %s:%d", a->id,
-			       f->file, f->line) < 0 ? -ENOMEM : 0;
+			       f->file, f->line) < 0
+			    ? -ENOMEM
+			    : 0;
 	}
 	if (r == 0)
 		r = check_run_as(cat, acc, keep, diags);
@@ -612,8 +628,10 @@ static int gather(struct loader *ld, const char *const *paths, size_t n_paths)
 	for (size_t i = 0; r == 0 && i < n_paths; i++) {
 		struct stat st;
 		if (stat(paths[i], &st) < 0)
-			r = diag_warning(ld->diags, paths[i], 0, "advertisement path is missing: %s",
-					 strerror(errno)) < 0 ? -ENOMEM : 0;
+			r = diag_warning(ld->diags, paths[i], 0,
+					 "advertisement path is missing: %s", strerror(errno)) < 0
+				    ? -ENOMEM
+				    : 0;
 		else if (S_ISDIR(st.st_mode))
 			r = load_directory(ld, paths[i]);
 		else
@@ -661,9 +679,8 @@ int catalog_reload(const struct catalog *old, const char *const *paths, size_t n
 	return 0;
 }
 
-int catalog_load(const char *const *paths, size_t n_paths,
-		 const struct catalog_accounts *accounts, struct catalog **ret,
-		 struct diag_list *diags)
+int catalog_load(const char *const *paths, size_t n_paths, const struct catalog_accounts *accounts,
+		 struct catalog **ret, struct diag_list *diags)
 {
 	return catalog_reload(NULL, paths, n_paths, accounts, ret, diags, NULL);
 }

@@ -109,8 +109,8 @@ static const char *dot(const char *prefix)
 	return prefix[0] ? "." : "";
 }
 
-size_t cfgread_unknown_keys(struct cfgread *c, const config_setting_t *group,
-			    const char *prefix, const char *const *allowed)
+size_t cfgread_unknown_keys(struct cfgread *c, const config_setting_t *group, const char *prefix,
+			    const char *const *allowed)
 {
 	size_t unknown = 0;
 	int n = config_setting_length(group);
@@ -191,14 +191,13 @@ static bool well_formed(struct cfgread *c, const config_setting_t *s, const char
 	size_t n = strlen(v), at = utf8_invalid_at(v, n);
 	if (at == n)
 		return true;
-	cfgread_error(c, s, "\"%s%s%s\" is not valid UTF-8 (byte %zu, 0x%02x)", prefix,
-		      dot(prefix), key, at + 1, (unsigned char)v[at]);
+	cfgread_error(c, s, "\"%s%s%s\" is not valid UTF-8 (byte %zu, 0x%02x)", prefix, dot(prefix),
+		      key, at + 1, (unsigned char)v[at]);
 	return false;
 }
 
 enum cfgread_result cfgread_string(struct cfgread *c, const config_setting_t *group,
-				   const char *prefix, const char *key, bool required,
-				   char **ret)
+				   const char *prefix, const char *key, bool required, char **ret)
 {
 	config_setting_t *s;
 	enum cfgread_result r = lookup(c, group, prefix, key, required, &s);
@@ -219,8 +218,8 @@ enum cfgread_result cfgread_string(struct cfgread *c, const config_setting_t *gr
 }
 
 enum cfgread_result cfgread_int(struct cfgread *c, const config_setting_t *group,
-				const char *prefix, const char *key, bool required,
-				long long min, long long max, long long *ret)
+				const char *prefix, const char *key, bool required, long long min,
+				long long max, long long *ret)
 {
 	config_setting_t *s;
 	enum cfgread_result r = lookup(c, group, prefix, key, required, &s);
@@ -253,8 +252,7 @@ enum cfgread_result cfgread_bool(struct cfgread *c, const config_setting_t *grou
 }
 
 enum cfgread_result cfgread_time(struct cfgread *c, const config_setting_t *group,
-				 const char *prefix, const char *key, bool required,
-				 time_t *ret)
+				 const char *prefix, const char *key, bool required, time_t *ret)
 {
 	config_setting_t *s;
 	enum cfgread_result r = lookup(c, group, prefix, key, required, &s);
@@ -315,7 +313,8 @@ enum cfgread_result cfgread_strv(struct cfgread *c, const config_setting_t *grou
 		const char *str = config_setting_get_string(e);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
 			cfgread_error(c, e, "\"%s%s%s\" element %zu must be a string, not %s",
-				      prefix, dot(prefix), key, i, type_name(config_setting_type(e)));
+				      prefix, dot(prefix), key, i,
+				      type_name(config_setting_type(e)));
 			goto fail;
 		}
 		if (str[0] == '\0') {
@@ -341,8 +340,8 @@ fail:
 }
 
 enum cfgread_result cfgread_intv(struct cfgread *c, const config_setting_t *group,
-				 const char *prefix, const char *key, bool required,
-				 long long min, long long max, int **ret, size_t *ret_n)
+				 const char *prefix, const char *key, bool required, long long min,
+				 long long max, int **ret, size_t *ret_n)
 {
 	config_setting_t *s;
 	enum cfgread_result r = lookup(c, group, prefix, key, required, &s);
@@ -475,7 +474,8 @@ int cfgread_load(struct cfgread *c, config_t *cfg, const char *path)
 			       path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	char *text = NULL;
 	if (r == 0 && (r = slurp(fd, &text)) < 0)
-		r = load_error(c, path, 0, r == -EINVAL ? -EINVAL : -EIO, "cannot read the file: %s",
+		r = load_error(c, path, 0, r == -EINVAL ? -EINVAL : -EIO,
+			       "cannot read the file: %s",
 			       r == -EINVAL ? "it holds a NUL byte" : strerror(-r));
 	close(fd);
 	if (r < 0)

@@ -21,8 +21,8 @@ static bool under_any(const char *file, const char *const *paths, size_t n)
 }
 
 /* Keeps only diagnostics about advertd.conf and the extra paths. */
-static void keep_relevant(struct diag_list *l, const char *config_path,
-			  const char *const *extra, size_t n_extra)
+static void keep_relevant(struct diag_list *l, const char *config_path, const char *const *extra,
+			  size_t n_extra)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < l->n; i++) {
@@ -82,8 +82,9 @@ void check_print_summary(const struct check_result *res, FILE *out)
 	if (cfg && res->n_extra == 0) {
 		fprintf(out, "configuration %s\n", cfg->file);
 		if (cfg->directory.realm)
-			fprintf(out, "  realm %s, schema %s, %zu server(s)%s\n", cfg->directory.realm,
-				config_schema_name(cfg->directory.schema), cfg->directory.n_servers,
+			fprintf(out, "  realm %s, schema %s, %zu server(s)%s\n",
+				cfg->directory.realm, config_schema_name(cfg->directory.schema),
+				cfg->directory.n_servers,
 				cfg->directory.n_servers ? "" : " (DNS SRV discovery)");
 		for (size_t i = 0; i < cfg->n_accounts; i++) {
 			const struct config_account *a = &cfg->accounts[i];

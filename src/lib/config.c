@@ -19,10 +19,10 @@ static const struct {
 	const char *name;
 	int value;
 } facilities[] = {
-	{ "auth", LOG_AUTH },	  { "authpriv", LOG_AUTHPRIV }, { "cron", LOG_CRON },
-	{ "daemon", LOG_DAEMON }, { "local0", LOG_LOCAL0 },	{ "local1", LOG_LOCAL1 },
-	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },	{ "local4", LOG_LOCAL4 },
-	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },	{ "local7", LOG_LOCAL7 },
+	{ "auth", LOG_AUTH },     { "authpriv", LOG_AUTHPRIV }, { "cron", LOG_CRON },
+	{ "daemon", LOG_DAEMON }, { "local0", LOG_LOCAL0 },     { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },     { "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },     { "local7", LOG_LOCAL7 },
 	{ "user", LOG_USER },
 };
 
@@ -70,9 +70,9 @@ struct config *config_new_default(void)
 	cfg->directory.max_id = INT32_MAX;
 	cfg->lockout.backoff = 1800;
 	cfg->lockout.reserve = 1;
-	if (!cfg->advertisements || !cfg->advertisements[0] || !cfg->state_dir ||
-	    !cfg->log_dir || !cfg->control_socket || !cfg->admin_group || !cfg->syslog.ident || !cfg->syslog.socket ||
-	    !cfg->client_token.keytab || !cfg->directory.site) {
+	if (!cfg->advertisements || !cfg->advertisements[0] || !cfg->state_dir || !cfg->log_dir ||
+	    !cfg->control_socket || !cfg->admin_group || !cfg->syslog.ident ||
+	    !cfg->syslog.socket || !cfg->client_token.keytab || !cfg->directory.site) {
 		config_free(cfg);
 		return NULL;
 	}
@@ -179,10 +179,11 @@ static void read_syslog(struct cfgread *c, const config_setting_t *root, struct 
 		if (i < n)
 			cfg->syslog.facility = facilities[i].value;
 		else
-			cfgread_error(c, config_setting_get_member(g, "facility"),
-				      "\"syslog.facility\" is \"%s\", expected one of daemon, user, "
-				      "auth, authpriv, cron, local0 … local7",
-				      fac);
+			cfgread_error(
+				c, config_setting_get_member(g, "facility"),
+				"\"syslog.facility\" is \"%s\", expected one of daemon, user, "
+				"auth, authpriv, cron, local0 … local7",
+				fac);
 		free(fac);
 	}
 	if (cfgread_string(c, g, "syslog", "ident", false, &cfg->syslog.ident) == CFG_OK &&
@@ -193,8 +194,7 @@ static void read_syslog(struct cfgread *c, const config_setting_t *root, struct 
 	socket_path_fits(c, g, "syslog", "socket", cfg->syslog.socket);
 }
 
-static void read_client_token(struct cfgread *c, const config_setting_t *root,
-			      struct config *cfg)
+static void read_client_token(struct cfgread *c, const config_setting_t *root, struct config *cfg)
 {
 	static const char *const keys[] = { "principal", "keytab", NULL };
 	config_setting_t *g;
@@ -232,8 +232,10 @@ static void read_servers(struct cfgread *c, const config_setting_t *dir, struct 
 	for (size_t i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
 		if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
-			cfgread_error(c, e, "\"directory.servers\" element %zu must be a group "
-					    "{ host = \"…\"; address = \"…\"; }", i);
+			cfgread_error(c, e,
+				      "\"directory.servers\" element %zu must be a group "
+				      "{ host = \"…\"; address = \"…\"; }",
+				      i);
 			continue;
 		}
 		char prefix[64];
@@ -257,11 +259,10 @@ static void read_servers(struct cfgread *c, const config_setting_t *dir, struct 
 	}
 }
 
-static void read_directory(struct cfgread *c, const config_setting_t *root,
-			   struct config *cfg)
+static void read_directory(struct cfgread *c, const config_setting_t *root, struct config *cfg)
 {
-	static const char *const keys[] = { "realm",   "domain", "site",   "servers", "base",
-					     "schema",  "timeout", "min_id", "max_id",  NULL };
+	static const char *const keys[] = { "realm",  "domain",  "site",   "servers", "base",
+					    "schema", "timeout", "min_id", "max_id",  NULL };
 	config_setting_t *g;
 	if (cfgread_group(c, root, "", "directory", false, false, &g) != CFG_OK)
 		return;
@@ -333,7 +334,7 @@ static bool valid_name(const char *s)
 
 static void read_account(struct cfgread *c, config_setting_t *e, size_t i, struct config *cfg)
 {
-	static const char *const keys[] = { "name",	     "principal",  "keytab",
+	static const char *const keys[] = { "name",          "principal",  "keytab",
 					    "password_file", "local_user", NULL };
 	char prefix[48];
 	snprintf(prefix, sizeof(prefix), "accounts[%zu]", i);
@@ -368,10 +369,12 @@ static void read_account(struct cfgread *c, config_setting_t *e, size_t i, struc
 	/* The lockout guard keeps one state per account: two accounts sharing a principal
 	 * would each present its secret, and each be locked out apart. */
 	for (size_t k = 0; a.principal && k < cfg->n_accounts; k++)
-		if (cfg->accounts[k].principal && strcmp(cfg->accounts[k].principal, a.principal) == 0)
-			cfgread_error(c, config_setting_get_member(e, "principal"),
-				      "principal \"%s\" is already used by account \"%s\" (line %d)",
-				      a.principal, cfg->accounts[k].name, cfg->accounts[k].line);
+		if (cfg->accounts[k].principal &&
+		    strcmp(cfg->accounts[k].principal, a.principal) == 0)
+			cfgread_error(
+				c, config_setting_get_member(e, "principal"),
+				"principal \"%s\" is already used by account \"%s\" (line %d)",
+				a.principal, cfg->accounts[k].name, cfg->accounts[k].line);
 
 	int kinds = !!a.keytab + !!a.password_file + !!a.local_user;
 	if (kinds != 1)
@@ -479,8 +482,7 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 	char *why = NULL;
 	int r = trust_check(path, TRUST_FILE, &why);
 	if (r < 0) {
-		diag_error(diags, path, 0, "refusing configuration: %s",
-			   why ? why : strerror(-r));
+		diag_error(diags, path, 0, "refusing configuration: %s", why ? why : strerror(-r));
 		free(why);
 		return r;
 	}
@@ -501,10 +503,10 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 	}
 
 	static const char *const keys[] = {
-		"advertisements", "poll_interval", "splay",	   "max_concurrent",
-		"kill_grace",	  "max_log_bytes", "state_dir",	   "log_dir",
-		"control_socket", "syslog",	   "client_token", "directory",
-		"accounts",	  "lockout",	   "admin_group",  NULL,
+		"advertisements", "poll_interval", "splay",        "max_concurrent",
+		"kill_grace",     "max_log_bytes", "state_dir",    "log_dir",
+		"control_socket", "syslog",        "client_token", "directory",
+		"accounts",       "lockout",       "admin_group",  NULL,
 	};
 	config_setting_t *root = config_root_setting(&lc);
 	cfgread_unknown_keys(&c, root, "", keys);

@@ -27,7 +27,7 @@
 #include "advert/trust.h"
 #include "advert/util.h"
 
-#define PASSWORD_MAX 1024
+#define PASSWORD_MAX  1024
 #define KDC_REPLY_MAX (1u << 20) /* an AD ticket with a large PAC stays well below */
 
 struct pin {
@@ -46,7 +46,7 @@ struct creds_ctx {
 	int keytab_kvno; /* highest kvno fingerprinted, -1 for none */
 	/* The secret exactly as fingerprinted, so the request uses what the guard judged. */
 	krb5_keytab keytab; /* MEMORY: copy of the account's keys */
-	char *password;	    /* wiped on close */
+	char *password;     /* wiped on close */
 };
 
 static char **one_value(const char *v)
@@ -77,7 +77,7 @@ static long pin_get_values(void *cbdata, const char *const *names, char ***ret_v
 	else if (depth == 2 && strcmp(names[0], "libdefaults") == 0) {
 		static const char *const off[] = { "dns_lookup_kdc", "dns_lookup_realm",
 						   "dns_uri_lookup", "dns_canonicalize_hostname",
-						   "rdns", NULL };
+						   "rdns",           NULL };
 		for (const char *const *o = off; *o && !v; o++)
 			if (strcmp(names[1], *o) == 0)
 				v = "false";
@@ -212,8 +212,8 @@ static int kdc_exchange(struct creds_ctx *c, const krb5_data *req, krb5_data *re
  * travels by kdc_exchange too: the same DC, the same deadline, never UDP. A request
  * carrying the secret never goes this way; creds_acquire alone sends that. */
 static krb5_error_code KRB5_CALLCONV kdc_send(krb5_context ctx, void *data, const krb5_data *realm,
-					      const krb5_data *message,
-					      krb5_data **new_message_out, krb5_data **reply_out)
+					      const krb5_data *message, krb5_data **new_message_out,
+					      krb5_data **reply_out)
 {
 	struct creds_ctx *c = data;
 	if (kdcmsg_carries_secret(message->data, message->length))
@@ -283,7 +283,8 @@ int creds_open(const char *realm, const struct dc *dc, struct creds_ctx **ret)
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
 				  .ai_socktype = SOCK_STREAM },
 			*ai = NULL;
-	if (getaddrinfo(dc->address, port, &hints, &ai) != 0 || ai->ai_addrlen > sizeof(c->kdc_addr)) {
+	if (getaddrinfo(dc->address, port, &hints, &ai) != 0 ||
+	    ai->ai_addrlen > sizeof(c->kdc_addr)) {
 		if (ai)
 			freeaddrinfo(ai);
 		free(c);
@@ -350,10 +351,10 @@ unsigned creds_kdc_requests(const struct creds_ctx *c)
 	return c->kdc_requests;
 }
 
-static int result(struct creds_result *res, enum creds_status status, krb5_error_code code,
-		  int ret, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int result(struct creds_result *res, enum creds_status status, krb5_error_code code,
-		  int ret, const char *fmt, ...)
+static int result(struct creds_result *res, enum creds_status status, krb5_error_code code, int ret,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int result(struct creds_result *res, enum creds_status status, krb5_error_code code, int ret,
+		  const char *fmt, ...)
 {
 	res->status = status;
 	res->code = code;
@@ -422,8 +423,8 @@ static int read_password(const char *path, char **ret, struct creds_result *res)
 
 /* Copies the principal's keys from the keytab file into a MEMORY: keytab and hashes
  * them (kvno, enctype, key) in keytab order. */
-static int snapshot_keytab(struct creds_ctx *c, const struct config_account *acct,
-			   EVP_MD_CTX *md, struct creds_result *res)
+static int snapshot_keytab(struct creds_ctx *c, const struct config_account *acct, EVP_MD_CTX *md,
+			   struct creds_result *res)
 {
 	krb5_context k = c->ctx;
 	krb5_principal princ = NULL;
@@ -449,7 +450,8 @@ static int snapshot_keytab(struct creds_ctx *c, const struct config_account *acc
 		kc = krb5_kt_start_seq_get(k, file, &cur);
 	if (kc) {
 		const char *msg = krb5_get_error_message(k, kc);
-		r = result(res, CREDS_NO_SECRET, kc, -EINVAL, "keytab \"%s\": %s", acct->keytab, msg);
+		r = result(res, CREDS_NO_SECRET, kc, -EINVAL, "keytab \"%s\": %s", acct->keytab,
+			   msg);
 		krb5_free_error_message(k, msg);
 		goto out;
 	}
@@ -597,10 +599,11 @@ static int as_exchange(struct creds_ctx *c, krb5_init_creds_context icc,
 		if (secret && sent) {
 			krb5_free_data_contents(k, &out);
 			if (answer > 0)
-				return krb5_result(c, (krb5_error_code)(ERROR_TABLE_BASE_krb5 + answer),
-						   res);
-			return result(res, CREDS_ERROR, 0, -EPERM,
-				      "the exchange wanted to send the secret a second time: refused");
+				return krb5_result(
+					c, (krb5_error_code)(ERROR_TABLE_BASE_krb5 + answer), res);
+			return result(
+				res, CREDS_ERROR, 0, -EPERM,
+				"the exchange wanted to send the secret a second time: refused");
 		}
 		if (secret && before && (r = before(data)) < 0) {
 			krb5_free_data_contents(k, &out);
@@ -616,7 +619,8 @@ static int as_exchange(struct creds_ctx *c, krb5_init_creds_context icc,
 			const char *what = r == -ETIMEDOUT ? "no answer in time" : strerror(-r);
 			if (secret)
 				return result(res, CREDS_NO_REPLY, 0, -ETIMEDOUT,
-					      "the KDC got the secret and gave no answer (%s)", what);
+					      "the KDC got the secret and gave no answer (%s)",
+					      what);
 			return result(res, CREDS_UNREACHABLE, KRB5_KDC_UNREACH, -EHOSTUNREACH,
 				      "the KDC did not answer (%s)", what);
 		}
@@ -735,11 +739,12 @@ int creds_gssapi_defaults(const char *dir)
 	static bool done;
 	if (done)
 		return 0;
-	static const char text[] = "# Written by advertd: GSSAPI must not canonicalise the DC's name.\n"
-				   "[libdefaults]\n"
-				   "\tdns_canonicalize_hostname = false\n"
-				   "\trdns = false\n"
-				   "\tdns_lookup_realm = false\n";
+	static const char text[] =
+		"# Written by advertd: GSSAPI must not canonicalise the DC's name.\n"
+		"[libdefaults]\n"
+		"\tdns_canonicalize_hostname = false\n"
+		"\trdns = false\n"
+		"\tdns_lookup_realm = false\n";
 	char *path = NULL, *tmp = NULL, *list = NULL;
 	if (asprintf(&path, "%s/gssapi-krb5.conf", dir) < 0)
 		return -ENOMEM;

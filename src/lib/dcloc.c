@@ -22,10 +22,10 @@
 
 #include "advert/dcloc.h"
 
-#define KDC_PORT 88
-#define LDAP_PORT 389
+#define KDC_PORT      88
+#define LDAP_PORT     389
 #define AFFINITY_FILE "dc-affinity"
-#define HOST_MAX 255
+#define HOST_MAX      255
 
 void dcloc_srv_free(struct srv_record *recs, size_t n)
 {
@@ -36,8 +36,7 @@ void dcloc_srv_free(struct srv_record *recs, size_t n)
 	free(recs);
 }
 
-int dcloc_parse_srv(const unsigned char *answer, int len, struct srv_record **ret,
-		    size_t *ret_n)
+int dcloc_parse_srv(const unsigned char *answer, int len, struct srv_record **ret, size_t *ret_n)
 {
 	ns_msg msg;
 	if (!answer || len <= 0 || ns_initparse(answer, len, &msg) < 0)
@@ -63,7 +62,7 @@ int dcloc_parse_srv(const unsigned char *answer, int len, struct srv_record **re
 		char name[NS_MAXDNAME];
 		/* priority, weight, port, then a name that fills the rest exactly. */
 		int k = rdlen > 6 ? dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + 6, name,
-					     sizeof(name))
+					      sizeof(name))
 				  : -1;
 		if (k < 0 || k != rdlen - 6) {
 			r = -EBADMSG;
@@ -124,8 +123,8 @@ void dcloc_order_srv(struct srv_record *recs, size_t *n, uint64_t seed)
 	for (size_t i = 1; i < m; i++) {
 		size_t j = i;
 		while (j > 0 && (recs[j - 1].priority > recs[i].priority ||
-				 (recs[j - 1].priority == recs[i].priority && recs[j - 1].weight > 0 &&
-				  recs[i].weight == 0)))
+				 (recs[j - 1].priority == recs[i].priority &&
+				  recs[j - 1].weight > 0 && recs[i].weight == 0)))
 			j--;
 		move_back(recs, j, i);
 	}
@@ -309,8 +308,8 @@ static int add_query(struct srv_query *q, size_t *nq, bool kerberos, const char 
 static int candidates_dns(const struct config *cfg, uint64_t seed, struct dc_list *l)
 {
 	const char *domain = cfg->directory.domain;
-	const char *realm = cfg->directory.realm && cfg->directory.realm[0] ? cfg->directory.realm
-									     : domain;
+	const char *realm =
+		cfg->directory.realm && cfg->directory.realm[0] ? cfg->directory.realm : domain;
 	const char *site = cfg->directory.site;
 	struct srv_query q[3] = { { 0 } };
 	size_t nq = 0;

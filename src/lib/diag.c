@@ -28,7 +28,7 @@ static char *printable(const char *s)
 		} else if (k == 1 && c >= 0x20 && c != 0x7f) {
 			*o++ = (char)c, i++;
 		} else {
-			o += c == '\n'	  ? sprintf(o, "\\n")
+			o += c == '\n'   ? sprintf(o, "\\n")
 			     : c == '\r' ? sprintf(o, "\\r")
 			     : c == '\t' ? sprintf(o, "\\t")
 					 : sprintf(o, "\\x%02x", c);

@@ -27,7 +27,7 @@ int ldap_init_fd(ber_socket_t fd, int proto, const char *url, LDAP **ldp);
 #define LDAP_PROTO_TCP 1
 #endif
 
-#define PAGE_SIZE 500
+#define PAGE_SIZE    500
 #define FILTER_BATCH 64 /* DNs or SIDs per OR-filter */
 
 struct directory_conn {
@@ -136,8 +136,7 @@ void directory_init(void)
 	sasl_client_init(callbacks);
 }
 
-int directory_connect(const struct dc *dc, int timeout, struct directory_conn **ret,
-		      char **ret_err)
+int directory_connect(const struct dc *dc, int timeout, struct directory_conn **ret, char **ret_err)
 {
 	*ret_err = NULL;
 	directory_init();
@@ -242,8 +241,8 @@ int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache 
 	if (rc != LDAP_SUCCESS) {
 		char *diag = NULL;
 		ldap_get_option(d->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-		int r = fail(ret_err, rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH
-										   : -EACCES,
+		int r = fail(ret_err,
+			     rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH : -EACCES,
 			     "GSSAPI bind: %s%s%s", ldap_err2string(rc), diag && *diag ? ": " : "",
 			     diag ? diag : "");
 		ldap_memfree(diag);
@@ -273,25 +272,31 @@ static int search(struct directory_conn *d, const char *base, int scope, const c
 		LDAPMessage *res = NULL;
 		struct timeval tv;
 		d->stats.searches++;
-		int rc = time_left(d, &tv) ? ldap_search_ext_s(d->ld, base, scope, filter, attrs, 0,
-							       page ? ctrls : NULL, NULL, &tv, 0, &res)
-					   : LDAP_TIMEOUT;
+		int rc = time_left(d, &tv)
+				 ? ldap_search_ext_s(d->ld, base, scope, filter, attrs, 0,
+						     page ? ctrls : NULL, NULL, &tv, 0, &res)
+				 : LDAP_TIMEOUT;
 		if (page)
 			ldap_control_free(page);
 		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
 			ldap_msgfree(res);
-			return fail(ret_err, rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH : -EIO,
-				    "search under %s: %s (filter %.200s)", base, ldap_err2string(rc), filter);
+			return fail(ret_err,
+				    rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH
+										 : -EIO,
+				    "search under %s: %s (filter %.200s)", base,
+				    ldap_err2string(rc), filter);
 		}
 		for (LDAPMessage *e = ldap_first_entry(d->ld, res); e && r == 0;
 		     e = ldap_next_entry(d->ld, e))
 			r = fn(d->ld, e, data);
 
 		LDAPControl **rctrls = NULL;
-		if (res && ldap_parse_result(d->ld, res, NULL, NULL, NULL, NULL, &rctrls, 0) ==
-				   LDAP_SUCCESS &&
+		if (res &&
+		    ldap_parse_result(d->ld, res, NULL, NULL, NULL, NULL, &rctrls, 0) ==
+			    LDAP_SUCCESS &&
 		    rctrls) {
-			LDAPControl *pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
+			LDAPControl *pr =
+				ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
 			ber_int_t count;
 			struct berval c = { 0 };
 			if (pr && ldap_parse_pageresponse_control(d->ld, pr, &count, &c) ==
@@ -385,12 +390,13 @@ static int account_entry(LDAP *ld, LDAPMessage *e, void *data)
 	return a->dn && a->member_of ? 0 : -ENOMEM;
 }
 
-int directory_find_account(struct directory_conn *d, enum config_schema schema,
-			   const char *base, const char *name, const char *principal,
-			   struct directory_account *ret, char **ret_err)
+int directory_find_account(struct directory_conn *d, enum config_schema schema, const char *base,
+			   const char *name, const char *principal, struct directory_account *ret,
+			   char **ret_err)
 {
 	*ret_err = NULL;
-	char *en = escape_value(name, strlen(name)), *ep = escape_value(principal, strlen(principal));
+	char *en = escape_value(name, strlen(name)),
+	     *ep = escape_value(principal, strlen(principal));
 	char *filter = NULL;
 	int r = -ENOMEM;
 	if (!en || !ep)
@@ -409,8 +415,12 @@ int directory_find_account(struct directory_conn *d, enum config_schema schema,
 		.home_attr = schema == CONFIG_SCHEMA_AD ? "unixHomeDirectory" : "homeDirectory",
 	};
 	/* memberOf, where the server has it, seeds the group walk (rfc2307bis). */
-	char *attrs[] = { "uidNumber", "gidNumber", (char *)s.home_attr, "loginShell",
-			  schema == CONFIG_SCHEMA_RFC2307BIS ? "memberOf" : NULL, NULL };
+	char *attrs[] = { "uidNumber",
+			  "gidNumber",
+			  (char *)s.home_attr,
+			  "loginShell",
+			  schema == CONFIG_SCHEMA_RFC2307BIS ? "memberOf" : NULL,
+			  NULL };
 	r = search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, account_entry, &s, ret_err);
 	if (r == 0 && s.found == 0)
 		r = fail(ret_err, -ENOENT, "account \"%s\" not found under \"%s\"", name, base);
@@ -527,8 +537,8 @@ static int add_group(struct directory_groups *g, LDAP *ld, LDAPMessage *e)
 	char *name = first_value(ld, e, "cn");
 	if (!name)
 		name = first_value(ld, e, "sAMAccountName");
-	items[g->n++] = (struct directory_group){ .name = name ? name : strdup("?"),
-						  .gid = (gid_t)v };
+	items[g->n++] =
+		(struct directory_group){ .name = name ? name : strdup("?"), .gid = (gid_t)v };
 	return 0;
 }
 
@@ -552,8 +562,7 @@ static int walk_entry(LDAP *ld, LDAPMessage *e, void *data)
 }
 
 /* "(|(attr=v1)(attr=v2)…)" for values[from, to), each value escaped. */
-static char *or_filter(const char *attr, char *const *values, size_t from, size_t to,
-		       bool escape)
+static char *or_filter(const char *attr, char *const *values, size_t from, size_t to, bool escape)
 {
 	size_t len = 4;
 	for (size_t i = from; i < to; i++)
@@ -728,9 +737,9 @@ static void dedupe_gids(struct directory_groups *g)
 	g->n = k;
 }
 
-int directory_find_groups(struct directory_conn *d, enum config_schema schema,
-			  const char *base, const struct directory_account *acct,
-			  struct directory_groups *ret, char **ret_err)
+int directory_find_groups(struct directory_conn *d, enum config_schema schema, const char *base,
+			  const struct directory_account *acct, struct directory_groups *ret,
+			  char **ret_err)
 {
 	*ret_err = NULL;
 	struct directory_groups g = { 0 };
@@ -816,7 +825,7 @@ static long long int_value(LDAP *ld, LDAPMessage *e, const char *attr, long long
 }
 
 #define UF_ACCOUNTDISABLE 0x2
-#define UF_LOCKOUT 0x10
+#define UF_LOCKOUT        0x10
 
 static int facts_entry(LDAP *ld, LDAPMessage *e, void *data)
 {
@@ -834,8 +843,8 @@ static int facts_entry(LDAP *ld, LDAPMessage *e, void *data)
 	/* lockoutTime stays set after the lockout duration until the next logon; the
 	 * computed flag is the DC's own answer. Without it, lockoutTime is all there is. */
 	char *computed_s = first_value(ld, e, "msDS-User-Account-Control-Computed");
-	f->locked = computed_s ? (computed & UF_LOCKOUT) != 0
-			       : int_value(ld, e, "lockoutTime", 0) != 0;
+	f->locked =
+		computed_s ? (computed & UF_LOCKOUT) != 0 : int_value(ld, e, "lockoutTime", 0) != 0;
 	free(computed_s);
 	return 0;
 }
@@ -852,15 +861,21 @@ int directory_lockout_facts(struct directory_conn *d, const char *base, const ch
 {
 	*ret_err = NULL;
 	struct lockout_facts f = { .kvno = -1 };
-	char *en = escape_value(name, strlen(name)), *ep = escape_value(principal, strlen(principal));
+	char *en = escape_value(name, strlen(name)),
+	     *ep = escape_value(principal, strlen(principal));
 	char *filter = NULL;
 	int r = -ENOMEM;
 	if (en && ep &&
 	    asprintf(&filter, "(&(objectClass=user)(|(sAMAccountName=%s)(userPrincipalName=%s)))",
 		     en, ep) >= 0) {
-		char *attrs[] = { "msDS-KeyVersionNumber", "pwdLastSet", "badPwdCount",
-				  "badPasswordTime", "lockoutTime", "userAccountControl",
-				  "msDS-User-Account-Control-Computed", NULL };
+		char *attrs[] = { "msDS-KeyVersionNumber",
+				  "pwdLastSet",
+				  "badPwdCount",
+				  "badPasswordTime",
+				  "lockoutTime",
+				  "userAccountControl",
+				  "msDS-User-Account-Control-Computed",
+				  NULL };
 		r = search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, facts_entry, &f, ret_err);
 		if (r == -EEXIST)
 			r = fail(ret_err, -EIO, "more than one entry for %s under %s", name, base);

@@ -32,21 +32,21 @@
  *   clearall               (… of every advertisement)
  * A record is complete only with its newline: a torn write never counts; a complete
  * line that is not a valid record is damage. */
-#define LOG_NAME "history.log"
-#define TMP_NAME LOG_NAME TEXTREC_TMP_SUFFIX
-#define LOG_VERSION "v1"
-#define SUM_HEX 16
+#define LOG_NAME     "history.log"
+#define TMP_NAME     LOG_NAME TEXTREC_TMP_SUFFIX
+#define LOG_VERSION  "v1"
+#define SUM_HEX      16
 #define LINE_MAX_LEN 4096 /* every field at its longest, escaped, fits */
-#define READ_CHUNK 65536
+#define READ_CHUNK   65536
 #define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 /* Compaction at open: when at most a quarter of the log would survive it, or the log is
  * past 1 MiB and at most half would; never for a few records. */
-#define COMPACT_SIZE (UINT64_C(1) << 20)
+#define COMPACT_SIZE        (UINT64_C(1) << 20)
 #define COMPACT_MIN_RECORDS 64
 
-#define TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
+#define TIME_T_MAX      ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
 #define HISTORY_SEQ_MAX (INT64_MAX - 1)
-#define TIME_T_MIN (-TIME_T_MAX - 1)
+#define TIME_T_MIN      (-TIME_T_MAX - 1)
 
 /* --- records ------------------------------------------------------------------------- */
 
@@ -70,12 +70,9 @@ struct rec {
 };
 
 static const char *const kind_names[] = {
-	[REC_START] = "start",
-	[REC_END] = "end",
-	[REC_SUMMARY] = "summary",
-	[REC_SEQ] = "seq",
-	[REC_DAMAGE] = "damage",
-	[REC_CLEAR] = "clear",
+	[REC_START] = "start",        [REC_END] = "end",
+	[REC_SUMMARY] = "summary",    [REC_SEQ] = "seq",
+	[REC_DAMAGE] = "damage",      [REC_CLEAR] = "clear",
 	[REC_CLEAR_ALL] = "clearall",
 };
 
@@ -263,8 +260,8 @@ static const unsigned required[] = {
 
 /* One key=value of a record; unknown keys are ignored, so a later version may add
  * fields, but each known key once and exactly the ones its kind has. */
-static bool parse_field(struct rec *r, const char *key, size_t klen, const char *v,
-			size_t vlen, unsigned *seen)
+static bool parse_field(struct rec *r, const char *key, size_t klen, const char *v, size_t vlen,
+			unsigned *seen)
 {
 	char val[LINE_MAX_LEN + 1];
 	intmax_t n;
@@ -393,8 +390,8 @@ struct reader {
 
 /* The next line: 1 with *ret_line/len (no newline), its offset, and whether it ended with
  * a newline; too long lines come back with *ret_line NULL. 0 at the end; -errno. */
-static int reader_next(struct reader *r, const char **ret_line, size_t *ret_len,
-		       uint64_t *ret_off, bool *ret_complete)
+static int reader_next(struct reader *r, const char **ret_line, size_t *ret_len, uint64_t *ret_off,
+		       bool *ret_complete)
 {
 	bool skipping = false;
 	uint64_t skip_off = 0;
@@ -459,15 +456,15 @@ static int reader_next(struct reader *r, const char **ret_line, size_t *ret_len,
  * is not a valid record, so the caller can cut a torn tail. */
 struct scan {
 	size_t valid, invalid;
-	size_t damaged;	   /* complete lines that are not valid records */
+	size_t damaged;    /* complete lines that are not valid records */
 	bool last_invalid; /* the last line is torn: no newline, or NUL bytes in it */
-	bool last_nul;	   /* the last invalid complete line held a NUL */
+	bool last_nul;     /* the last invalid complete line held a NUL */
 	uint64_t last_off; /* start of the last line */
-	uint64_t end;	   /* just after the last valid record */
+	uint64_t end;      /* just after the last valid record */
 };
 
-static int scan_log(int fd, uint64_t limit, int (*fn)(void *data, const struct rec *r,
-						       uint64_t off, size_t len),
+static int scan_log(int fd, uint64_t limit,
+		    int (*fn)(void *data, const struct rec *r, uint64_t off, size_t len),
 		    void (*bad)(void *data, const char *line, size_t len), void *data,
 		    struct scan *ret)
 {
@@ -544,8 +541,8 @@ struct entry {
 	size_t index; /* in history.entries */
 	struct schedule_history sum;
 	uint64_t last_seq; /* the run the summary's last_* describe */
-	size_t runs;	   /* start records seen, for the compaction trigger */
-	unsigned open;	   /* runs started and not ended */
+	size_t runs;       /* start records seen, for the compaction trigger */
+	unsigned open;     /* runs started and not ended */
 	unsigned cleared;  /* the damage epoch an admin cleared it at */
 };
 
@@ -563,18 +560,18 @@ struct open_run {
 
 struct history {
 	int dfd; /* the state directory */
-	int fd;	 /* the log; -1 when there is none and it cannot be created */
+	int fd;  /* the log; -1 when there is none and it cannot be created */
 	int write_error;
 	char boot_id[HISTORY_BOOT_ID_MAX];
 	uint64_t next_seq;
-	uint64_t end;	 /* the log's valid length: appends go here */
+	uint64_t end;    /* the log's valid length: appends go here */
 	bool tail_dirty; /* bytes past end (torn, or a failed append) to cut first */
 
 	/* Each entry allocated on its own, so the summaries handed out never move. */
 	struct entry **entries;
 	size_t n_entries, cap_entries;
 	uint32_t *slots; /* open addressing over entries: index + 1, 0 empty */
-	size_t n_slots;	 /* a power of two */
+	size_t n_slots;  /* a power of two */
 
 	struct open_run *opens;
 	size_t n_opens, cap_opens;
@@ -715,8 +712,10 @@ static void apply(struct history *h, struct entry *e, const struct rec *r)
 		}
 		if (!o) {
 			o = &h->opens[h->n_opens++];
-			*o = (struct open_run){ .seq = r->seq, .entry = e->index,
-						.start = r->time, .before = e->sum,
+			*o = (struct open_run){ .seq = r->seq,
+						.entry = e->index,
+						.start = r->time,
+						.before = e->sum,
 						.before_seq = e->last_seq };
 			snprintf(o->boot_id, sizeof(o->boot_id), "%s", r->boot_id);
 			snprintf(o->account, sizeof(o->account), "%s", r->account);
@@ -810,7 +809,8 @@ static void damaged_line(void *data, const char *line, size_t len)
 		if ((i == 0 || line[i - 1] == ' ') && memcmp(line + i, "run=r", 5) == 0) {
 			uint64_t v = 0;
 			size_t k = i + 5;
-			while (k < len && line[k] >= '0' && line[k] <= '9' && v < HISTORY_SEQ_MAX / 10)
+			while (k < len && line[k] >= '0' && line[k] <= '9' &&
+			       v < HISTORY_SEQ_MAX / 10)
 				v = v * 10 + (uint64_t)(line[k++] - '0');
 			if (v > 0 && v < HISTORY_SEQ_MAX)
 				seen_seq(h, v);
@@ -911,11 +911,16 @@ int history_begin(struct history *h, const char *advert_id, const char *account,
 
 /* The end record of an open run. */
 static void end_rec(const struct history *h, const struct open_run *o, enum run_result result,
-		    int exit_code, int signal, long duration_ms, const char *dc,
-		    const char *reason, time_t now, struct rec *rec)
+		    int exit_code, int signal, long duration_ms, const char *dc, const char *reason,
+		    time_t now, struct rec *rec)
 {
-	*rec = (struct rec){ .kind = REC_END, .seq = o->seq, .start = o->start, .time = now,
-			     .result = result, .exit_code = exit_code, .signal = signal,
+	*rec = (struct rec){ .kind = REC_END,
+			     .seq = o->seq,
+			     .start = o->start,
+			     .time = now,
+			     .result = result,
+			     .exit_code = exit_code,
+			     .signal = signal,
 			     .duration_ms = duration_ms < -1 ? -1 : duration_ms };
 	snprintf(rec->advert_id, sizeof(rec->advert_id), "%s", h->entries[o->entry]->id);
 	snprintf(rec->dc, sizeof(rec->dc), "%s", dc ? dc : "");
@@ -1022,8 +1027,11 @@ int history_reconcile(struct history *h, time_t now,
 		const char *why = interrupted_why(h, &o, &other_boot);
 		end_rec(h, &o, RUN_INTERRUPTED, 0, 0, -1, NULL, why, now, rec);
 		apply(h, h->entries[o.entry], rec); /* drops it from the open runs */
-		*run = (struct history_run){ .start = o.start, .ended = true, .end = now,
-					     .result = RUN_INTERRUPTED, .duration_ms = -1,
+		*run = (struct history_run){ .start = o.start,
+					     .ended = true,
+					     .end = now,
+					     .result = RUN_INTERRUPTED,
+					     .duration_ms = -1,
 					     .other_boot = other_boot };
 		run_id_of(o.seq, run->run_id);
 		snprintf(run->advert_id, sizeof(run->advert_id), "%s", h->entries[o.entry]->id);
@@ -1196,7 +1204,7 @@ struct compact_ctx {
 	struct owner {
 		uint64_t seq;
 		size_t entry;
-	} *owners;
+	} * owners;
 	size_t cap_owners, n_owners;
 };
 
@@ -1212,7 +1220,8 @@ static size_t run_owner(struct compact_ctx *c, uint64_t seq, size_t ei)
 		for (size_t i = 0; i < c->cap_owners; i++) {
 			if (!c->owners[i].entry)
 				continue;
-			size_t k = (size_t)util_fnv1a(UTIL_FNV_OFFSET, &c->owners[i].seq, 8) & (cap - 1);
+			size_t k = (size_t)util_fnv1a(UTIL_FNV_OFFSET, &c->owners[i].seq, 8) &
+				   (cap - 1);
 			while (o[k].entry)
 				k = (k + 1) & (cap - 1);
 			o[k] = c->owners[i];
@@ -1375,8 +1384,10 @@ static int write_compacted(struct history *h, int fd, struct compact_ctx *c, uin
 		const struct entry *e = h->entries[i];
 		if (!e->sum.ever_started && !e->sum.last_start && !e->last_seq)
 			continue; /* a begin that failed left it empty */
-		*rec = (struct rec){ .kind = REC_SUMMARY, .seq = e->last_seq,
-				     .start = e->sum.last_start, .time = e->sum.last_end,
+		*rec = (struct rec){ .kind = REC_SUMMARY,
+				     .seq = e->last_seq,
+				     .start = e->sum.last_start,
+				     .time = e->sum.last_end,
 				     .result = e->sum.last_result,
 				     .started = e->sum.ever_started,
 				     .succeeded = e->sum.ever_succeeded };

@@ -26,10 +26,9 @@ static int remaining_s(double deadline_ms)
 	return left < 1 ? 1 : (int)(left + 0.999);
 }
 
-static int stop(struct identity_report *rep, enum identity_stage stage, int r, const char *fmt,
-		...) __attribute__((format(printf, 4, 5)));
-static int stop(struct identity_report *rep, enum identity_stage stage, int r, const char *fmt,
-		...)
+static int stop(struct identity_report *rep, enum identity_stage stage, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int stop(struct identity_report *rep, enum identity_stage stage, int r, const char *fmt, ...)
 {
 	rep->stage = stage;
 	va_list ap;
@@ -42,8 +41,8 @@ static int stop(struct identity_report *rep, enum identity_stage stage, int r, c
 static void note_dc(struct identity_report *rep, const char *host, const char *what)
 {
 	size_t len = strlen(rep->dcs_tried);
-	snprintf(rep->dcs_tried + len, sizeof(rep->dcs_tried) - len, "%s%s%s%s%s",
-		 len ? ", " : "", host, what ? " (" : "", what ? what : "", what ? ")" : "");
+	snprintf(rep->dcs_tried + len, sizeof(rep->dcs_tried) - len, "%s%s%s%s%s", len ? ", " : "",
+		 host, what ? " (" : "", what ? what : "", what ? ")" : "");
 }
 
 void identity_free(struct identity *id)
@@ -67,9 +66,12 @@ void identity_free(struct identity *id)
 const char *identity_stage_name(enum identity_stage s)
 {
 	static const char *const names[] = {
-		[IDENTITY_STAGE_CONFIG] = "config",	[IDENTITY_STAGE_SECRET] = "secret",
-		[IDENTITY_STAGE_GUARD] = "guard",	[IDENTITY_STAGE_LOCATE] = "locate",
-		[IDENTITY_STAGE_IMPERSONATE] = "impersonate", [IDENTITY_STAGE_LOOKUP] = "lookup",
+		[IDENTITY_STAGE_CONFIG] = "config",
+		[IDENTITY_STAGE_SECRET] = "secret",
+		[IDENTITY_STAGE_GUARD] = "guard",
+		[IDENTITY_STAGE_LOCATE] = "locate",
+		[IDENTITY_STAGE_IMPERSONATE] = "impersonate",
+		[IDENTITY_STAGE_LOOKUP] = "lookup",
 		[IDENTITY_STAGE_DONE] = "done",
 	};
 	return names[s];
@@ -95,11 +97,12 @@ static void unique_gids(struct identity *id)
  * inside [directory.min_id, directory.max_id], and not an id NSS knows on this host under
  * another name (gidNumber 42 must not become the local shadow group). *why says why
  * not. */
-static bool id_allowed(const struct config *cfg, bool group, unsigned long id,
-		       const char *name, char *why, size_t size)
+static bool id_allowed(const struct config *cfg, bool group, unsigned long id, const char *name,
+		       char *why, size_t size)
 {
 	const char *what = group ? "gidNumber" : "uidNumber";
-	if (id < (unsigned long)cfg->directory.min_id || id > (unsigned long)cfg->directory.max_id) {
+	if (id < (unsigned long)cfg->directory.min_id ||
+	    id > (unsigned long)cfg->directory.max_id) {
 		snprintf(why, size, "%s %lu is outside directory.min_id %d .. max_id %d", what, id,
 			 cfg->directory.min_id, cfg->directory.max_id);
 		return false;
@@ -243,10 +246,9 @@ static int hold(struct identity_report *rep, const struct lockout_state *guard)
  * alone, record the answer (with the pwdLastSet it was accepted under, when known).
  * *ret_ccache gets the TGT. Returns 0, -EHOSTUNREACH (nothing carrying the secret was
  * sent) or a final error in rep. */
-static int login(const struct config *cfg, const struct config_account *acct,
-		 struct creds_ctx *c, const struct dc *dc, time_t now, const char *fp,
-		 struct lockout_state *guard, long long accepted_under, krb5_ccache *ret_ccache,
-		 struct identity_report *rep)
+static int login(const struct config *cfg, const struct config_account *acct, struct creds_ctx *c,
+		 const struct dc *dc, time_t now, const char *fp, struct lockout_state *guard,
+		 long long accepted_under, krb5_ccache *ret_ccache, struct identity_report *rep)
 {
 	struct creds_result cres;
 	krb5_context k = creds_krb5(c);
@@ -256,7 +258,12 @@ static int login(const struct config *cfg, const struct config_account *acct,
 	}
 	struct lockout_state before = *guard;
 	struct knock knock = {
-		.cfg = cfg, .acct = acct, .guard = guard, .fp = fp, .dc = dc->host, .now = now,
+		.cfg = cfg,
+		.acct = acct,
+		.guard = guard,
+		.fp = fp,
+		.dc = dc->host,
+		.now = now,
 	};
 	int r = creds_acquire(c, acct, *ret_ccache, before_secret, &knock, &cres);
 	rep->creds_status = cres.status;
@@ -387,8 +394,8 @@ static int look_before_knocking(const struct config *cfg, const struct config_ac
 			r = stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
 			goto out;
 		}
-		rep->verdict = lockout_decide(&guard, fp, now, cfg->lockout.backoff,
-					      &rep->hold_until);
+		rep->verdict =
+			lockout_decide(&guard, fp, now, cfg->lockout.backoff, &rep->hold_until);
 		if (rep->verdict != LOCKOUT_ALLOW) {
 			r = hold(rep, &guard);
 			goto out;
@@ -433,8 +440,10 @@ static int look_before_knocking(const struct config *cfg, const struct config_ac
 	if (r < 0 && r != -EHOSTUNREACH) {
 		/* Say whose step it was: the daemon's own, not the installation account's. */
 		char *msg = NULL;
-		if (asprintf(&msg, "cannot check %s in the directory before presenting its "
-			     "secret, so nothing was sent: %s", acct->name, rep->message) >= 0) {
+		if (asprintf(&msg,
+			     "cannot check %s in the directory before presenting its "
+			     "secret, so nothing was sent: %s",
+			     acct->name, rep->message) >= 0) {
 			snprintf(rep->message, sizeof(rep->message), "%s", msg);
 			free(msg);
 		}
@@ -466,10 +475,9 @@ out:
 /* One attempt on one DC. Returns 0, -EHOSTUNREACH (nothing carrying the secret was
  * sent: try the next DC) or a final error. damaged is the guard state's read error when
  * it could not be trusted (0 otherwise). */
-static int acquire_on(const struct config *cfg, const struct config_account *acct,
-		      bool lookup, const struct dc *dc, time_t now, double deadline_ms,
-		      int damaged, struct lockout_state *guard, struct identity *id,
-		      struct identity_report *rep)
+static int acquire_on(const struct config *cfg, const struct config_account *acct, bool lookup,
+		      const struct dc *dc, time_t now, double deadline_ms, int damaged,
+		      struct lockout_state *guard, struct identity *id, struct identity_report *rep)
 {
 	double t0 = util_now_ms();
 	char fp[LOCKOUT_FP_LEN + 1];
@@ -495,8 +503,9 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 		     "the lockout guard's state %s is damaged (%s): sending nothing until the "
 		     "keytab or password file changes%s%s",
 		     path ? path : acct->name, strerror(-damaged),
-		     q < 0 ? "; it cannot be replaced either: " : " (the damaged file is kept as "
-								  "state.damaged)",
+		     q < 0 ? "; it cannot be replaced either: "
+			   : " (the damaged file is kept as "
+			     "state.damaged)",
 		     q < 0 ? strerror(-q) : "");
 		free(path);
 		return -EBADMSG;
@@ -505,18 +514,20 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 	/* On AD the directory can tell more than this host remembers: look before
 	 * knocking, as the client token account, on this same DC. */
 	bool look = lookup && cfg->directory.schema == CONFIG_SCHEMA_AD;
-	bool unanswered = rep->verdict == LOCKOUT_HOLD_BACKOFF && guard->outcome == LOCKOUT_INFLIGHT;
+	bool unanswered =
+		rep->verdict == LOCKOUT_HOLD_BACKOFF && guard->outcome == LOCKOUT_INFLIGHT;
 	if (rep->verdict != LOCKOUT_ALLOW && !(look && unanswered))
 		return hold(rep, guard);
 	struct lockout_facts facts = { .kvno = -1 };
 	if (look) {
-		r = look_before_knocking(cfg, acct, dc, now, creds_deadline(id->creds), &facts, rep);
+		r = look_before_knocking(cfg, acct, dc, now, creds_deadline(id->creds), &facts,
+					 rep);
 		if (r < 0)
 			return r;
 		if (unanswered && !lockout_inflight_uncounted(guard, dc->host, &facts))
 			return hold(rep, guard);
-		enum lockout_check chk = lockout_check_facts(guard, fp, creds_keytab_kvno(id->creds),
-							     &facts, cfg->lockout.reserve);
+		enum lockout_check chk = lockout_check_facts(
+			guard, fp, creds_keytab_kvno(id->creds), &facts, cfg->lockout.reserve);
 		if (chk != LOCKOUT_CHECK_OK)
 			return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
 				    "%s says not to present the secret: %s", dc->host,
@@ -563,8 +574,8 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 	if (r == 0)
 		r = directory_bind_gssapi(d, k, id->ccache, &err);
 	if (r == 0)
-		r = directory_find_account(d, cfg->directory.schema, cfg->directory.base,
-					   name, acct->principal, &a, &err);
+		r = directory_find_account(d, cfg->directory.schema, cfg->directory.base, name,
+					   acct->principal, &a, &err);
 	if (r == 0)
 		r = directory_find_groups(d, cfg->directory.schema, cfg->directory.base, &a,
 					  &id->named, &err);
@@ -652,7 +663,8 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 		.principal = cfg->client_token.principal,
 		.keytab = cfg->client_token.keytab,
 	};
-	const struct config_account *acct = lookup ? config_find_account(cfg, account) : &system_acct;
+	const struct config_account *acct =
+		lookup ? config_find_account(cfg, account) : &system_acct;
 	if (!acct)
 		return stop(rep, IDENTITY_STAGE_CONFIG, -ENOENT,
 			    "no account \"%s\" in advertd.conf", account);
@@ -724,15 +736,16 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 	 * all of them together. */
 	double deadline = t0 + cfg->directory.timeout * 1000.0 * (double)(dcs.n ? dcs.n : 1);
 	for (size_t i = 0; r == 0 && i < dcs.n; i++) {
-		r = acquire_on(cfg, acct, lookup, &dcs.items[i], now, deadline, damaged, &guard,
-			       id, rep);
+		r = acquire_on(cfg, acct, lookup, &dcs.items[i], now, deadline, damaged, &guard, id,
+			       rep);
 		if (r == -EHOSTUNREACH) {
 			note_dc(rep, dcs.items[i].host, "no answer");
 			rep->dcs_unreachable++;
 			reset_attempt(id);
-			r = i + 1 < dcs.n ? 0 : stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH,
-						     "no domain controller answered (%s)",
-						     rep->dcs_tried);
+			r = i + 1 < dcs.n
+				    ? 0
+				    : stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH,
+					   "no domain controller answered (%s)", rep->dcs_tried);
 			continue;
 		}
 		note_dc(rep, dcs.items[i].host, r == -ETIMEDOUT ? "no answer to the secret" : NULL);

@@ -6,11 +6,11 @@
 
 #include "advert/kdcmsg.h"
 
-#define TAG_SEQUENCE 0x30
-#define TAG_INTEGER 0x02
-#define TAG_AS_REQ 0x6a	   /* [APPLICATION 10] */
-#define TAG_KRB_ERROR 0x7e /* [APPLICATION 30] */
-#define CTX(n) (0xa0 | (n)) /* [n], constructed */
+#define TAG_SEQUENCE  0x30
+#define TAG_INTEGER   0x02
+#define TAG_AS_REQ    0x6a         /* [APPLICATION 10] */
+#define TAG_KRB_ERROR 0x7e         /* [APPLICATION 30] */
+#define CTX(n)        (0xa0 | (n)) /* [n], constructed */
 
 struct der {
 	const unsigned char *p;

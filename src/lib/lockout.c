@@ -16,11 +16,11 @@
 #include "advert/lockout.h"
 #include "advert/textrec.h"
 
-#define LOCKOUT_SUBDIR "lockout"
-#define LOCKOUT_STATE "state"
-#define LOCKOUT_MAGIC "advertd-lockout 1\n"
+#define LOCKOUT_SUBDIR   "lockout"
+#define LOCKOUT_STATE    "state"
+#define LOCKOUT_MAGIC    "advertd-lockout 1\n"
 #define LOCKOUT_CHECKSUM "checksum="
-#define LOCKOUT_HEX_LEN (2 * 32) /* SHA-256 */
+#define LOCKOUT_HEX_LEN  (2 * 32) /* SHA-256 */
 /* Every field at its longest, escaped at 4 bytes per byte, fits with room to spare;
  * anything bigger is not ours. */
 #define LOCKOUT_MAX_FILE 8192
@@ -28,12 +28,9 @@
 #define TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
 
 static const char *const outcome_names[] = {
-	[LOCKOUT_NONE] = "none",
-	[LOCKOUT_OK] = "ok",
-	[LOCKOUT_REJECTED] = "rejected",
-	[LOCKOUT_REVOKED] = "revoked",
-	[LOCKOUT_UNUSABLE] = "unusable",
-	[LOCKOUT_INFLIGHT] = "in-flight",
+	[LOCKOUT_NONE] = "none",         [LOCKOUT_OK] = "ok",
+	[LOCKOUT_REJECTED] = "rejected", [LOCKOUT_REVOKED] = "revoked",
+	[LOCKOUT_UNUSABLE] = "unusable", [LOCKOUT_INFLIGHT] = "in-flight",
 	[LOCKOUT_DAMAGED] = "damaged",
 };
 #define N_OUTCOMES (sizeof(outcome_names) / sizeof(outcome_names[0]))
@@ -231,7 +228,8 @@ static int open_account_dir(const char *state_dir, const char *account)
 	} else if (errno != EEXIST) {
 		r = -errno;
 	}
-	int afd = r < 0 ? -1 : openat(lfd, account, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	int afd =
+		r < 0 ? -1 : openat(lfd, account, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (r == 0 && afd < 0)
 		r = -errno;
 	close(lfd);
@@ -357,7 +355,8 @@ static bool parse_line(const char *line, size_t n, struct lockout_state *st, uns
 		bit = F_OUTCOME;
 		size_t o;
 		for (o = 0; o < N_OUTCOMES; o++)
-			if (vlen == strlen(outcome_names[o]) && memcmp(v, outcome_names[o], vlen) == 0)
+			if (vlen == strlen(outcome_names[o]) &&
+			    memcmp(v, outcome_names[o], vlen) == 0)
 				break;
 		if (o == N_OUTCOMES)
 			return false;

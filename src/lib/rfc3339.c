@@ -43,11 +43,10 @@ int rfc3339_parse(const char *s, time_t *ret)
 	 * may end anywhere, and nothing past its NUL is read. */
 	const char *p = s;
 	int year, mon, day, hour, min, sec;
-	if ((year = take_digits(&p, 4)) < 0 || !take(&p, "-") ||
-	    (mon = take_digits(&p, 2)) < 0 || !take(&p, "-") ||
-	    (day = take_digits(&p, 2)) < 0 || !take(&p, "Tt") ||
-	    (hour = take_digits(&p, 2)) < 0 || !take(&p, ":") ||
-	    (min = take_digits(&p, 2)) < 0 || !take(&p, ":") || (sec = take_digits(&p, 2)) < 0)
+	if ((year = take_digits(&p, 4)) < 0 || !take(&p, "-") || (mon = take_digits(&p, 2)) < 0 ||
+	    !take(&p, "-") || (day = take_digits(&p, 2)) < 0 || !take(&p, "Tt") ||
+	    (hour = take_digits(&p, 2)) < 0 || !take(&p, ":") || (min = take_digits(&p, 2)) < 0 ||
+	    !take(&p, ":") || (sec = take_digits(&p, 2)) < 0)
 		return -EINVAL;
 	/* Leap seconds are not worth supporting here: POSIX time has no number for one, and
 	 * no schedule needs 23:59:60. So seconds run 00 to 59, and "10:00:60" is an error,
@@ -80,8 +79,12 @@ int rfc3339_parse(const char *s, time_t *ret)
 	if (*p != '\0')
 		return -EINVAL;
 
-	struct tm tm = { .tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
-			 .tm_hour = hour, .tm_min = min, .tm_sec = sec };
+	struct tm tm = { .tm_year = year - 1900,
+			 .tm_mon = mon - 1,
+			 .tm_mday = day,
+			 .tm_hour = hour,
+			 .tm_min = min,
+			 .tm_sec = sec };
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1)
 		return -EINVAL;

@@ -152,8 +152,8 @@ static bool same_group_set(const gid_t *want, size_t n, gid_t *have, int m)
 }
 
 /* In the forked child: never returns into the parent's code path. */
-static void __attribute__((noreturn)) child(const struct runner_spec *s, const char *path,
-					    int out_fd, int err_fd, int devnull)
+static void __attribute__((noreturn))
+child(const struct runner_spec *s, const char *path, int out_fd, int err_fd, int devnull)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	for (int sig = 1; sig < NSIG; sig++)
@@ -523,9 +523,10 @@ int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pi
 		close(pidfd);
 	if (res.output_dropped > 0) {
 		char note[128];
-		int len = snprintf(note, sizeof(note),
-				   "\n[advertd: output truncated at %lld bytes; %lld more bytes dropped]\n",
-				   s->max_log_bytes, res.output_dropped);
+		int len = snprintf(
+			note, sizeof(note),
+			"\n[advertd: output truncated at %lld bytes; %lld more bytes dropped]\n",
+			s->max_log_bytes, res.output_dropped);
 		ssize_t w = write(log_fd, note, (size_t)len);
 		(void)w; /* the log is best effort; the status says it all */
 	}
@@ -544,7 +545,7 @@ int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pi
 			res.outcome = RUNNER_FAILED;
 		const char *abbrev = sigabbrev_np(res.signal);
 		snprintf(res.reason, sizeof(res.reason), "killed by SIG%s%s", abbrev ? abbrev : "?",
-			 res.outcome == RUNNER_TIMED_OUT	? " after exceeding its maximum run time"
+			 res.outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time"
 			 : res.outcome == RUNNER_INTERRUPTED ? " when advertd stopped"
 							     : "");
 	} else {
@@ -558,7 +559,8 @@ int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pi
 				res.outcome = RUNNER_FAILED;
 		}
 		snprintf(res.reason, sizeof(res.reason), "exit code %d%s", res.exit_code,
-			 res.outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time" : "");
+			 res.outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time"
+							 : "");
 	}
 out:
 	free(path);
@@ -569,9 +571,12 @@ out:
 const char *runner_outcome_name(enum runner_outcome o)
 {
 	static const char *const names[] = {
-		[RUNNER_SUCCEEDED] = "succeeded",	 [RUNNER_SUCCEEDED_REBOOT] = "succeeded-reboot",
-		[RUNNER_FAILED] = "failed",		 [RUNNER_TIMED_OUT] = "timed-out",
-		[RUNNER_NOT_STARTED] = "not-started",	 [RUNNER_INTERRUPTED] = "interrupted",
+		[RUNNER_SUCCEEDED] = "succeeded",
+		[RUNNER_SUCCEEDED_REBOOT] = "succeeded-reboot",
+		[RUNNER_FAILED] = "failed",
+		[RUNNER_TIMED_OUT] = "timed-out",
+		[RUNNER_NOT_STARTED] = "not-started",
+		[RUNNER_INTERRUPTED] = "interrupted",
 	};
 	return names[o];
 }

@@ -75,9 +75,9 @@ static time_t add_sat(time_t t, uintmax_t d)
 
 /* Where now stands among the occurrences. */
 struct position {
-	bool have;	/* some occurrence is at or before now */
-	time_t at;	/* the latest such occurrence, or the first one when !have */
-	bool splayed;	/* at + splay is its due time; false: an ASAP first run, no anchor */
+	bool have;      /* some occurrence is at or before now */
+	time_t at;      /* the latest such occurrence, or the first one when !have */
+	bool splayed;   /* at + splay is its due time; false: an ASAP first run, no anchor */
 	bool have_next; /* an occurrence after `at` exists */
 	time_t next;
 };

@@ -63,7 +63,7 @@ static const struct status_event {
 
 /* An id missing from the table is a caller bug: say so in the line, and at a severity
  * that gets it seen. */
-#define STATUS_UNKNOWN_NAME "unknown"
+#define STATUS_UNKNOWN_NAME     "unknown"
 #define STATUS_UNKNOWN_SEVERITY LOG_WARNING
 
 static const struct status_event *status_lookup(enum status_id id)
@@ -222,8 +222,8 @@ static void out_key(struct status_out *o, const char *k)
 		out_char(o, (*k >= 'a' && *k <= 'z') || *k == '_' ? *k : '_');
 }
 
-size_t status_format(char *buf, size_t size, enum status_id id,
-		     const struct status_field *fields, size_t n)
+size_t status_format(char *buf, size_t size, enum status_id id, const struct status_field *fields,
+		     size_t n)
 {
 	struct status_out o = { .buf = buf, .size = size };
 	char num[16];
@@ -258,14 +258,14 @@ struct status_sink {
 	char *path;
 	char *ident;
 	int facility;
-	int fd;		   /* -1: not connected */
-	dev_t dev;	   /* the socket file we connected to, to notice a replaced one */
+	int fd;    /* -1: not connected */
+	dev_t dev; /* the socket file we connected to, to notice a replaced one */
 	ino_t ino;
 	struct status_msg *queue; /* ring of queue_max, oldest at head */
 	size_t queue_max;
 	size_t head;
 	size_t n;
-	size_t dropped;	   /* lost since the last messages-dropped notice went out */
+	size_t dropped; /* lost since the last messages-dropped notice went out */
 };
 
 /* The tag ends at the first space for every syslog parser, and ':' '[' ']' delimit it:

@@ -22,8 +22,8 @@ static bool raw_ok(enum textrec_style style, unsigned char c)
 	return c >= 0x20 && c != 0x7f;
 }
 
-int textrec_escape(enum textrec_style style, const char *value, size_t max, char *buf,
-		   size_t size, size_t *len)
+int textrec_escape(enum textrec_style style, const char *value, size_t max, char *buf, size_t size,
+		   size_t *len)
 {
 	size_t o = *len;
 	for (size_t i = 0; i < max && value[i]; i++) {
@@ -183,8 +183,7 @@ int textrec_replace_commit(int dfd, const char *name, int r)
 	return r;
 }
 
-int textrec_atomic_replace(int dfd, const char *name, const void *data, size_t len,
-			   mode_t mode)
+int textrec_atomic_replace(int dfd, const char *name, const void *data, size_t len, mode_t mode)
 {
 	int fd = textrec_replace_open(dfd, name, O_WRONLY, mode);
 	if (fd < 0)

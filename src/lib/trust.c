@@ -52,8 +52,9 @@ int trust_check_entry(const char *path, const struct stat *st, char **ret_reason
 		return fail(ret_reason, -EPERM, "file \"%s\" is owned by uid %u, not root", path,
 			    (unsigned)st->st_uid);
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return fail(ret_reason, -EPERM, "file \"%s\" is writable by group or others (mode %04o)",
-			    path, (unsigned)(st->st_mode & 07777));
+		return fail(ret_reason, -EPERM,
+			    "file \"%s\" is writable by group or others (mode %04o)", path,
+			    (unsigned)(st->st_mode & 07777));
 	return 0;
 }
 

@@ -20,8 +20,7 @@ static void check(const struct advert *a)
 	if (!a->package.id || !advert_id_valid(a->package.id) || !a->package.name ||
 	    !a->package.name[0] || !a->package.source || a->package.source[0] != '/')
 		fuzz_fail("%s: accepted an incomplete package", a->id);
-	if (!a->program.name || !a->program.name[0] || !a->program.run_as ||
-	    !a->program.run_as[0])
+	if (!a->program.name || !a->program.name[0] || !a->program.run_as || !a->program.run_as[0])
 		fuzz_fail("%s: accepted a program without a name or run_as", a->id);
 	if (!a->program.command || !a->program.command[0])
 		fuzz_fail("%s: accepted a program without a command", a->id);

@@ -35,8 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > CONTROL_REQUEST_MAX)
 		return 0;
-	struct client cl = { .fd = -1, .perm = (size && (data[0] & 1)) ? CONTROL_PERM_ADMIN
-								   : CONTROL_PERM_READ };
+	struct client cl = { .fd = -1,
+			     .perm = (size && (data[0] & 1)) ? CONTROL_PERM_ADMIN
+							     : CONTROL_PERM_READ };
 	char line[CONTROL_REQUEST_MAX + 1];
 	memcpy(line, data, size);
 	line[size] = '\0';

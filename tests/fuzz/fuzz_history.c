@@ -19,7 +19,7 @@
 #include "fuzzutil.h"
 
 /* Past every time in the seeds, so reconciled runs end after they started. */
-#define NOW ((time_t)2000000000)
+#define NOW     ((time_t)2000000000)
 #define MAX_IDS 64
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -106,8 +106,7 @@ static bool same_summary(const struct schedule_history *a, const struct schedule
 {
 	return a->ever_started == b->ever_started && a->ever_succeeded == b->ever_succeeded &&
 	       a->last_result == b->last_result && a->last_start == b->last_start &&
-	       a->last_end == b->last_end && a->running == b->running &&
-	       a->damaged == b->damaged;
+	       a->last_end == b->last_end && a->running == b->running && a->damaged == b->damaged;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

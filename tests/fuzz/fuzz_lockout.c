@@ -24,11 +24,9 @@ static void same(const struct lockout_state *a, const struct lockout_state *b)
 	if (a->outcome != b->outcome)
 		fuzz_fail("outcome %d came back as %d", (int)a->outcome, (int)b->outcome);
 	if (strcmp(a->fingerprint, b->fingerprint) != 0)
-		fuzz_fail("fingerprint \"%s\" came back as \"%s\"", a->fingerprint,
-			  b->fingerprint);
+		fuzz_fail("fingerprint \"%s\" came back as \"%s\"", a->fingerprint, b->fingerprint);
 	if (a->since != b->since)
-		fuzz_fail("since %lld came back as %lld", (long long)a->since,
-			  (long long)b->since);
+		fuzz_fail("since %lld came back as %lld", (long long)a->since, (long long)b->since);
 	if (strcmp(a->dc, b->dc) != 0)
 		fuzz_fail("dc \"%s\" came back as \"%s\"", a->dc, b->dc);
 	if (strcmp(a->message, b->message) != 0)

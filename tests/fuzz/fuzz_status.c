@@ -53,10 +53,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum status_id ids[] = {
 		STATUS_PROGRAM_STARTED, STATUS_PROGRAM_FAILED, STATUS_FILE_REJECTED,
-		STATUS_GUARD_HOLDING, (enum status_id)99999, /* unknown: still one line */
+		STATUS_GUARD_HOLDING,   (enum status_id)99999, /* unknown: still one line */
 	};
-	static const char *const keys[] = { "advert", "program", "account",
-					    "reason", "dc",	 "path" };
+	static const char *const keys[] = {
+		"advert", "program", "account", "reason", "dc", "path"
+	};
 	enum { N = sizeof(keys) / sizeof(keys[0]) };
 	if (size == 0)
 		return 0;
@@ -92,8 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_fail("not UTF-8 at offset %zu (byte 0x%02x) of: %s", i,
 				  (unsigned char)line[i], line);
 		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
-			fuzz_fail("control character U+%04X at offset %zu of: %s", (unsigned)cp,
-				  i, line);
+			fuzz_fail("control character U+%04X at offset %zu of: %s", (unsigned)cp, i,
+				  line);
 		i += k;
 	}
 

@@ -95,8 +95,7 @@ static inline char *fuzz_strndup(const uint8_t *data, size_t size)
 }
 
 /* An oracle failed: say which, then abort so libFuzzer keeps the input. */
-static inline void fuzz_fail(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2), noreturn));
+static inline void fuzz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static inline void fuzz_fail(const char *fmt, ...)
 {
 	va_list ap;

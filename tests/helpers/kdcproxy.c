@@ -17,20 +17,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define KDC_PORT 88
-#define LDAP_PORT 389
-#define MAX_CONNS 64
-#define MAX_PENDING 16		/* requests on one connection still awaiting replies */
-#define MAX_FRAME (1024 * 1024) /* a longer length prefix: the stream is relayed unparsed */
-#define HIGH_WATER (256 * 1024) /* stop reading a side while this much waits to be written */
-#define CHUNK 16384
+#define KDC_PORT    88
+#define LDAP_PORT   389
+#define MAX_CONNS   64
+#define MAX_PENDING 16            /* requests on one connection still awaiting replies */
+#define MAX_FRAME   (1024 * 1024) /* a longer length prefix: the stream is relayed unparsed */
+#define HIGH_WATER  (256 * 1024)  /* stop reading a side while this much waits to be written */
+#define CHUNK       16384
 
-#define TAG_SEQUENCE 0x30
-#define TAG_INTEGER 0x02
-#define TAG_AS_REQ 0x6a	 /* [APPLICATION 10] */
-#define TAG_TGS_REQ 0x6c /* [APPLICATION 12] */
-#define CTX(n) (0xa0 | (n)) /* [n], constructed */
-#define PA_ENC_TIMESTAMP 2
+#define TAG_SEQUENCE           0x30
+#define TAG_INTEGER            0x02
+#define TAG_AS_REQ             0x6a         /* [APPLICATION 10] */
+#define TAG_TGS_REQ            0x6c         /* [APPLICATION 12] */
+#define CTX(n)                 (0xa0 | (n)) /* [n], constructed */
+#define PA_ENC_TIMESTAMP       2
 #define PA_ENCRYPTED_CHALLENGE 138
 
 static const char usage[] =
@@ -50,14 +50,14 @@ struct buf {
 struct conn {
 	unsigned id;
 	int port;
-	int cfd, ufd;	     /* client, upstream; -1 once closed */
-	bool connecting;     /* ufd's connect() has not completed yet */
-	bool c_eof, u_eof;   /* that side has sent its last byte */
-	bool c_shut, u_shut; /* we have sent our last byte to that side */
-	bool raw;	     /* a plain byte relay: LDAP, or a KDC stream we cannot frame */
-	bool silenced;	     /* a reply was withheld: we never close this client */
-	struct buf cin, uin; /* Kerberos: the partial frame from each side */
-	struct buf c2u, u2c; /* bytes waiting to be written to the other side */
+	int cfd, ufd;               /* client, upstream; -1 once closed */
+	bool connecting;            /* ufd's connect() has not completed yet */
+	bool c_eof, u_eof;          /* that side has sent its last byte */
+	bool c_shut, u_shut;        /* we have sent our last byte to that side */
+	bool raw;                   /* a plain byte relay: LDAP, or a KDC stream we cannot frame */
+	bool silenced;              /* a reply was withheld: we never close this client */
+	struct buf cin, uin;        /* Kerberos: the partial frame from each side */
+	struct buf c2u, u2c;        /* bytes waiting to be written to the other side */
 	bool withhold[MAX_PENDING]; /* per request awaiting its reply, oldest at vhead */
 	unsigned vhead, vcount;
 };
@@ -463,8 +463,8 @@ static bool conn_update(struct conn *c)
 	if (c->raw)
 		upstream_done = c->ufd < 0 || (c->u_eof && !c->c2u.len);
 	else
-		upstream_done = c->ufd < 0 ||
-				(c->c_eof && !c->connecting && !c->vcount && !c->c2u.len);
+		upstream_done =
+			c->ufd < 0 || (c->c_eof && !c->connecting && !c->vcount && !c->c2u.len);
 	return !(client_done && upstream_done);
 }
 
@@ -515,7 +515,8 @@ static void on_accept(int lfd, int port)
 
 static int listen_on(struct in_addr addr, int port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
 				 .sin_addr = addr };
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -561,8 +562,8 @@ static void run(const int lfd[2], const int port[2], const sigset_t *mask)
 			if (!c)
 				continue;
 			p[0].fd = c->cfd;
-			p[0].events = (short)((want_client(c) ? POLLIN : 0) |
-					      (c->u2c.len ? POLLOUT : 0));
+			p[0].events =
+				(short)((want_client(c) ? POLLIN : 0) | (c->u2c.len ? POLLOUT : 0));
 			p[1].fd = c->ufd;
 			if (c->connecting)
 				p[1].events = POLLOUT;

@@ -53,7 +53,8 @@ int main(int argc, char **argv)
 			report();
 		} else if (strcmp(a, "regain-root") == 0) {
 			int u = setuid(0), eu = seteuid(0), gr = setgid(0);
-			printf("regain-root=%s\n", u == 0 || eu == 0 || gr == 0 ? "succeeded" : "failed");
+			printf("regain-root=%s\n",
+			       u == 0 || eu == 0 || gr == 0 ? "succeeded" : "failed");
 			fflush(stdout);
 		} else if (strncmp(a, "exit=", 5) == 0) {
 			return atoi(a + 5);

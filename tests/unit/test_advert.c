@@ -151,15 +151,15 @@ static void test_warnings_do_not_reject(void)
 /* The malformed-input table. The bad advertisement comes first, a good one after it;
  * MARK ends the line the error must point at. */
 #define MARK " #<"
-#define PKG "  package = { id = \"P\"; name = \"N\"; source = \"/srv/p\"; };\n"
+#define PKG  "  package = { id = \"P\"; name = \"N\"; source = \"/srv/p\"; };\n"
 #define PROG "  program = { name = \"I\"; command = [ \"/bin/true\" ]; run_as = \"system\"; };\n"
 #define GOOD "  { id = \"GOOD\";\n" PKG PROG "  }\n"
 
 static const struct {
 	const char *first; /* the bad advertisement's body, or a whole file when whole */
 	const char *msg;   /* must appear in the error */
-	bool whole;	   /* the file as is, no good advertisement after it */
-	int line;	   /* when not marked: a missing key is reported at its group */
+	bool whole;        /* the file as is, no good advertisement after it */
+	int line;          /* when not marked: a missing key is reported at its group */
 } malformed[] = {
 	/* syntax and file shape */
 	{ "advertisements = ( { id = ; } );" MARK "\n", "syntax error", true },
@@ -172,36 +172,39 @@ static const struct {
 	{ "  package = { id = \"P\"; name = \"N\"; source = \"/srv/p\"; };\n" PROG,
 	  "missing required key \"id\"", false, 2 },
 	{ "  id = \"../etc\";" MARK "\n" PKG PROG, "\"id\" is \"../etc\", expected", false },
-	{ "  id = \"" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "\";" MARK
-	  "\n" PKG PROG,
+	{ "  id = \""
+	  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	  "\";" MARK "\n" PKG PROG,
 	  "expected 1 to 64", false },
 	{ "  id = 7;" MARK "\n" PKG PROG, "\"id\" must be a string, not an integer", false },
 	{ "  id = \"A\"; rerunn = \"never\";" MARK "\n" PKG PROG,
 	  "unknown key \"rerunn\" (did you mean \"rerun\"?)", false },
 	/* package */
 	{ "  id = \"A\";\n" PROG, "missing required key \"package\"", false, 2 },
-	{ "  id = \"A\";\n  package = \"P\";" MARK "\n" PROG, "\"package\" must be a group", false },
+	{ "  id = \"A\";\n  package = \"P\";" MARK "\n" PROG, "\"package\" must be a group",
+	  false },
 	{ "  id = \"A\";\n  package = { id = \"P\"; name = \"N\"; source = \"srv/p\"; };" MARK
 	  "\n" PROG,
 	  "\"package.source\" is \"srv/p\", expected an absolute path", false },
-	{ "  id = \"A\";\n  package = { id = \"P\"; name = \"\"; source = \"/p\"; };" MARK "\n" PROG,
+	{ "  id = \"A\";\n  package = { id = \"P\"; name = \"\"; source = \"/p\"; };" MARK
+	  "\n" PROG,
 	  "\"package.name\" must not be empty", false },
-	{ "  id = \"A\";\n  package = { id = \"P\"; name = \"N\"; source = \"/p\"; vers = \"1\"; };"
-	  MARK "\n" PROG,
+	{ "  id = \"A\";\n  package = { id = \"P\"; name = \"N\"; source = \"/p\"; vers = \"1\"; };" MARK
+	  "\n" PROG,
 	  "unknown key \"package.vers\"", false },
 	{ "  id = \"A\";\n  package = { id = \"P\"; name = \"N\"; };" MARK "\n" PROG,
 	  "missing required key \"package.source\"", false },
 	/* program */
 	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; run_as = \"system\"; };" MARK "\n",
 	  "missing required key \"program.command\"", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; comand = [ \"x\" ]; run_as = \"system\"; };"
-	  MARK "\n",
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; comand = [ \"x\" ]; run_as = \"system\"; };" MARK "\n",
 	  "unknown key \"program.comand\" (did you mean \"command\"?)", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ ]; run_as = \"system\"; };"
-	  MARK "\n",
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ ]; run_as = \"system\"; };" MARK "\n",
 	  "\"program.command\" must not be empty", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = \"/bin/true\"; run_as = \"x\"; };"
-	  MARK "\n",
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = \"/bin/true\"; run_as = \"x\"; };" MARK "\n",
 	  "\"program.command\" must be an array of strings, not a string", false },
 	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = ( \"x\", 1 );" MARK
 	  "\n run_as = \"system\"; };\n",
@@ -211,55 +214,71 @@ static const struct {
 	  "\"program.command\" element 0 must not be empty", false },
 	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; };" MARK "\n",
 	  "missing required key \"program.run_as\"", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"\"; };"
-	  MARK "\n",
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"\"; };" MARK "\n",
 	  "\"program.run_as\" must not be empty", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    max_runtime = 0; };" MARK "\n",
 	  "\"program.max_runtime\" is 0, expected 1 to 604800", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    max_runtime = \"1h\"; };" MARK "\n",
 	  "\"program.max_runtime\" must be an integer, not a string", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    max_runtime = 99999999; };" MARK "\n",
 	  "expected 1 to 604800", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    success_codes = 0; };" MARK "\n",
 	  "\"program.success_codes\" must be an array of integers", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    success_codes = [ -1 ]; };" MARK "\n",
 	  "\"program.success_codes\" element 0 is -1, expected 0 to 65535", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    success_codes = [ 0, 3 ]; reboot_codes = [ 3 ]; };" MARK "\n",
 	  "exit code 3 is in both", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    working_dir = \"tmp\"; };" MARK "\n",
 	  "\"program.working_dir\" is \"tmp\", expected an absolute path", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    environment = [ \"A=1\" ]; };" MARK "\n",
 	  "\"program.environment\" must be a group", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    environment = { ADVERT_ID = \"x\"; }; };" MARK "\n",
 	  "ADVERT_ID is set by advertd for each run", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    environment = { KRB5CCNAME = \"FILE:/tmp/x\"; }; };" MARK "\n",
 	  "KRB5CCNAME is set by advertd", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    environment = { DEBUG = 1; }; };" MARK "\n",
 	  "\"program.environment.DEBUG\" must be a string", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    environment = { A-B = \"1\"; }; };" MARK "\n",
 	  "not a valid variable name", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    requirements = { platforms = \"x86_64\"; }; };" MARK "\n",
 	  "\"program.requirements.platforms\" must be an array of strings", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    requirements = { min_free_mb = -5; }; };" MARK "\n",
 	  "\"program.requirements.min_free_mb\" is -5", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    requirements = { platform = [ \"x86_64\" ]; }; };" MARK "\n",
 	  "unknown key \"program.requirements.platform\" (did you mean \"platforms\"?)", false },
-	{ "  id = \"A\";\n" PKG "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    depends_on = \"A\"; };" MARK "\n",
 	  "names the advertisement itself", false },
 	/* schedule, rerun, enabled */
@@ -286,10 +305,12 @@ static const struct {
 	  "\n" PROG,
 	  "\"package.name\" is not valid UTF-8 (byte 2, 0xc3)", false },
 	{ "  id = \"A\";\n" PKG
-	  "  program = { name = \"\xed\xa0\x80\"; command = [ \"/bin/true\" ]; run_as = \"system\"; };" MARK "\n",
+	  "  program = { name = \"\xed\xa0\x80\"; command = [ \"/bin/true\" ]; run_as = \"system\"; };" MARK
+	  "\n",
 	  "\"program.name\" is not valid UTF-8 (byte 1, 0xed)", false },
 	{ "  id = \"A\";\n" PKG
-	  "  program = { name = \"I\"; command = [ \"/bin/\xc0\xaf\" ]; run_as = \"system\"; };" MARK "\n",
+	  "  program = { name = \"I\"; command = [ \"/bin/\xc0\xaf\" ]; run_as = \"system\"; };" MARK
+	  "\n",
 	  "\"program.command\" is not valid UTF-8 (byte 6, 0xc0)", false },
 };
 
@@ -321,16 +342,17 @@ static void test_malformed_table(void)
 		parse(content, &p);
 		const struct diag *d = tu_find_diag(&p.diags, malformed[i].msg);
 		int want_line = malformed[i].line ? malformed[i].line : marked_line(content);
-		bool ok = d && d->level == DIAG_ERROR && d->line == want_line &&
-			  d->file && strstr(d->file, "ad.conf");
+		bool ok = d && d->level == DIAG_ERROR && d->line == want_line && d->file &&
+			  strstr(d->file, "ad.conf");
 		/* The good advertisement after the bad one always survives. */
 		if (!malformed[i].whole)
 			ok = ok && p.n == 1 && strcmp(p.items[0]->id, "GOOD") == 0;
 		else
 			ok = ok && p.n == 0;
 		if (!ok) {
-			fprintf(stderr, "\ncase %zu: want line %d \"%s\"; got %zu advertisement(s):\n",
-				i, want_line, malformed[i].msg, p.n);
+			fprintf(stderr,
+				"\ncase %zu: want line %d \"%s\"; got %zu advertisement(s):\n", i,
+				want_line, malformed[i].msg, p.n);
 			tu_dump_diags(&p.diags);
 		}
 		CU_ASSERT(ok);

@@ -69,13 +69,20 @@ static void test_bad_files_do_not_hide_good_ones(void)
 	char *b1 = ad("B1", NULL, NULL), *c1 = ad("C1", NULL, NULL);
 	char *good = file_of(a1, a2), *insecure = file_of(b1, NULL), *other = file_of(c1, NULL);
 	const char *const files[] = {
-		"10-good.conf",	    good,
-		"20-broken.conf",   "advertisements = ( { id = ; } );\n",
-		"30-insecure.conf", insecure,
-		"40-other.conf",    other,
-		"README",	    "not a config file",
-		".hidden.conf",	    "garbage",
-		"50-notconf.txt",   "garbage",
+		"10-good.conf",
+		good,
+		"20-broken.conf",
+		"advertisements = ( { id = ; } );\n",
+		"30-insecure.conf",
+		insecure,
+		"40-other.conf",
+		other,
+		"README",
+		"not a config file",
+		".hidden.conf",
+		"garbage",
+		"50-notconf.txt",
+		"garbage",
 		NULL,
 	};
 	char *d = make_dir(files);
@@ -147,12 +154,14 @@ static void test_dependencies(void)
 {
 	/* A → B → C → A is a cycle; D depends on A (rejected with it); E on a missing id;
 	 * F on E (rejected because E was); G on H, which is fine. */
-	char *s[8] = { ad("A", NULL, "B"), ad("B", NULL, "C"), ad("C", NULL, "A"),
+	char *s[8] = { ad("A", NULL, "B"), ad("B", NULL, "C"),    ad("C", NULL, "A"),
 		       ad("D", NULL, "A"), ad("E", NULL, "NOPE"), ad("F", NULL, "E"),
 		       ad("G", NULL, "H"), ad("H", NULL, NULL) };
 	char *f1 = file_of(s[0], s[1]), *f2 = file_of(s[2], s[3]), *f3 = file_of(s[4], s[5]),
 	     *f4 = file_of(s[6], s[7]);
-	const char *const files[] = { "1.conf", f1, "2.conf", f2, "3.conf", f3, "4.conf", f4, NULL };
+	const char *const files[] = {
+		"1.conf", f1, "2.conf", f2, "3.conf", f3, "4.conf", f4, NULL
+	};
 	char *d = make_dir(files);
 	struct diag_list diags = { 0 };
 	struct catalog *cat = load(d, &diags);
@@ -263,8 +272,8 @@ static void settle(void)
 	nanosleep(&ms, NULL);
 }
 
-static struct catalog *reload(const struct catalog *old, const char *path,
-			      struct diag_list *diags, struct catalog_reload_stats *stats)
+static struct catalog *reload(const struct catalog *old, const char *path, struct diag_list *diags,
+			      struct catalog_reload_stats *stats)
 {
 	struct catalog *cat = NULL;
 	const char *paths[] = { path };
@@ -273,12 +282,12 @@ static struct catalog *reload(const struct catalog *old, const char *path,
 	return cat;
 }
 
-#define CU_ASSERT_STATS(s, seen, parsed, reused, refused)                                  \
-	do {                                                                               \
-		CU_ASSERT_EQUAL((s).files_seen, seen);                                     \
-		CU_ASSERT_EQUAL((s).files_parsed, parsed);                                 \
-		CU_ASSERT_EQUAL((s).files_reused, reused);                                 \
-		CU_ASSERT_EQUAL((s).files_refused, refused);                               \
+#define CU_ASSERT_STATS(s, seen, parsed, reused, refused)                                          \
+	do {                                                                                       \
+		CU_ASSERT_EQUAL((s).files_seen, seen);                                             \
+		CU_ASSERT_EQUAL((s).files_parsed, parsed);                                         \
+		CU_ASSERT_EQUAL((s).files_reused, reused);                                         \
+		CU_ASSERT_EQUAL((s).files_refused, refused);                                       \
 	} while (0)
 
 /* Replaces dir/name by rename, as a careful admin (or a sync tool) does. */
@@ -295,9 +304,15 @@ static void test_reload_reads_only_changed_files(void)
 	char *a = ad("A", "swinstall", NULL), *b = ad("B", NULL, "A"), *c = ad("C", NULL, NULL);
 	char *fa = file_of(a, NULL), *fb = file_of(b, NULL), *fc = file_of(c, NULL);
 	const char *const files[] = {
-		"a.conf", fa, "b.conf", fb, "c.conf", fc,
+		"a.conf",
+		fa,
+		"b.conf",
+		fb,
+		"c.conf",
+		fc,
 		/* Valid syntax, one bad advertisement: its parse and problem are reused. */
-		"d.conf", "advertisements = ( { id = \"D\";\n  programme = 1; } );\n",
+		"d.conf",
+		"advertisements = ( { id = \"D\";\n  programme = 1; } );\n",
 		NULL,
 	};
 	char *d = make_dir(files);
@@ -423,8 +438,8 @@ static void test_reload_rereads_unparsable_and_including_files(void)
 	char *y = ad("Y", NULL, NULL), *fy = file_of(y, NULL);
 	const char *const files[] = {
 		"broken.conf", "advertisements = ( { id = ; } );\n",
-		"main.conf", main_text,
-		"y.conf", fy,
+		"main.conf",   main_text,
+		"y.conf",      fy,
 		NULL,
 	};
 	char *d = make_dir(files);
@@ -478,7 +493,8 @@ static void test_long_dependency_chains(void)
 		char id[3][16], dep[3][16];
 		snprintf(id[0], 16, "G%d", i), snprintf(dep[0], 16, "G%d", i - 1);
 		snprintf(id[1], 16, "M%d", i), snprintf(dep[1], 16, i ? "M%d" : "NOPE", i - 1);
-		snprintf(id[2], 16, "R%d", i), snprintf(dep[2], 16, "R%d", i < 3 ? (i + 2) % 3 : i - 1);
+		snprintf(id[2], 16, "R%d", i),
+			snprintf(dep[2], 16, "R%d", i < 3 ? (i + 2) % 3 : i - 1);
 		for (int k = 0; k < 3; k++) {
 			char *one = ad(id[k], NULL, k == 0 && i == 0 ? NULL : dep[k]);
 			len += (size_t)snprintf(text + len, cap - len, "%s%s\n", one,

@@ -159,58 +159,73 @@ static const struct {
 	int line;
 	const char *msg;
 } bad[] = {
-	{ "poll_intervall = 60;\n", 1, "unknown key \"poll_intervall\" (did you mean \"poll_interval\"?)" },
+	{ "poll_intervall = 60;\n", 1,
+	  "unknown key \"poll_intervall\" (did you mean \"poll_interval\"?)" },
 	{ "poll_interval = 0;\n", 1, "\"poll_interval\" is 0, expected 5 to 86400" },
 	{ "splay = \"60\";\n", 1, "\"splay\" must be an integer, not a string" },
 	{ "max_concurrent = 0;\n", 1, "\"max_concurrent\" is 0, expected 1 to 256" },
-	{ "state_dir = \"var/lib\";\n", 1, "\"state_dir\" is \"var/lib\", expected an absolute path" },
+	{ "state_dir = \"var/lib\";\n", 1,
+	  "\"state_dir\" is \"var/lib\", expected an absolute path" },
 	{ "advertisements = \"/etc/x\";\n", 1, "\"advertisements\" must be an array of strings" },
 	{ "advertisements = [ \"ads\" ];\n", 1, "expected an absolute path" },
 	{ "advertisements = [ ];\n", 1, "\"advertisements\" must not be empty" },
 	{ "\nsyslog = { facility = \"kernel\"; };\n", 2, "\"syslog.facility\" is \"kernel\"" },
 	{ "syslog = { ident = \"\"; };\n", 1, "\"syslog.ident\" must not be empty" },
-	{ "syslog = { sockett = \"/dev/log\"; };\n", 1, "unknown key \"syslog.sockett\" (did you mean \"socket\"?)" },
-	{ "client_token = { principal = \"host/ws1\"; };\n", 1, "expected a principal with its realm" },
-	{ "directory = {\n realm = \"R\";\n schema = \"nis\";\n};\n", 3, "\"directory.schema\" is \"nis\"" },
+	{ "syslog = { sockett = \"/dev/log\"; };\n", 1,
+	  "unknown key \"syslog.sockett\" (did you mean \"socket\"?)" },
+	{ "client_token = { principal = \"host/ws1\"; };\n", 1,
+	  "expected a principal with its realm" },
+	{ "directory = {\n realm = \"R\";\n schema = \"nis\";\n};\n", 3,
+	  "\"directory.schema\" is \"nis\"" },
 	{ "directory = { realm = \"R\"; servers = ( ); };\n", 1, "\"directory.servers\" is empty" },
 	{ "directory = { realm = \"R\";\n servers = ( { address = \"127.0.0.1\"; } ); };\n", 2,
 	  "missing required key \"directory.servers[0].host\"" },
-	{ "directory = { realm = \"R\"; servers = ( { host = \"a b\"; } ); };\n", 1, "expected a DNS host name" },
+	{ "directory = { realm = \"R\"; servers = ( { host = \"a b\"; } ); };\n", 1,
+	  "expected a DNS host name" },
 	{ "directory = { realm = \"R\"; timeout = 0; };\n", 1, "\"directory.timeout\" is 0" },
 	{ "directory = { realm = \"R\"; };\naccounts = (\n { name = \"a\"; principal = \"a@R\"; "
-	  "keytab = \"/k\"; password_file = \"/p\"; } );\n", 3, "needs exactly one of keytab, password_file or local_user (has 2)" },
-	{ "directory = { realm = \"R\"; };\naccounts = (\n { name = \"a\"; keytab = \"/k\"; } );\n", 3,
-	  "account \"a\" needs a principal for its keytab" },
+	  "keytab = \"/k\"; password_file = \"/p\"; } );\n",
+	  3, "needs exactly one of keytab, password_file or local_user (has 2)" },
+	{ "directory = { realm = \"R\"; };\naccounts = (\n { name = \"a\"; keytab = \"/k\"; } );\n",
+	  3, "account \"a\" needs a principal for its keytab" },
 	{ "accounts = (\n { name = \"a\"; principal = \"a@R\"; local_user = \"a\"; } );\n", 2,
 	  "is local (local_user) and takes no principal" },
-	{ "accounts = (\n { name = \"system\"; local_user = \"x\"; } );\n", 2, "must not be \"system\"" },
-	{ "accounts = (\n { name = \"a\"; local_user = \"x\"; },\n { name = \"a\"; local_user = \"y\"; } );\n", 3,
-	  "account \"a\" is defined twice (first at line 2)" },
+	{ "accounts = (\n { name = \"system\"; local_user = \"x\"; } );\n", 2,
+	  "must not be \"system\"" },
+	{ "accounts = (\n { name = \"a\"; local_user = \"x\"; },\n { name = \"a\"; local_user = \"y\"; } );\n",
+	  3, "account \"a\" is defined twice (first at line 2)" },
 	{ "accounts = (\n { name = \"a\"; local_user = \"x\"; keytabb = \"/k\"; } );\n", 2,
 	  "unknown key \"accounts[0].keytabb\" (did you mean \"keytab\"?)" },
-	{ "accounts = (\n { name = \"a b\"; local_user = \"x\"; } );\n", 2, "\"accounts[0].name\" is \"a b\"" },
+	{ "accounts = (\n { name = \"a b\"; local_user = \"x\"; } );\n", 2,
+	  "\"accounts[0].name\" is \"a b\"" },
 	{ "accounts = (\n { name = \"a\"; principal = \"a@R\"; keytab = \"/k\"; } );\n", 0,
 	  "accounts with a principal need \"directory.realm\"" },
 	{ "lockout = { backoff = 5; };\n", 1, "\"lockout.backoff\" is 5, expected 60 to 2592000" },
 	{ "directory = { realm = \"R\"; };\naccounts = (\n { name = \"a\"; principal = \"a@R\"; keytab = \"/k\"; },\n"
-	  " { name = \"b\"; principal = \"a@R\";\n   password_file = \"/p\"; } );\n", 4,
-	  "principal \"a@R\" is already used by account \"a\" (line 3)" },
+	  " { name = \"b\"; principal = \"a@R\";\n   password_file = \"/p\"; } );\n",
+	  4, "principal \"a@R\" is already used by account \"a\" (line 3)" },
 	{ "accounts = { name = \"a\"; };\n", 1, "\"accounts\" must be a list" },
 	/* An account name is a directory under state_dir/lockout. */
-	{ "accounts = (\n { name = \".\"; local_user = \"x\"; } );\n", 2, "\"accounts[0].name\" is \".\"" },
-	{ "accounts = (\n { name = \"..\"; local_user = \"x\"; } );\n", 2, "\"accounts[0].name\" is \"..\"" },
-	{ "accounts = (\n { name = \"-x\"; local_user = \"x\"; } );\n", 2, "\"accounts[0].name\" is \"-x\"" },
+	{ "accounts = (\n { name = \".\"; local_user = \"x\"; } );\n", 2,
+	  "\"accounts[0].name\" is \".\"" },
+	{ "accounts = (\n { name = \"..\"; local_user = \"x\"; } );\n", 2,
+	  "\"accounts[0].name\" is \"..\"" },
+	{ "accounts = (\n { name = \"-x\"; local_user = \"x\"; } );\n", 2,
+	  "\"accounts[0].name\" is \"-x\"" },
 	/* Unix socket paths must fit sockaddr_un (found at --check, not at start). */
-	{ "control_socket = \"/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\";\n", 1,
-	  "\"control_socket\" is 108 bytes long" },
-	{ "syslog = {\n socket = \"/dev/lllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll\"; };\n", 2,
-	  "\"syslog.socket\" is 110 bytes long" },
+	{ "control_socket = \"/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\";\n",
+	  1, "\"control_socket\" is 108 bytes long" },
+	{ "syslog = {\n socket = \"/dev/lllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllll\"; };\n",
+	  2, "\"syslog.socket\" is 110 bytes long" },
 	/* Text is UTF-8, or it is an error that says where, not what. */
 	{ "admin_group = \"adm\xc3\";\n", 1, "\"admin_group\" is not valid UTF-8 (byte 4, 0xc3)" },
-	{ "advertisements = [ \"/etc/\xff\" ];\n", 1, "\"advertisements\" is not valid UTF-8 (byte 6, 0xff)" },
+	{ "advertisements = [ \"/etc/\xff\" ];\n", 1,
+	  "\"advertisements\" is not valid UTF-8 (byte 6, 0xff)" },
 	/* directory ids */
-	{ "directory = { min_id = 5000; max_id = 4000; };\n", 1, "directory.min_id (5000) is above directory.max_id (4000)" },
-	{ "directory = { min_id = 0; };\n", 1, "\"directory.min_id\" is 0, expected 1 to 2147483647" },
+	{ "directory = { min_id = 5000; max_id = 4000; };\n", 1,
+	  "directory.min_id (5000) is above directory.max_id (4000)" },
+	{ "directory = { min_id = 0; };\n", 1,
+	  "\"directory.min_id\" is 0, expected 1 to 2147483647" },
 };
 
 static void test_bad_values(void)
@@ -263,7 +278,8 @@ static void test_include_refused(void)
 {
 	char *inc = tu_write(dir, "inc.cfg", 0644, "splay = 5;\n");
 	char *fifo = NULL, *sub = NULL;
-	CU_ASSERT_FATAL(asprintf(&fifo, "%s/inc.fifo", dir) > 0 && asprintf(&sub, "%s/inc.d", dir) > 0);
+	CU_ASSERT_FATAL(asprintf(&fifo, "%s/inc.fifo", dir) > 0 &&
+			asprintf(&sub, "%s/inc.d", dir) > 0);
 	unlink(fifo);
 	CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0644), 0);
 	mkdir(sub, 0755);

@@ -361,7 +361,10 @@ static void test_order_priorities(void)
 }
 
 static const struct spec equal4[] = {
-	{ "a", 0, 10 }, { "b", 0, 10 }, { "c", 0, 10 }, { "d", 0, 10 },
+	{ "a", 0, 10 },
+	{ "b", 0, 10 },
+	{ "c", 0, 10 },
+	{ "d", 0, 10 },
 };
 
 static void test_order_seed(void)
@@ -550,8 +553,8 @@ static void test_prefer(void)
 	static const struct {
 		const char *prefer, *want;
 	} rows[] = {
-		{ "c", "cabd" }, { "a", "abcd" }, { "d", "dabc" }, { "B", "bacd" }, { "x", "abcd" },
-		{ "", "abcd" },
+		{ "c", "cabd" }, { "a", "abcd" }, { "d", "dabc" },
+		{ "B", "bacd" }, { "x", "abcd" }, { "", "abcd" },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct dc_list l = list_of(hosts, 4);
@@ -607,8 +610,8 @@ static void test_affinity(void)
 	free(host);
 
 	static const char *const bad[] = {
-		"", "\n", "dc1 dc2\n", "dc1\tx\n", "dc1\n\n", "dc1\r\n", " dc1\n", "dc1\ndc2\n",
-		"dc\x01\n",
+		"",        "\n",     "dc1 dc2\n",  "dc1\tx\n", "dc1\n\n",
+		"dc1\r\n", " dc1\n", "dc1\ndc2\n", "dc\x01\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		free(tu_write(dir, "dc-affinity", 0644, bad[i]));

@@ -168,8 +168,7 @@ static void test_round_trip(void)
 	CU_ASSERT_STRING_EQUAL(run, "r00000002");
 	CU_ASSERT_EQUAL(history_end(h, run, RUN_FAILED, 0, 9, 5, NULL, NULL, T0 + 101), 0);
 	CU_ASSERT_EQUAL(history_begin(h, "LAB00001", "swinstall", T0 + 200, run), 0);
-	CU_ASSERT_EQUAL(history_end(h, run, RUN_SUCCEEDED_REBOOT, 3010, 0, 7, NULL, NULL,
-				    T0 + 201),
+	CU_ASSERT_EQUAL(history_end(h, run, RUN_SUCCEEDED_REBOOT, 3010, 0, 7, NULL, NULL, T0 + 201),
 			0);
 	history_get_stats(h, &st);
 	CU_ASSERT_EQUAL(st.records, 6);
@@ -251,8 +250,7 @@ static void test_format(void)
 	char longreason[400];
 	memset(longreason, 'y', sizeof(longreason) - 1);
 	longreason[sizeof(longreason) - 1] = '\0';
-	CU_ASSERT_EQUAL(history_end(h, run, RUN_FAILED, -1, 0, 12, "dc 1", longreason, T0 + 1),
-			0);
+	CU_ASSERT_EQUAL(history_end(h, run, RUN_FAILED, -1, 0, 12, "dc 1", longreason, T0 + 1), 0);
 	history_close(h);
 
 	char *p = log_path(dir);
@@ -297,13 +295,11 @@ static void test_bad_arguments(void)
 	memset(longid, 'a', sizeof(longid) - 1);
 	longid[sizeof(longid) - 1] = '\0';
 	CU_ASSERT_EQUAL(history_begin(h, longid, "a", T0, run), -EINVAL);
-	CU_ASSERT_EQUAL(history_end(h, "r00000001", RUN_FAILED, 1, 0, 0, NULL, NULL, T0),
-			-ENOENT);
+	CU_ASSERT_EQUAL(history_end(h, "r00000001", RUN_FAILED, 1, 0, 0, NULL, NULL, T0), -ENOENT);
 	CU_ASSERT_EQUAL(history_end(h, "bogus", RUN_FAILED, 1, 0, 0, NULL, NULL, T0), -ENOENT);
 	CU_ASSERT_EQUAL(history_begin(h, "OK1", NULL, T0, run), 0);
 	CU_ASSERT_EQUAL(history_end(h, run, RUN_NONE, 0, 0, 0, NULL, NULL, T0), -EINVAL);
-	CU_ASSERT_EQUAL(history_end(h, run, (enum run_result)42, 0, 0, 0, NULL, NULL, T0),
-			-EINVAL);
+	CU_ASSERT_EQUAL(history_end(h, run, (enum run_result)42, 0, 0, 0, NULL, NULL, T0), -EINVAL);
 	CU_ASSERT(history_summary(h, "OK1")->running);
 
 	/* One process at a time: a second open is refused, not interleaved. */
@@ -363,10 +359,10 @@ static void test_reconcile(void)
 	CU_ASSERT_FALSE(c.runs[0].other_boot); /* same boot: advertd itself stopped */
 	CU_ASSERT_PTR_NOT_NULL(strstr(c.runs[0].reason, "advertd stopped"));
 	CU_ASSERT_STRING_EQUAL(c.runs[1].run_id, rb);
-	CU_ASSERT(summary_is(history_summary(h, "A"), true, true, RUN_INTERRUPTED, T0 + 100,
-			     false));
-	CU_ASSERT(summary_is(history_summary(h, "B"), true, false, RUN_INTERRUPTED, T0 + 101,
-			     false));
+	CU_ASSERT(
+		summary_is(history_summary(h, "A"), true, true, RUN_INTERRUPTED, T0 + 100, false));
+	CU_ASSERT(
+		summary_is(history_summary(h, "B"), true, false, RUN_INTERRUPTED, T0 + 101, false));
 	/* Again in the same process: nothing left. */
 	c.n = 0;
 	CU_ASSERT_EQUAL(history_reconcile(h, T0 + 501, collect, &c), 0);
@@ -376,8 +372,8 @@ static void test_reconcile(void)
 	/* And across reopens: reported exactly once. */
 	for (int i = 0; i < 2; i++) {
 		h = open_ok();
-		CU_ASSERT(summary_is(history_summary(h, "A"), true, true, RUN_INTERRUPTED,
-				     T0 + 100, false));
+		CU_ASSERT(summary_is(history_summary(h, "A"), true, true, RUN_INTERRUPTED, T0 + 100,
+				     false));
 		c.n = 0;
 		CU_ASSERT_EQUAL(history_reconcile(h, T0 + 600, collect, &c), 0);
 		CU_ASSERT_EQUAL(c.n, 0);
@@ -443,8 +439,8 @@ static void test_torn_tail(void)
 		CU_ASSERT_EQUAL(st.torn_tail, !whole && !none);
 		CU_ASSERT_EQUAL(st.skipped, 0);
 		CU_ASSERT_EQUAL(st.records, whole ? 4 : 3);
-		CU_ASSERT(summary_is(history_summary(h, "A"), true, true, RUN_SUCCEEDED, T0,
-				     false));
+		CU_ASSERT(
+			summary_is(history_summary(h, "A"), true, true, RUN_SUCCEEDED, T0, false));
 		if (whole) {
 			CU_ASSERT(summary_is(history_summary(h, "B"), true, false, RUN_FAILED,
 					     T0 + 10, false));
@@ -538,8 +534,8 @@ static void test_flipped_byte(void)
 		/* A newline flipped glues the record to the next: both are lost. */
 		CU_ASSERT_EQUAL(st.records, newline ? 4 : 5);
 		CU_ASSERT_FALSE(st.torn_tail);
-		CU_ASSERT(summary_is(history_summary(h, "A"), true, true, RUN_SUCCEEDED, T0,
-				     false));
+		CU_ASSERT(
+			summary_is(history_summary(h, "A"), true, true, RUN_SUCCEEDED, T0, false));
 		CU_ASSERT(summary_is(history_summary(h, "C"), true, false, RUN_FAILED, T0 + 30,
 				     false));
 		if (!newline) { /* B's end stands alone and says it all */
@@ -736,8 +732,8 @@ static void test_auto_compaction(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	for (int i = 1; i <= 2000; i++) {
 		char body[512], line[600];
-		snprintf(body, sizeof(body),
-			 "start run=r%08d advert=BIG time=%d boot= account=x", i, 1000 + i);
+		snprintf(body, sizeof(body), "start run=r%08d advert=BIG time=%d boot= account=x",
+			 i, 1000 + i);
 		size_t sealed = seal(line, sizeof(line), body);
 		fwrite(line, 1, sealed, f);
 		snprintf(body, sizeof(body),
@@ -783,8 +779,8 @@ static void test_crash_mid_compaction(void)
 		spit(tmp, "v1 0123456789abcdef summary advert=A started=0", 30);
 		spit(tmp, full, cut);
 		h = open_ok();
-		CU_ASSERT(summary_is(history_summary(h, "A"), true, true, RUN_FAILED, T0 + 4,
-				     false));
+		CU_ASSERT(
+			summary_is(history_summary(h, "A"), true, true, RUN_FAILED, T0 + 4, false));
 		CU_ASSERT_EQUAL(access(tmp, F_OK), -1); /* cleared away */
 		history_close(h);
 	}
@@ -864,8 +860,9 @@ static char *mount_tmpfs(const char *opts)
 		abort();
 	mkdir(m, 0700);
 	if (mount("tmpfs", m, "tmpfs", 0, opts) < 0) {
-		fprintf(stderr, "\n  (cannot mount tmpfs: %s; ENOSPC/EROFS cases skipped, the "
-				"RLIMIT_FSIZE case covers failing writes)\n",
+		fprintf(stderr,
+			"\n  (cannot mount tmpfs: %s; ENOSPC/EROFS cases skipped, the "
+			"RLIMIT_FSIZE case covers failing writes)\n",
 			strerror(errno));
 		rmdir(m);
 		free(m);
@@ -1070,7 +1067,8 @@ static void test_not_started_restores_summary(void)
 	CU_ASSERT_EQUAL_FATAL(history_open(tmp, &h), 0);
 	CU_ASSERT_EQUAL_FATAL(history_begin(h, "NS1", "acct", 1000, run), 0);
 	CU_ASSERT(history_summary(h, "NS1")->ever_started);
-	CU_ASSERT_EQUAL(history_end(h, run, RUN_NOT_STARTED, -1, 0, 0, NULL, "no such program", 1001), 0);
+	CU_ASSERT_EQUAL(
+		history_end(h, run, RUN_NOT_STARTED, -1, 0, 0, NULL, "no such program", 1001), 0);
 	const struct schedule_history *s = history_summary(h, "NS1");
 	CU_ASSERT_FALSE(s->ever_started);
 	CU_ASSERT_FALSE(s->running);
@@ -1128,7 +1126,7 @@ static void test_damage_holds_never(void)
 	CU_ASSERT_TRUE(st.damaged);
 	const struct schedule_history *once = history_summary(h, "ONCE");
 	CU_ASSERT_FALSE(once->ever_started); /* its records are gone … */
-	CU_ASSERT_TRUE(once->damaged);	     /* … so it is held */
+	CU_ASSERT_TRUE(once->damaged);       /* … so it is held */
 	CU_ASSERT_TRUE(history_summary(h, "NEW")->damaged);
 	/* Its run id is never reused. */
 	char rid[HISTORY_RUN_ID_MAX];
@@ -1187,7 +1185,8 @@ static void test_shared_run_id_compaction(void)
 	char data[2048];
 	size_t n = seal(data, sizeof(data), "start run=r41 advert=LAB00001 time=79 boot= account=");
 	n += seal(data + n, sizeof(data) - n, "start run=r41 advert=0 time=53 boot= account=r");
-	n += seal(data + n, sizeof(data) - n, "start run=r41 advert=LAB00001 time=0 boot= account=");
+	n += seal(data + n, sizeof(data) - n,
+		  "start run=r41 advert=LAB00001 time=0 boot= account=");
 	spit(p, data, n);
 	struct history *h = open_ok();
 	CU_ASSERT_FALSE(history_summary(h, "0")->ever_started);
@@ -1210,7 +1209,8 @@ static void test_shared_run_id(void)
 	char *p = log_path(dir);
 	char data[2048];
 	size_t n = seal(data, sizeof(data), "start run=r00000005 advert=A time=5 boot= account=x");
-	n += seal(data + n, sizeof(data) - n, "start run=r00000005 advert=B time=6 boot= account=x");
+	n += seal(data + n, sizeof(data) - n,
+		  "start run=r00000005 advert=B time=6 boot= account=x");
 	spit(p, data, n);
 	struct history *h = open_ok();
 	struct history_stats st;

@@ -104,16 +104,16 @@ static void test_secret_table(void)
 		size_t value;
 		bool want;
 	} rows[] = {
-		{ { 0 }, -1, 0, false },		/* no padata */
-		{ { 0 }, 0, 0, false },			/* empty padata */
-		{ { 150, 149 }, 2, 8, false },		/* MIT's first AS-REQ */
-		{ { 128, 133, 167 }, 3, 4, false },	/* PAC request, cookie, PAC options */
-		{ { 150, 149, 2 }, 3, 40, true },	/* PA-ENC-TIMESTAMP */
-		{ { 133, 2 }, 2, 200, true },		/* long-form lengths */
-		{ { 138 }, 1, 16, true },		/* PA-ENCRYPTED-CHALLENGE (FAST) */
-		{ { 136 }, 1, 250, true },		/* PA-FX-FAST: may hide the challenge */
-		{ { 16 }, 1, 16, true },		/* PKINIT */
-		{ { 999999 }, 1, 1, true },		/* unknown: assume it proves the key */
+		{ { 0 }, -1, 0, false },            /* no padata */
+		{ { 0 }, 0, 0, false },             /* empty padata */
+		{ { 150, 149 }, 2, 8, false },      /* MIT's first AS-REQ */
+		{ { 128, 133, 167 }, 3, 4, false }, /* PAC request, cookie, PAC options */
+		{ { 150, 149, 2 }, 3, 40, true },   /* PA-ENC-TIMESTAMP */
+		{ { 133, 2 }, 2, 200, true },       /* long-form lengths */
+		{ { 138 }, 1, 16, true },           /* PA-ENCRYPTED-CHALLENGE (FAST) */
+		{ { 136 }, 1, 250, true },          /* PA-FX-FAST: may hide the challenge */
+		{ { 16 }, 1, 16, true },            /* PKINIT */
+		{ { 999999 }, 1, 1, true },         /* unknown: assume it proves the key */
 		{ { -5 }, 1, 1, true },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

@@ -17,10 +17,10 @@
 #include "advert/lockout.h"
 #include "testutil.h"
 
-#define FP_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define FP_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-#define T0 ((time_t)1700000000)
-#define BACKOFF 900
+#define FP_A     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define FP_B     "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define T0       ((time_t)1700000000)
+#define BACKOFF  900
 #define NO_UNTIL ((time_t)-42)
 
 static void test_outcome_names(void)
@@ -39,7 +39,7 @@ static void test_decide_table(void)
 {
 	static const struct {
 		enum lockout_outcome outcome;
-		const char *fp;	 /* presented now; recorded is always FP_A at T0 */
+		const char *fp; /* presented now; recorded is always FP_A at T0 */
 		time_t now;
 		int backoff;
 		enum lockout_verdict want;
@@ -110,7 +110,9 @@ static void test_decide_table(void)
 		  NO_UNTIL },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		struct lockout_state st = { .outcome = rows[i].outcome, .since = T0, .attempts = 1 };
+		struct lockout_state st = { .outcome = rows[i].outcome,
+					    .since = T0,
+					    .attempts = 1 };
 		strcpy(st.fingerprint, FP_A);
 		time_t until = NO_UNTIL;
 		enum lockout_verdict v =
@@ -259,10 +261,12 @@ static void test_round_trip(void)
 	CU_ASSERT_STRING_EQUAL(st.fingerprint, "");
 
 	/* A KDC message that tries to forge lines, with escapes and non-ASCII text. */
-	lockout_record(&st, FP_A, LOCKOUT_REJECTED, T0, "dc1.example.test",
-		       "Preauthentication failed\noutcome=ok\r\n\tback\\slash \x01\x7f caf\xc3\xa9");
-	lockout_record(&st, FP_A, LOCKOUT_REJECTED, -T0, "dc1.example.test",
-		       "Preauthentication failed\noutcome=ok\r\n\tback\\slash \x01\x7f caf\xc3\xa9");
+	lockout_record(
+		&st, FP_A, LOCKOUT_REJECTED, T0, "dc1.example.test",
+		"Preauthentication failed\noutcome=ok\r\n\tback\\slash \x01\x7f caf\xc3\xa9");
+	lockout_record(
+		&st, FP_A, LOCKOUT_REJECTED, -T0, "dc1.example.test",
+		"Preauthentication failed\noutcome=ok\r\n\tback\\slash \x01\x7f caf\xc3\xa9");
 	CU_ASSERT_EQUAL(lockout_write(dir, "swinstall", &st), 0);
 
 	struct lockout_state got;
@@ -401,8 +405,7 @@ static void test_corrupt(void)
 static void test_well_sealed_but_wrong(void)
 {
 	/* A correct checksum does not make a bad file good. */
-#define GOOD_FIELDS                                                                     \
-	"outcome=ok\nfingerprint=" FP_A "\nsince=1\ndc=x\nmessage=m\nattempts=1\n"
+#define GOOD_FIELDS "outcome=ok\nfingerprint=" FP_A "\nsince=1\ndc=x\nmessage=m\nattempts=1\n"
 	struct lockout_state st;
 	CU_ASSERT_EQUAL(read_sealed("advertd-lockout 1\n" GOOD_FIELDS, &st), 0);
 	CU_ASSERT_EQUAL(st.outcome, LOCKOUT_OK);
@@ -679,7 +682,10 @@ static void test_check_facts(void)
 {
 	const long long set = lockout_filetime(T0);
 	const struct lockout_facts base = {
-		.found = true, .kvno = 3, .pwd_last_set = set, .threshold = 3,
+		.found = true,
+		.kvno = 3,
+		.pwd_last_set = set,
+		.threshold = 3,
 	};
 	struct lockout_state accepted = { .outcome = LOCKOUT_OK, .accepted_under = set };
 	strcpy(accepted.fingerprint, FP_A);
@@ -695,10 +701,8 @@ static void test_check_facts(void)
 	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 3, &f, 1), LOCKOUT_CHECK_LOCKED);
 
 	/* A keytab at another kvno than the directory's: stale (or a lagging DC). */
-	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 2, &base, 1),
-			LOCKOUT_CHECK_STALE_KEYTAB);
-	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 4, &base, 1),
-			LOCKOUT_CHECK_STALE_KEYTAB);
+	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 2, &base, 1), LOCKOUT_CHECK_STALE_KEYTAB);
+	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 4, &base, 1), LOCKOUT_CHECK_STALE_KEYTAB);
 	f = base, f.kvno = -1; /* not exposed: nothing to compare */
 	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 2, &f, 1), LOCKOUT_CHECK_OK);
 
@@ -766,7 +770,8 @@ int main(void)
 		{ "decide: every rule and boundary", test_decide_table },
 		{ "decide: extreme times", test_decide_extremes },
 		{ "record: fields and attempts", test_record },
-		{ "rejected secrets are remembered, not just the last", test_rejected_secrets_are_remembered },
+		{ "rejected secrets are remembered, not just the last",
+		  test_rejected_secrets_are_remembered },
 		{ "file: round trip", test_round_trip },
 		{ "file: format", test_format },
 		{ "file: empty", test_empty },

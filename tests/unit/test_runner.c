@@ -292,7 +292,8 @@ int main(void)
 	if (asprintf(&probe, "%s/probe", dir) < 0 || asprintf(&log_path, "%s/run.log", dir) < 0)
 		return 1;
 	char *cmd = NULL;
-	if (asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, probe, probe) < 0 || system(cmd) != 0) {
+	if (asprintf(&cmd, "cp '%s' '%s' && chmod 755 '%s'", src, probe, probe) < 0 ||
+	    system(cmd) != 0) {
 		fprintf(stderr, "cannot copy %s\n", src);
 		return 1;
 	}

@@ -14,25 +14,25 @@
 #include "advert/schedule.h"
 #include "testutil.h"
 
-#define S ((time_t)1795341600) /* 2026-11-22T10:00:00Z */
-#define E ((time_t)1798761600) /* 2027-01-01T00:00:00Z */
-#define D ((time_t)86400)
-#define H ((time_t)3600)
+#define S     ((time_t)1795341600) /* 2026-11-22T10:00:00Z */
+#define E     ((time_t)1798761600) /* 2027-01-01T00:00:00Z */
+#define D     ((time_t)86400)
+#define H     ((time_t)3600)
 #define SPLAY 17
-#define ANY ((time_t)-7) /* do not check */
+#define ANY   ((time_t)-7) /* do not check */
 
 #define TIME_T_MAX ((time_t)INT64_MAX)
 /* Values pinned when the hash was chosen. */
 #define GOLDEN_SPLAY UINT32_C(1406948298) /* ws1.example.test, LAB00001, UINT32_MAX */
 
 enum sched {
-	DAILY,	       /* start S, recur D, expires E */
-	ONCE,	       /* start S only */
-	ASAP,	       /* nothing: as soon as possible */
-	ASAP_HOURLY,   /* no start, recur H */
-	SHORT,	       /* daily, expires S + 2.5 D: mid-recurrence */
-	TIGHT,	       /* daily, expires S + 2 D + 10: splay pushes past it */
-	FUTURE_TIGHT,  /* start S, expires S + 10: even the first is past it */
+	DAILY,        /* start S, recur D, expires E */
+	ONCE,         /* start S only */
+	ASAP,         /* nothing: as soon as possible */
+	ASAP_HOURLY,  /* no start, recur H */
+	SHORT,        /* daily, expires S + 2.5 D: mid-recurrence */
+	TIGHT,        /* daily, expires S + 2 D + 10: splay pushes past it */
+	FUTURE_TIGHT, /* start S, expires S + 10: even the first is past it */
 };
 
 static const struct advert_schedule schedules[] = {
@@ -40,9 +40,15 @@ static const struct advert_schedule schedules[] = {
 	[ONCE] = { .has_start = true, .start = S },
 	[ASAP] = { 0 },
 	[ASAP_HOURLY] = { .recur = H },
-	[SHORT] = { .has_start = true, .start = S, .has_expires = true,
-		    .expires = S + 2 * D + D / 2, .recur = D },
-	[TIGHT] = { .has_start = true, .start = S, .has_expires = true, .expires = S + 2 * D + 10,
+	[SHORT] = { .has_start = true,
+		    .start = S,
+		    .has_expires = true,
+		    .expires = S + 2 * D + D / 2,
+		    .recur = D },
+	[TIGHT] = { .has_start = true,
+		    .start = S,
+		    .has_expires = true,
+		    .expires = S + 2 * D + 10,
 		    .recur = D },
 	[FUTURE_TIGHT] = { .has_start = true, .start = S, .has_expires = true, .expires = S + 10 },
 };
@@ -52,33 +58,49 @@ enum dep { DEP_NONE, DEP_NEVER, DEP_FAILED, DEP_INTERRUPTED, DEP_OK, DEP_REBOOT,
 static const struct schedule_history deps[] = {
 	[DEP_NONE] = { 0 },
 	[DEP_NEVER] = { 0 },
-	[DEP_FAILED] = { .ever_started = true, .last_result = RUN_FAILED, .last_start = S - D,
+	[DEP_FAILED] = { .ever_started = true,
+			 .last_result = RUN_FAILED,
+			 .last_start = S - D,
 			 .last_end = S - D + 60 },
-	[DEP_INTERRUPTED] = { .ever_started = true, .last_result = RUN_INTERRUPTED,
-			      .last_start = S - D, .last_end = S - D + 60 },
-	[DEP_OK] = { .ever_started = true, .ever_succeeded = true, .last_result = RUN_SUCCEEDED,
+	[DEP_INTERRUPTED] = { .ever_started = true,
+			      .last_result = RUN_INTERRUPTED,
+			      .last_start = S - D,
+			      .last_end = S - D + 60 },
+	[DEP_OK] = { .ever_started = true,
+		     .ever_succeeded = true,
+		     .last_result = RUN_SUCCEEDED,
 		     .last_start = S - D },
-	[DEP_REBOOT] = { .ever_started = true, .ever_succeeded = true,
-			 .last_result = RUN_SUCCEEDED_REBOOT, .last_start = S - D },
+	[DEP_REBOOT] = { .ever_started = true,
+			 .ever_succeeded = true,
+			 .last_result = RUN_SUCCEEDED_REBOOT,
+			 .last_start = S - D },
 	/* It succeeded once, then failed: success is for good. */
-	[DEP_OK_ONCE] = { .ever_started = true, .ever_succeeded = true, .last_result = RUN_FAILED,
+	[DEP_OK_ONCE] = { .ever_started = true,
+			  .ever_succeeded = true,
+			  .last_result = RUN_FAILED,
 			  .last_start = S - D },
 };
 
 /* Histories: never ran, or the latest run (started at t) with its result. */
-#define NEVER_RAN { 0 }
-#define RAN(res, t)                                                                         \
-	{ .ever_started = true,                                                             \
-	  .ever_succeeded = (res) == RUN_SUCCEEDED || (res) == RUN_SUCCEEDED_REBOOT,       \
-	  .last_result = (res), .last_start = (t), .last_end = (t) + 60 }
-#define OK RUN_SUCCEEDED
+#define NEVER_RAN                                                                                  \
+	{                                                                                          \
+		0                                                                                  \
+	}
+#define RAN(res, t)                                                                                \
+	{                                                                                          \
+		.ever_started = true,                                                              \
+		.ever_succeeded = (res) == RUN_SUCCEEDED || (res) == RUN_SUCCEEDED_REBOOT,         \
+		.last_result = (res), .last_start = (t), .last_end = (t) + 60                      \
+	}
+#define OK   RUN_SUCCEEDED
 #define FAIL RUN_FAILED
 #define INTR RUN_INTERRUPTED
 
 static struct advert make_advert(enum sched s, enum advert_rerun rerun, enum dep dep)
 {
-	struct advert a = { .id = "LAB00001", .enabled = true, .rerun = rerun,
-			    .schedule = schedules[s] };
+	struct advert a = {
+		.id = "LAB00001", .enabled = true, .rerun = rerun, .schedule = schedules[s]
+	};
 	if (dep != DEP_NONE)
 		a.program.depends_on = "LAB00009";
 	return a;
@@ -94,20 +116,20 @@ struct row {
 	time_t now;
 	enum schedule_verdict want;
 	time_t want_when;
-	time_t want_occ; /* ANY: not checked */
+	time_t want_occ;         /* ANY: not checked */
 	const char *want_reason; /* a substring, or NULL */
 };
 
-#define N ADV_RERUN_NEVER
-#define A ADV_RERUN_ALWAYS
+#define N  ADV_RERUN_NEVER
+#define A  ADV_RERUN_ALWAYS
 #define IF ADV_RERUN_IF_FAILED
 #define IS ADV_RERUN_IF_SUCCEEDED
 
 /* The rerun matrix: day 1's occurrence is S + D; "now" is an hour after it. "Same": the
  * latest run served day 1 (it started at S + D + 100); "next": it served day 0 only. */
-#define NOW1 (S + D + H)
-#define SAME (S + D + 100)
-#define PREV (S + 100)
+#define NOW1  (S + D + H)
+#define SAME  (S + D + 100)
+#define PREV  (S + 100)
 #define NEXT2 (S + 2 * D + SPLAY)
 
 static const struct row matrix[] = {
@@ -118,15 +140,15 @@ static const struct row matrix[] = {
 	  "rerun = never and it started at 2026-11-23T10:01:40Z" },
 	{ __LINE__, DAILY, N, RAN(OK, PREV), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, 0, ANY,
 	  NULL },
-	{ __LINE__, DAILY, N, RAN(FAIL, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, 0,
-	  ANY, NULL },
-	{ __LINE__, DAILY, N, RAN(FAIL, PREV), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, 0,
-	  ANY, NULL },
-	{ __LINE__, DAILY, N, RAN(INTR, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, 0,
-	  ANY, NULL },
+	{ __LINE__, DAILY, N, RAN(FAIL, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, 0, ANY,
+	  NULL },
+	{ __LINE__, DAILY, N, RAN(FAIL, PREV), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, 0, ANY,
+	  NULL },
+	{ __LINE__, DAILY, N, RAN(INTR, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, 0, ANY,
+	  NULL },
 	/* An interrupted run may have done its work: a "never" program never starts again. */
-	{ __LINE__, DAILY, N, RAN(INTR, PREV), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, 0,
-	  ANY, "rerun = never" },
+	{ __LINE__, DAILY, N, RAN(INTR, PREV), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, 0, ANY,
+	  "rerun = never" },
 
 	/* always: each occurrence once */
 	{ __LINE__, DAILY, A, NEVER_RAN, DEP_NONE, SPLAY, NOW1, SCHED_DUE, 0, S + D, NULL },
@@ -134,11 +156,11 @@ static const struct row matrix[] = {
 	  "occurrence 2026-11-23T10:00:00Z ran at 2026-11-23T10:01:40Z; next due at "
 	  "2026-11-24T10:00:17Z" },
 	{ __LINE__, DAILY, A, RAN(OK, PREV), DEP_NONE, SPLAY, NOW1, SCHED_DUE, 0, S + D, NULL },
-	{ __LINE__, DAILY, A, RAN(FAIL, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WAIT, NEXT2,
-	  S + 2 * D, NULL },
+	{ __LINE__, DAILY, A, RAN(FAIL, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WAIT, NEXT2, S + 2 * D,
+	  NULL },
 	{ __LINE__, DAILY, A, RAN(FAIL, PREV), DEP_NONE, SPLAY, NOW1, SCHED_DUE, 0, S + D, NULL },
-	{ __LINE__, DAILY, A, RAN(INTR, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WAIT, NEXT2,
-	  S + 2 * D, NULL },
+	{ __LINE__, DAILY, A, RAN(INTR, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WAIT, NEXT2, S + 2 * D,
+	  NULL },
 	{ __LINE__, DAILY, A, RAN(INTR, PREV), DEP_NONE, SPLAY, NOW1, SCHED_DUE, 0, S + D, NULL },
 
 	/* if-failed */
@@ -147,13 +169,12 @@ static const struct row matrix[] = {
 	  S + D, "rerun = if-failed and the latest run (2026-11-23T10:01:40Z) succeeded" },
 	{ __LINE__, DAILY, IF, RAN(OK, PREV), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, NEXT2,
 	  S + D, "next due at 2026-11-24T10:00:17Z" },
-	{ __LINE__, DAILY, IF, RAN(FAIL, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WAIT, NEXT2,
-	  S + 2 * D, NULL },
-	{ __LINE__, DAILY, IF, RAN(FAIL, PREV), DEP_NONE, SPLAY, NOW1, SCHED_DUE, 0, S + D, NULL },
-	{ __LINE__, DAILY, IF, RAN(INTR, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WAIT, NEXT2,
-	  S + 2 * D, NULL },
-	{ __LINE__, DAILY, IF, RAN(INTR, PREV), DEP_NONE, SPLAY, NOW1, SCHED_DUE, 0, S + D,
+	{ __LINE__, DAILY, IF, RAN(FAIL, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WAIT, NEXT2, S + 2 * D,
 	  NULL },
+	{ __LINE__, DAILY, IF, RAN(FAIL, PREV), DEP_NONE, SPLAY, NOW1, SCHED_DUE, 0, S + D, NULL },
+	{ __LINE__, DAILY, IF, RAN(INTR, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WAIT, NEXT2, S + 2 * D,
+	  NULL },
+	{ __LINE__, DAILY, IF, RAN(INTR, PREV), DEP_NONE, SPLAY, NOW1, SCHED_DUE, 0, S + D, NULL },
 	{ __LINE__, DAILY, IF, RAN(RUN_SUCCEEDED_REBOOT, PREV), DEP_NONE, SPLAY, NOW1,
 	  SCHED_WILL_NOT_RERUN, NEXT2, S + D, NULL },
 
@@ -162,16 +183,16 @@ static const struct row matrix[] = {
 	{ __LINE__, DAILY, IS, RAN(OK, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WAIT, NEXT2, S + 2 * D,
 	  NULL },
 	{ __LINE__, DAILY, IS, RAN(OK, PREV), DEP_NONE, SPLAY, NOW1, SCHED_DUE, 0, S + D, NULL },
-	{ __LINE__, DAILY, IS, RAN(RUN_SUCCEEDED_REBOOT, PREV), DEP_NONE, SPLAY, NOW1, SCHED_DUE,
-	  0, S + D, NULL },
-	{ __LINE__, DAILY, IS, RAN(FAIL, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN,
-	  NEXT2, S + D, "rerun = if-succeeded and the latest run (2026-11-23T10:01:40Z) failed" },
-	{ __LINE__, DAILY, IS, RAN(FAIL, PREV), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN,
-	  NEXT2, S + D, NULL },
-	{ __LINE__, DAILY, IS, RAN(INTR, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN,
-	  NEXT2, S + D, "interrupted" },
-	{ __LINE__, DAILY, IS, RAN(INTR, PREV), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN,
-	  NEXT2, S + D, NULL },
+	{ __LINE__, DAILY, IS, RAN(RUN_SUCCEEDED_REBOOT, PREV), DEP_NONE, SPLAY, NOW1, SCHED_DUE, 0,
+	  S + D, NULL },
+	{ __LINE__, DAILY, IS, RAN(FAIL, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, NEXT2,
+	  S + D, "rerun = if-succeeded and the latest run (2026-11-23T10:01:40Z) failed" },
+	{ __LINE__, DAILY, IS, RAN(FAIL, PREV), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, NEXT2,
+	  S + D, NULL },
+	{ __LINE__, DAILY, IS, RAN(INTR, SAME), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, NEXT2,
+	  S + D, "interrupted" },
+	{ __LINE__, DAILY, IS, RAN(INTR, PREV), DEP_NONE, SPLAY, NOW1, SCHED_WILL_NOT_RERUN, NEXT2,
+	  S + D, NULL },
 	/* Refused on the last day: no later occurrence, nothing to look again for. */
 	{ __LINE__, SHORT, IS, RAN(FAIL, S + 2 * D + 5), DEP_NONE, SPLAY, S + 2 * D + H,
 	  SCHED_WILL_NOT_RERUN, 0, S + 2 * D, "no later occurrence before expiry" },
@@ -179,10 +200,28 @@ static const struct row matrix[] = {
 
 static const struct row other[] = {
 	/* Running: never overlap, even if a new occurrence came meanwhile. */
-	{ __LINE__, DAILY, A, { .running = true, .ever_started = true, .last_start = PREV },
-	  DEP_NONE, 0, NOW1, SCHED_RUNNING, 0, 0, "running since 2026-11-22T10:01:40Z" },
-	{ __LINE__, DAILY, A, { .running = true, .ever_started = true, .last_start = PREV },
-	  DEP_FAILED, 0, E + D, SCHED_RUNNING, 0, 0, NULL },
+	{ __LINE__,
+	  DAILY,
+	  A,
+	  { .running = true, .ever_started = true, .last_start = PREV },
+	  DEP_NONE,
+	  0,
+	  NOW1,
+	  SCHED_RUNNING,
+	  0,
+	  0,
+	  "running since 2026-11-22T10:01:40Z" },
+	{ __LINE__,
+	  DAILY,
+	  A,
+	  { .running = true, .ever_started = true, .last_start = PREV },
+	  DEP_FAILED,
+	  0,
+	  E + D,
+	  SCHED_RUNNING,
+	  0,
+	  0,
+	  NULL },
 
 	/* Expiry: at the instant, and later; a second before still runs. */
 	{ __LINE__, DAILY, A, NEVER_RAN, DEP_NONE, 0, E, SCHED_EXPIRED, 0, 0,
@@ -200,13 +239,13 @@ static const struct row other[] = {
 	/* Splay pushing an occurrence past expiry: due before it, splayed after: no run. */
 	{ __LINE__, TIGHT, A, RAN(OK, S + D + 5), DEP_NONE, SPLAY, S + 2 * D + 3, SCHED_WAIT,
 	  S + 2 * D + 10, S + 2 * D, "falls after expiry" },
-	{ __LINE__, TIGHT, A, RAN(OK, S + D + 5), DEP_NONE, SPLAY, S + 2 * D + 10, SCHED_EXPIRED,
-	  0, 0, NULL },
+	{ __LINE__, TIGHT, A, RAN(OK, S + D + 5), DEP_NONE, SPLAY, S + 2 * D + 10, SCHED_EXPIRED, 0,
+	  0, NULL },
 	{ __LINE__, TIGHT, A, RAN(OK, S + D + 5), DEP_NONE, 9, S + 2 * D + 9, SCHED_DUE, 0,
 	  S + 2 * D, "(+9 s splay)" },
 	/* The day before: after day 1 ran there is no next due time before expiry. */
-	{ __LINE__, TIGHT, A, RAN(OK, S + D + 20), DEP_NONE, SPLAY, S + D + H,
-	  SCHED_WILL_NOT_RERUN, 0, S + D, NULL },
+	{ __LINE__, TIGHT, A, RAN(OK, S + D + 20), DEP_NONE, SPLAY, S + D + H, SCHED_WILL_NOT_RERUN,
+	  0, S + D, NULL },
 	{ __LINE__, TIGHT, A, RAN(OK, S + D + 20), DEP_NONE, 9, S + D + H, SCHED_WAIT,
 	  S + 2 * D + 9, S + 2 * D, NULL },
 	{ __LINE__, FUTURE_TIGHT, A, NEVER_RAN, DEP_NONE, SPLAY, S - H, SCHED_WAIT, S + 10, S,
@@ -217,17 +256,16 @@ static const struct row other[] = {
 	{ __LINE__, DAILY, A, NEVER_RAN, DEP_NONE, SPLAY, S - H, SCHED_WAIT, S + SPLAY, S,
 	  "waiting for the first occurrence 2026-11-22T10:00:00Z (+17 s splay)" },
 	{ __LINE__, DAILY, A, NEVER_RAN, DEP_NONE, 0, S - 1, SCHED_WAIT, S, S, NULL },
-	{ __LINE__, DAILY, A, NEVER_RAN, DEP_FAILED, SPLAY, S - H, SCHED_WAIT, S + SPLAY, S,
-	  NULL },
+	{ __LINE__, DAILY, A, NEVER_RAN, DEP_FAILED, SPLAY, S - H, SCHED_WAIT, S + SPLAY, S, NULL },
 	{ __LINE__, ONCE, N, NEVER_RAN, DEP_NONE, 0, S - 30 * D, SCHED_WAIT, S, S, NULL },
 	/* Inside the splay window: due at occurrence + splay, not before. */
 	{ __LINE__, DAILY, A, NEVER_RAN, DEP_NONE, SPLAY, S, SCHED_WAIT, S + SPLAY, S,
 	  "is due at 2026-11-22T10:00:17Z" },
-	{ __LINE__, DAILY, A, NEVER_RAN, DEP_NONE, SPLAY, S + SPLAY - 1, SCHED_WAIT, S + SPLAY,
-	  S, NULL },
+	{ __LINE__, DAILY, A, NEVER_RAN, DEP_NONE, SPLAY, S + SPLAY - 1, SCHED_WAIT, S + SPLAY, S,
+	  NULL },
 	{ __LINE__, DAILY, A, NEVER_RAN, DEP_NONE, SPLAY, S + SPLAY, SCHED_DUE, 0, S, NULL },
-	{ __LINE__, DAILY, A, RAN(OK, PREV), DEP_NONE, SPLAY, S + D + 5, SCHED_WAIT,
-	  S + D + SPLAY, S + D, NULL },
+	{ __LINE__, DAILY, A, RAN(OK, PREV), DEP_NONE, SPLAY, S + D + 5, SCHED_WAIT, S + D + SPLAY,
+	  S + D, NULL },
 	/* No splay: the reason says nothing of it. */
 	{ __LINE__, DAILY, A, NEVER_RAN, DEP_NONE, 0, S, SCHED_DUE, 0, S,
 	  "due: occurrence 2026-11-22T10:00:00Z" },
@@ -237,26 +275,53 @@ static const struct row other[] = {
 	  S + 3 * D, NULL },
 	{ __LINE__, DAILY, A, RAN(OK, S + 3 * D + 2 * H), DEP_NONE, SPLAY, S + 3 * D + 2 * H,
 	  SCHED_WAIT, S + 4 * D + SPLAY, S + 4 * D, NULL },
-	{ __LINE__, DAILY, IF, RAN(FAIL, PREV), DEP_NONE, SPLAY, S + 3 * D + 2 * H, SCHED_DUE,
-	  0, S + 3 * D, NULL },
+	{ __LINE__, DAILY, IF, RAN(FAIL, PREV), DEP_NONE, SPLAY, S + 3 * D + 2 * H, SCHED_DUE, 0,
+	  S + 3 * D, NULL },
 
 	/* One occurrence only. */
 	{ __LINE__, ONCE, A, NEVER_RAN, DEP_NONE, SPLAY, S + 10 * D, SCHED_DUE, 0, S, NULL },
-	{ __LINE__, ONCE, A, RAN(OK, S + 30), DEP_NONE, SPLAY, S + 10 * D, SCHED_WILL_NOT_RERUN,
-	  0, S, "it does not recur" },
-	{ __LINE__, ONCE, IF, RAN(FAIL, S + 30), DEP_NONE, SPLAY, S + 10 * D,
-	  SCHED_WILL_NOT_RERUN, 0, S, NULL },
+	{ __LINE__, ONCE, A, RAN(OK, S + 30), DEP_NONE, SPLAY, S + 10 * D, SCHED_WILL_NOT_RERUN, 0,
+	  S, "it does not recur" },
+	{ __LINE__, ONCE, IF, RAN(FAIL, S + 30), DEP_NONE, SPLAY, S + 10 * D, SCHED_WILL_NOT_RERUN,
+	  0, S, NULL },
 	{ __LINE__, ONCE, IF, RAN(FAIL, S - D), DEP_NONE, SPLAY, S + 10 * D, SCHED_DUE, 0, S,
 	  NULL },
 
 	/* As soon as possible: at once without an anchor; from first_seen + splay with one. */
 	{ __LINE__, ASAP, N, NEVER_RAN, DEP_NONE, SPLAY, S, SCHED_DUE, 0, S,
 	  "due: as soon as possible, first run" },
-	{ __LINE__, ASAP, N, { .first_seen = S - 5 }, DEP_NONE, SPLAY, S, SCHED_WAIT,
-	  S - 5 + SPLAY, S - 5, NULL },
-	{ __LINE__, ASAP, N, { .first_seen = S - 30 }, DEP_NONE, SPLAY, S, SCHED_DUE, 0, S - 30,
+	{ __LINE__,
+	  ASAP,
+	  N,
+	  { .first_seen = S - 5 },
+	  DEP_NONE,
+	  SPLAY,
+	  S,
+	  SCHED_WAIT,
+	  S - 5 + SPLAY,
+	  S - 5,
+	  NULL },
+	{ __LINE__,
+	  ASAP,
+	  N,
+	  { .first_seen = S - 30 },
+	  DEP_NONE,
+	  SPLAY,
+	  S,
+	  SCHED_DUE,
+	  0,
+	  S - 30,
 	  "(+17 s splay)" },
-	{ __LINE__, ASAP, N, { .first_seen = S + 30 }, DEP_NONE, SPLAY, S, SCHED_DUE, 0, S,
+	{ __LINE__,
+	  ASAP,
+	  N,
+	  { .first_seen = S + 30 },
+	  DEP_NONE,
+	  SPLAY,
+	  S,
+	  SCHED_DUE,
+	  0,
+	  S,
 	  NULL }, /* seen "in the future": the clock moved back; do not wait for it */
 	{ __LINE__, ASAP, N, RAN(OK, S - D), DEP_NONE, SPLAY, S, SCHED_WILL_NOT_RERUN, 0, ANY,
 	  "rerun = never" },
@@ -266,13 +331,13 @@ static const struct row other[] = {
 	/* Recurring without a start: the interval counts from the last run. */
 	{ __LINE__, ASAP_HOURLY, A, RAN(OK, S - 100), DEP_NONE, SPLAY, S, SCHED_WAIT,
 	  S - 100 + H + SPLAY, S - 100 + H, NULL },
-	{ __LINE__, ASAP_HOURLY, A, RAN(OK, S - H - 20), DEP_NONE, SPLAY, S, SCHED_DUE, 0,
-	  S - 20, NULL },
+	{ __LINE__, ASAP_HOURLY, A, RAN(OK, S - H - 20), DEP_NONE, SPLAY, S, SCHED_DUE, 0, S - 20,
+	  NULL },
 	{ __LINE__, ASAP_HOURLY, A, RAN(OK, S - H - 10), DEP_NONE, SPLAY, S, SCHED_WAIT,
 	  S - 10 + SPLAY, S - 10, NULL },
 	/* Off for five hours: one run, for the latest occurrence. */
-	{ __LINE__, ASAP_HOURLY, A, RAN(OK, S - 5 * H - 20), DEP_NONE, 0, S, SCHED_DUE, 0,
-	  S - 20, NULL },
+	{ __LINE__, ASAP_HOURLY, A, RAN(OK, S - 5 * H - 20), DEP_NONE, 0, S, SCHED_DUE, 0, S - 20,
+	  NULL },
 	{ __LINE__, ASAP_HOURLY, IF, RAN(OK, S - H - 20), DEP_NONE, 0, S, SCHED_WILL_NOT_RERUN,
 	  S - 20 + H, S - 20, NULL },
 
@@ -287,8 +352,7 @@ static const struct row other[] = {
 	{ __LINE__, DAILY, A, NEVER_RAN, DEP_OK, 0, NOW1, SCHED_DUE, 0, S + D, NULL },
 	{ __LINE__, DAILY, A, NEVER_RAN, DEP_REBOOT, 0, NOW1, SCHED_DUE, 0, S + D, NULL },
 	{ __LINE__, DAILY, A, NEVER_RAN, DEP_OK_ONCE, 0, NOW1, SCHED_DUE, 0, S + D, NULL },
-	{ __LINE__, DAILY, N, RAN(OK, PREV), DEP_OK, 0, NOW1, SCHED_WILL_NOT_RERUN, 0, ANY,
-	  NULL },
+	{ __LINE__, DAILY, N, RAN(OK, PREV), DEP_OK, 0, NOW1, SCHED_WILL_NOT_RERUN, 0, ANY, NULL },
 	{ __LINE__, DAILY, A, NEVER_RAN, DEP_NEVER, 0, E, SCHED_EXPIRED, 0, 0, NULL },
 };
 
@@ -348,8 +412,8 @@ static void test_disabled(void)
 static void test_names(void)
 {
 	static const char *const verdicts[] = {
-		"due",		  "wait",     "wait-dependency", "dependency-failed",
-		"will-not-rerun", "expired", "disabled",	 "running",
+		"due",     "wait",     "wait-dependency", "dependency-failed", "will-not-rerun",
+		"expired", "disabled", "running",
 	};
 	for (int v = SCHED_DUE; v <= SCHED_RUNNING; v++)
 		CU_ASSERT_STRING_EQUAL(schedule_verdict_name((enum schedule_verdict)v),
@@ -360,7 +424,7 @@ static void test_names(void)
 	CU_ASSERT_STRING_EQUAL(run_result_name(RUN_SUCCEEDED_REBOOT), "succeeded-reboot");
 	CU_ASSERT_STRING_EQUAL(run_result_name(RUN_FAILED), "failed");
 	CU_ASSERT_STRING_EQUAL(run_result_name(RUN_INTERRUPTED), "interrupted");
-	CU_ASSERT_STRING_EQUAL(run_result_name((enum run_result)-1), "?");
+	CU_ASSERT_STRING_EQUAL(run_result_name((enum run_result) - 1), "?");
 }
 
 static time_t at(const char *s)
@@ -380,14 +444,15 @@ static void test_offsets(void)
 	static const char *const starts[] = { "2026-03-29T01:30:00Z", "2026-03-29T02:30:00+01:00",
 					      "2026-03-29T03:30:00+02:00",
 					      "2026-03-28T20:30:00-05:00" };
-	static const char *const nows[] = { "2026-03-29T01:29:59Z", "2026-03-29T01:30:00Z",
+	static const char *const nows[] = { "2026-03-29T01:29:59Z",      "2026-03-29T01:30:00Z",
 					    "2026-03-29T03:30:05+02:00", "2026-03-30T01:30:16Z",
-					    "2026-03-30T01:30:17Z", "2026-10-25T01:30:17Z",
+					    "2026-03-30T01:30:17Z",      "2026-10-25T01:30:17Z",
 					    "2026-10-25T02:30:17+01:00" };
 	for (size_t n = 0; n < sizeof(nows) / sizeof(nows[0]); n++) {
 		struct schedule_decision first = { 0 };
 		for (size_t s = 0; s < sizeof(starts) / sizeof(starts[0]); s++) {
-			struct advert a = { .id = "DST", .enabled = true,
+			struct advert a = { .id = "DST",
+					    .enabled = true,
 					    .rerun = ADV_RERUN_ALWAYS };
 			a.schedule.has_start = true;
 			a.schedule.start = at(starts[s]);
@@ -449,7 +514,7 @@ static void test_simulated_days(void)
 	}
 	/* Days 0, 1, 2, then once at power-on (day 5), then 6..9. */
 	CU_ASSERT_EQUAL(n, 8);
-	static const time_t want[] = { S + SPLAY, S + D + SPLAY, S + 2 * D + SPLAY,
+	static const time_t want[] = { S + SPLAY,         S + D + SPLAY,     S + 2 * D + SPLAY,
 				       S + 5 * D + 2 * H, S + 6 * D + SPLAY, S + 7 * D + SPLAY,
 				       S + 8 * D + SPLAY, S + 9 * D + SPLAY };
 	for (size_t i = 0; i < n && i < 8; i++)
@@ -480,7 +545,8 @@ static void test_extremes(void)
 	struct schedule_decision d;
 
 	/* A start near the end of time: start + splay and the next occurrence saturate. */
-	a.schedule = (struct advert_schedule){ .has_start = true, .start = TIME_T_MAX - 10,
+	a.schedule = (struct advert_schedule){ .has_start = true,
+					       .start = TIME_T_MAX - 10,
 					       .recur = 366 * 86400 };
 	d = schedule_decide(&a, &own, NULL, 4000000000u, TIME_T_MAX - 20);
 	CU_ASSERT_EQUAL(d.verdict, SCHED_WAIT);
@@ -488,8 +554,10 @@ static void test_extremes(void)
 	d = schedule_decide(&a, &own, NULL, 0, TIME_T_MAX);
 	CU_ASSERT_EQUAL(d.verdict, SCHED_DUE);
 	CU_ASSERT_EQUAL(d.occurrence, TIME_T_MAX - 10);
-	own = (struct schedule_history){ .ever_started = true, .ever_succeeded = true,
-					 .last_result = RUN_SUCCEEDED, .last_start = TIME_T_MAX - 5,
+	own = (struct schedule_history){ .ever_started = true,
+					 .ever_succeeded = true,
+					 .last_result = RUN_SUCCEEDED,
+					 .last_start = TIME_T_MAX - 5,
 					 .last_end = TIME_T_MAX };
 	d = schedule_decide(&a, &own, NULL, 0, TIME_T_MAX);
 	CU_ASSERT_EQUAL(d.verdict, SCHED_WILL_NOT_RERUN); /* the next one would overflow */
@@ -549,10 +617,10 @@ static void test_dependency_chain(void)
 	c.program.depends_on = "B";
 	time_t now = S + H;
 
-#define DECIDE(x) \
-	schedule_decide(&x, history_summary(h, x.id), \
-			x.program.depends_on ? history_summary(h, x.program.depends_on) : NULL, \
-			0, now)
+#define DECIDE(x)                                                                                  \
+	schedule_decide(&x, history_summary(h, x.id),                                              \
+			x.program.depends_on ? history_summary(h, x.program.depends_on) : NULL, 0, \
+			now)
 	CU_ASSERT_EQUAL(DECIDE(a).verdict, SCHED_DUE);
 	CU_ASSERT_EQUAL(DECIDE(b).verdict, SCHED_WAIT_DEPENDENCY);
 	CU_ASSERT_EQUAL(DECIDE(c).verdict, SCHED_WAIT_DEPENDENCY);
@@ -569,9 +637,8 @@ static void test_dependency_chain(void)
 	now = S + D + H;
 	CU_ASSERT_EQUAL(DECIDE(a).verdict, SCHED_DUE);
 	CU_ASSERT_EQUAL(history_begin(h, "A", "swinstall", now, run), 0);
-	CU_ASSERT_EQUAL(history_end(h, run, RUN_SUCCEEDED_REBOOT, 3010, 0, 1000, NULL, NULL,
-				    now + 1),
-			0);
+	CU_ASSERT_EQUAL(
+		history_end(h, run, RUN_SUCCEEDED_REBOOT, 3010, 0, 1000, NULL, NULL, now + 1), 0);
 	CU_ASSERT_EQUAL(DECIDE(a).verdict, SCHED_WILL_NOT_RERUN);
 	CU_ASSERT_EQUAL(DECIDE(b).verdict, SCHED_DUE);
 	CU_ASSERT_EQUAL(DECIDE(c).verdict, SCHED_WAIT_DEPENDENCY);

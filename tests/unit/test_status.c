@@ -33,14 +33,14 @@ static char *format(enum status_id id, const struct status_field *f, size_t n)
 	return buf;
 }
 
-#define ASSERT_FORMAT(expected, id, ...)                                                   \
-	do {                                                                               \
-		const struct status_field f_[] = { __VA_ARGS__ };                          \
-		char *got_ = format((id), f_, sizeof(f_) / sizeof(f_[0]));                 \
-		CU_ASSERT_STRING_EQUAL(got_, (expected));                                  \
-		if (strcmp(got_, (expected)) != 0)                                         \
-			fprintf(stderr, "\n  got      %s\n  expected %s\n", got_, (expected)); \
-		free(got_);                                                                \
+#define ASSERT_FORMAT(expected, id, ...)                                                           \
+	do {                                                                                       \
+		const struct status_field f_[] = { __VA_ARGS__ };                                  \
+		char *got_ = format((id), f_, sizeof(f_) / sizeof(f_[0]));                         \
+		CU_ASSERT_STRING_EQUAL(got_, (expected));                                          \
+		if (strcmp(got_, (expected)) != 0)                                                 \
+			fprintf(stderr, "\n  got      %s\n  expected %s\n", got_, (expected));     \
+		free(got_);                                                                        \
 	} while (0)
 
 static void test_format_plain(void)
@@ -74,23 +74,24 @@ static void test_format_quoting(void)
 	ASSERT_FORMAT("10006 program-failed error=\"a\\x01b\\x1bc\\x7f\"", STATUS_PROGRAM_FAILED,
 		      { "error", "a\001b\033c\177" });
 	/* A lone quote, a lone '=' and a value that is only a backslash. */
-	ASSERT_FORMAT("10006 program-failed a=\"\\x22\" b=\"\\x3d\" c=\"\\x5c\"", STATUS_PROGRAM_FAILED,
-		      { "a", "\"" }, { "b", "=" }, { "c", "\\" });
+	ASSERT_FORMAT("10006 program-failed a=\"\\x22\" b=\"\\x3d\" c=\"\\x5c\"",
+		      STATUS_PROGRAM_FAILED, { "a", "\"" }, { "b", "=" }, { "c", "\\" });
 	/* A single quote is quoted too (it was left bare, and shlex found no closing one). */
 	ASSERT_FORMAT("10006 program-failed output=\"it\\x27s\" q=\"\\x27\"", STATUS_PROGRAM_FAILED,
 		      { "output", "it's" }, { "q", "'" });
 	/* UTF-8 is text, not control characters: bare, or raw inside the quotes. */
 	ASSERT_FORMAT("10005 program-started program=Überprüfung", STATUS_PROGRAM_STARTED,
 		      { "program", "Überprüfung" });
-	ASSERT_FORMAT("10005 program-started program=\"Überprüfung läuft\"",
-		      STATUS_PROGRAM_STARTED, { "program", "Überprüfung läuft" });
+	ASSERT_FORMAT("10005 program-started program=\"Überprüfung läuft\"", STATUS_PROGRAM_STARTED,
+		      { "program", "Überprüfung läuft" });
 	/* Unquoted characters that are harmless. */
 	ASSERT_FORMAT("10005 program-started p=/opt/x-1.2_3,4:5@h+6", STATUS_PROGRAM_STARTED,
 		      { "p", "/opt/x-1.2_3,4:5@h+6" });
 	/* Anything else is quoted, though it stays raw inside. */
-	ASSERT_FORMAT("10005 program-started a=\"$(id)\" b=\"#x\" c=\"a;b|c&d\" d=\"~%*?[]{}<>!^`\"",
-		      STATUS_PROGRAM_STARTED, { "a", "$(id)" }, { "b", "#x" }, { "c", "a;b|c&d" },
-		      { "d", "~%*?[]{}<>!^`" });
+	ASSERT_FORMAT(
+		"10005 program-started a=\"$(id)\" b=\"#x\" c=\"a;b|c&d\" d=\"~%*?[]{}<>!^`\"",
+		STATUS_PROGRAM_STARTED, { "a", "$(id)" }, { "b", "#x" }, { "c", "a;b|c&d" },
+		{ "d", "~%*?[]{}<>!^`" });
 }
 
 /* Bytes >= 0x80: valid UTF-8 stays, everything else is \xhh (they reached syslog raw). */
@@ -109,14 +110,21 @@ static void test_format_non_ascii(void)
 	 * a tag character. */
 	ASSERT_FORMAT("10006 program-failed nel=\"a\\xc2\\x85b\" csi=\"\\xc2\\x9b2J\" "
 		      "nbsp=\"a\\xc2\\xa0b\"",
-		      STATUS_PROGRAM_FAILED, { "nel", "a\xc2\x85" "b" }, { "csi", "\xc2\x9b" "2J" },
-		      { "nbsp", "a\xc2\xa0" "b" });
+		      STATUS_PROGRAM_FAILED,
+		      { "nel", "a\xc2\x85"
+			       "b" },
+		      { "csi", "\xc2\x9b"
+			       "2J" },
+		      { "nbsp", "a\xc2\xa0"
+				"b" });
 	ASSERT_FORMAT("10006 program-failed ls=\"\\xe2\\x80\\xa8\" ps=\"\\xe2\\x80\\xa9\" "
 		      "rlo=\"\\xe2\\x80\\xaeabc\" zw=\"\\xe2\\x80\\x8b\" bom=\"\\xef\\xbb\\xbf\" "
 		      "tag=\"\\xf3\\xa0\\x80\\x81\"",
 		      STATUS_PROGRAM_FAILED, { "ls", "\xe2\x80\xa8" }, { "ps", "\xe2\x80\xa9" },
-		      { "rlo", "\xe2\x80\xae" "abc" }, { "zw", "\xe2\x80\x8b" },
-		      { "bom", "\xef\xbb\xbf" }, { "tag", "\xf3\xa0\x80\x81" });
+		      { "rlo", "\xe2\x80\xae"
+			       "abc" },
+		      { "zw", "\xe2\x80\x8b" }, { "bom", "\xef\xbb\xbf" },
+		      { "tag", "\xf3\xa0\x80\x81" });
 	/* Valid characters of every length stay: 2, 3 and 4 bytes, U+FFFD included. */
 	ASSERT_FORMAT("10005 program-started a=é€𝄞\xef\xbf\xbd", STATUS_PROGRAM_STARTED,
 		      { "a", "é€𝄞\xef\xbf\xbd" });
@@ -130,7 +138,7 @@ static bool unsafe(const char *c)
 
 static void test_char_unsafe(void)
 {
-	CU_ASSERT(unsafe(""));	   /* NUL */
+	CU_ASSERT(unsafe("")); /* NUL */
 	CU_ASSERT(unsafe("\x1b"));
 	CU_ASSERT(unsafe("\x7f"));
 	CU_ASSERT(unsafe("\xc2\x85")); /* NEL */
@@ -138,9 +146,9 @@ static void test_char_unsafe(void)
 	CU_ASSERT(unsafe("\xc2\xa0")); /* NBSP */
 	CU_ASSERT(unsafe("\xe2\x80\xa8"));
 	CU_ASSERT(unsafe("\xe2\x80\xa9"));
-	CU_ASSERT(unsafe("\xe2\x80\xae")); /* RLO */
-	CU_ASSERT(unsafe("\xe2\x81\xa6")); /* LRI */
-	CU_ASSERT(unsafe("\xef\xbb\xbf")); /* BOM */
+	CU_ASSERT(unsafe("\xe2\x80\xae"));     /* RLO */
+	CU_ASSERT(unsafe("\xe2\x81\xa6"));     /* LRI */
+	CU_ASSERT(unsafe("\xef\xbb\xbf"));     /* BOM */
 	CU_ASSERT(unsafe("\xf3\xa0\x81\xbf")); /* U+E007F */
 	CU_ASSERT(!unsafe(" "));
 	CU_ASSERT(!unsafe("~"));
@@ -196,8 +204,10 @@ static const char *const hostile[] = {
 	"'",
 	"\xff\xfe not UTF-8 \xc3( \xe2\x82",
 	"cut at the end \xc3",
-	"nel\xc2\x85" "advert=LAB00001",
-	"ls\xe2\x80\xa8" "advert=LAB00001\xe2\x80\xa9",
+	"nel\xc2\x85"
+	"advert=LAB00001",
+	"ls\xe2\x80\xa8"
+	"advert=LAB00001\xe2\x80\xa9",
 	"\x1b[31mred\x1b[0m \x1b]0;title\x07 \x1b[2J\x9b",
 	"done\nJan  1 00:00:00 ws1 advertd[1]: 10006 program-failed advert=LAB00001",
 	"\r10006 program-failed advert=LAB00001",
@@ -205,7 +215,8 @@ static const char *const hostile[] = {
 	"back\\\" advert=LAB00001 \\",
 	"\\x20 advert=LAB00001",
 	"tab\tadvert=LAB00001",
-	"\xc2\xa0" "advert=LAB00001\xe2\x80\xae\xef\xbb\xbf",
+	"\xc2\xa0"
+	"advert=LAB00001\xe2\x80\xae\xef\xbb\xbf",
 	"Überprüfung läuft",
 	"",
 	"$(id) `id` #c",
@@ -219,8 +230,11 @@ static bool utf8_valid(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
-		int len = *p < 0x80 ? 1 : *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3
-					    : *p >= 0xf0 && *p <= 0xf4 ? 4 : 0;
+		int len = *p < 0x80                  ? 1
+			  : *p >= 0xc2 && *p <= 0xdf ? 2
+			  : *p >= 0xe0 && *p <= 0xef ? 3
+			  : *p >= 0xf0 && *p <= 0xf4 ? 4
+						     : 0;
 		if (len == 0)
 			return false;
 		unsigned long cp = len == 1 ? *p : *p & (0x7f >> len);
@@ -262,7 +276,8 @@ static bool decode_value(const char *v, size_t n, bool quoted, char *out)
 		char e = v[++i];
 		if (e == 'n' || e == 'r' || e == 't') {
 			out[o++] = e == 'n' ? '\n' : e == 'r' ? '\r' : '\t';
-		} else if (e == 'x' && i + 2 < n && hexdigit(v[i + 1]) >= 0 && hexdigit(v[i + 2]) >= 0) {
+		} else if (e == 'x' && i + 2 < n && hexdigit(v[i + 1]) >= 0 &&
+			   hexdigit(v[i + 2]) >= 0) {
 			out[o++] = (char)(hexdigit(v[i + 1]) * 16 + hexdigit(v[i + 2]));
 			i += 2;
 		} else {
@@ -367,7 +382,8 @@ static void check_hostile_line(const char *line, const struct status_field *f, s
 	CU_ASSERT_EQUAL_FATAL(nt, (int)nf + 2);
 	for (size_t i = 0; i < nf; i++) {
 		size_t klen = strlen(f[i].key);
-		CU_ASSERT_FATAL(strncmp(tok[i + 2], f[i].key, klen) == 0 && tok[i + 2][klen] == '=');
+		CU_ASSERT_FATAL(strncmp(tok[i + 2], f[i].key, klen) == 0 &&
+				tok[i + 2][klen] == '=');
 		/* The value as written: the line's text between key= and the next field. */
 		const char *v = tok[i + 2] + klen + 1;
 		size_t vlen = strlen(v);
@@ -381,7 +397,8 @@ static void check_hostile_line(const char *line, const struct status_field *f, s
 			CU_ASSERT(vlen > 0); /* empty is "" */
 			for (size_t k = 0; k < vlen; k++)
 				CU_ASSERT((unsigned char)v[k] >= 0x80 || strchr("._,:/@+-", v[k]) ||
-					  (v[k] >= 'a' && v[k] <= 'z') || (v[k] >= 'A' && v[k] <= 'Z') ||
+					  (v[k] >= 'a' && v[k] <= 'z') ||
+					  (v[k] >= 'A' && v[k] <= 'Z') ||
 					  (v[k] >= '0' && v[k] <= '9'));
 		}
 		char *decoded = malloc(vlen + 1);
@@ -516,7 +533,8 @@ static void test_readme_collectors(void)
 						(int)(eq - tok[k]), tok[k], hex);
 			/* The README's way back to the original bytes. */
 			const char *orig = k == 2 ? (i < N_HOSTILE ? "REAL0001" : "REAL0002")
-					 : i < N_HOSTILE ? hostile[i] : hostile[0];
+					   : i < N_HOSTILE ? hostile[i]
+							   : hostile[0];
 			hex_of(orig, strlen(orig), hex);
 			len += (size_t)snprintf(want + len, cap - len, "decoded %zu %.*s %s\n", i,
 						(int)(eq - tok[k]), tok[k], hex);
@@ -646,19 +664,18 @@ static char *expect_line(int pri, const char *stamp, const char *ident, const ch
 	return s;
 }
 
-#define ASSERT_RECV(fd, pri, stamp, ident, text)                                           \
-	do {                                                                               \
-		char *got_ = recv_msg(fd);                                                 \
-		char *exp_ = expect_line((pri), (stamp), (ident), (text));                 \
-		CU_ASSERT_PTR_NOT_NULL(got_);                                              \
-		if (got_) {                                                                \
-			CU_ASSERT_STRING_EQUAL(got_, exp_);                                \
-			if (strcmp(got_, exp_) != 0)                                       \
-				fprintf(stderr, "\n  got      %s\n  expected %s\n", got_, \
-					exp_);                                             \
-		}                                                                          \
-		free(got_);                                                                \
-		free(exp_);                                                                \
+#define ASSERT_RECV(fd, pri, stamp, ident, text)                                                   \
+	do {                                                                                       \
+		char *got_ = recv_msg(fd);                                                         \
+		char *exp_ = expect_line((pri), (stamp), (ident), (text));                         \
+		CU_ASSERT_PTR_NOT_NULL(got_);                                                      \
+		if (got_) {                                                                        \
+			CU_ASSERT_STRING_EQUAL(got_, exp_);                                        \
+			if (strcmp(got_, exp_) != 0)                                               \
+				fprintf(stderr, "\n  got      %s\n  expected %s\n", got_, exp_);   \
+		}                                                                                  \
+		free(got_);                                                                        \
+		free(exp_);                                                                        \
 	} while (0)
 
 static void emit_seq(struct status_sink *s, time_t now, int seq)
@@ -677,11 +694,11 @@ static char *seq_text(int seq)
 	return s;
 }
 
-#define ASSERT_RECV_SEQ(fd, fac, seq)                                                      \
-	do {                                                                               \
-		char *t_ = seq_text(seq);                                                  \
-		ASSERT_RECV((fd), (fac) | LOG_INFO, "Mar  5 07:08:09", "advert-test", t_); \
-		free(t_);                                                                  \
+#define ASSERT_RECV_SEQ(fd, fac, seq)                                                              \
+	do {                                                                                       \
+		char *t_ = seq_text(seq);                                                          \
+		ASSERT_RECV((fd), (fac) | LOG_INFO, "Mar  5 07:08:09", "advert-test", t_);         \
+		free(t_);                                                                          \
 	} while (0)
 
 static void test_open_errors(void)
@@ -726,7 +743,10 @@ static void test_sink_sends(void)
 		    "11021 daemon-stopping");
 	status_close(s);
 	/* So is one that is not valid UTF-8 or holds an unsafe character (NEL, 2 bytes). */
-	CU_ASSERT_FATAL(status_open(path, LOG_DAEMON, "adv\xff\xc2\x85" "é", 8, &s) == 0);
+	CU_ASSERT_FATAL(status_open(path, LOG_DAEMON,
+				    "adv\xff\xc2\x85"
+				    "é",
+				    8, &s) == 0);
 	status_emit(s, (time_t)1732406398, STATUS_DAEMON_STOPPING, NULL, 0);
 	ASSERT_RECV(fd, LOG_DAEMON | LOG_NOTICE, "Nov 23 23:59:58", "adv___é",
 		    "11021 daemon-stopping");
@@ -936,7 +956,8 @@ int main(void)
 		{ "open: bad arguments", test_open_errors },
 		{ "sink: PRI, timestamp, ident and text", test_sink_sends },
 		{ "sink: queue until the socket appears", test_sink_queues_until_socket_appears },
-		{ "sink: overflow drops the oldest, notice first", test_sink_overflow_drops_oldest },
+		{ "sink: overflow drops the oldest, notice first",
+		  test_sink_overflow_drops_oldest },
 		{ "sink: queue_max 0 still counts drops", test_sink_without_queue },
 		{ "sink: reconnects to a re-created socket", test_sink_reconnects_to_new_socket },
 		{ "sink: a full receiver does not block", test_sink_full_receiver },

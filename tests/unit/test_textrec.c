@@ -71,8 +71,7 @@ static void test_escape_bounds(void)
 	CU_ASSERT_EQUAL(textrec_escape(TEXTREC_TOKEN, "ab ", SIZE_MAX, small, 6, &len), 0);
 	CU_ASSERT_EQUAL(len, 6);
 	len = 0;
-	CU_ASSERT_EQUAL(textrec_escape(TEXTREC_TOKEN, "ab ", SIZE_MAX, small, 5, &len),
-			-EOVERFLOW);
+	CU_ASSERT_EQUAL(textrec_escape(TEXTREC_TOKEN, "ab ", SIZE_MAX, small, 5, &len), -EOVERFLOW);
 	CU_ASSERT_EQUAL(len, 0);
 	len = 3;
 	CU_ASSERT_EQUAL(textrec_escape(TEXTREC_LINE, "\n", SIZE_MAX, small, 4, &len), -EOVERFLOW);
@@ -117,17 +116,17 @@ static void test_unescape_rejects(void)
 		enum textrec_style style;
 		const char *in;
 	} bad[] = {
-		{ TEXTREC_TOKEN, "a b" },     { TEXTREC_TOKEN, "a\nb" },
-		{ TEXTREC_TOKEN, "a\x7f" },   { TEXTREC_TOKEN, "caf\xc3\xa9" },
-		{ TEXTREC_TOKEN, "\\\\" },    { TEXTREC_TOKEN, "\\n" },
-		{ TEXTREC_TOKEN, "\\" },      { TEXTREC_TOKEN, "\\x" },
-		{ TEXTREC_TOKEN, "\\x2" },    { TEXTREC_TOKEN, "\\x00" },
-		{ TEXTREC_TOKEN, "\\x4G" },   { TEXTREC_TOKEN, "\\x4A" },
-		{ TEXTREC_TOKEN, "\\X41" },   { TEXTREC_LINE, "a\nb" },
-		{ TEXTREC_LINE, "a\tb" },     { TEXTREC_LINE, "a\x7f" },
-		{ TEXTREC_LINE, "\\" },	      { TEXTREC_LINE, "a\\t" },
-		{ TEXTREC_LINE, "\\x0" },     { TEXTREC_LINE, "\\x00b" },
-		{ TEXTREC_LINE, "\\xg0" },    { TEXTREC_LINE, "\\xA0" },
+		{ TEXTREC_TOKEN, "a b" },   { TEXTREC_TOKEN, "a\nb" },
+		{ TEXTREC_TOKEN, "a\x7f" }, { TEXTREC_TOKEN, "caf\xc3\xa9" },
+		{ TEXTREC_TOKEN, "\\\\" },  { TEXTREC_TOKEN, "\\n" },
+		{ TEXTREC_TOKEN, "\\" },    { TEXTREC_TOKEN, "\\x" },
+		{ TEXTREC_TOKEN, "\\x2" },  { TEXTREC_TOKEN, "\\x00" },
+		{ TEXTREC_TOKEN, "\\x4G" }, { TEXTREC_TOKEN, "\\x4A" },
+		{ TEXTREC_TOKEN, "\\X41" }, { TEXTREC_LINE, "a\nb" },
+		{ TEXTREC_LINE, "a\tb" },   { TEXTREC_LINE, "a\x7f" },
+		{ TEXTREC_LINE, "\\" },     { TEXTREC_LINE, "a\\t" },
+		{ TEXTREC_LINE, "\\x0" },   { TEXTREC_LINE, "\\x00b" },
+		{ TEXTREC_LINE, "\\xg0" },  { TEXTREC_LINE, "\\xA0" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char out[16] = "untouched";
@@ -209,8 +208,8 @@ static void test_checksum(void)
 	textrec_sha256_hex("abc", 3, hex, 16);
 	CU_ASSERT_STRING_EQUAL(hex, "ba7816bf8f01cfea");
 	textrec_sha256_hex("", 0, hex, 64);
-	CU_ASSERT_STRING_EQUAL(
-		hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	CU_ASSERT_STRING_EQUAL(hex,
+			       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 
 	const unsigned char bytes[] = { 0x00, 0x7f, 0xa5, 0xff };
 	textrec_hex(bytes, sizeof(bytes), hex, 8);
