@@ -53,5 +53,6 @@ check "insecure file refused with a reason" grep -q 'writable by group or others
 out=$("$advertctl" -c "$tmp/advertd.conf" frobnicate 2>&1); rc=$?
 check "unknown command: usage error 2" [ $rc -eq 2 ]
 
-echo "$pass passed, $fail failed"
+echo "1..$((pass + fail))"
+echo "# $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -9,8 +9,9 @@
 #                            realm.env, and stop it on EXIT whatever happens
 #   realm_stop_checked       stop it now and check nothing is left running/listening
 #   finish                   print "N passed, M failed" and exit 0 (all ok) or 1
-# Output: one "ok - ..." / "not ok - ..." line per check; details of failures are
-# printed as "# ..." lines. A realm that cannot start is a failure, never a skip.
+# Output: TAP — one "ok - ..." / "not ok - ..." line per check, details of failures as
+# "# ..." lines, and the plan "1..N" at the end (automake's tap-driver counts each).
+# A realm that cannot start is a failure, never a skip.
 # Needs root (the realm's daemons bind privileged ports and use mount namespaces).
 
 set -uo pipefail
@@ -175,11 +176,12 @@ _secs() {
 
 finish() {
     realm_stop_checked
-    echo "$TESTS_PASSED passed, $TESTS_FAILED failed"
+    echo "1..$((TESTS_PASSED + TESTS_FAILED))" # the TAP plan, at the end
+    echo "# $TESTS_PASSED passed, $TESTS_FAILED failed"
     trap - EXIT
     _cleanup_dirs
     [[ $TESTS_FAILED -eq 0 && $TESTS_PASSED -gt 0 ]] && exit 0
     exit 1
 }
 
-[[ $EUID -eq 0 ]] || { echo "not ok - integration tests must run as root"; echo "0 passed, 1 failed"; exit 1; }
+[[ $EUID -eq 0 ]] || { echo "not ok - integration tests must run as root"; echo "1..1"; exit 1; }

@@ -29,5 +29,6 @@ for page in "$top_srcdir"/man/*.[58]; do
 	w=$(groff -ww -man -Tutf8 "$page" 2>&1 >/dev/null)
 	check "$(basename "$page") renders without a warning" test -z "$w"
 done
-echo "$pass passed, $fail failed"
+echo "1..$((pass + fail))"
+echo "# $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
