@@ -420,7 +420,7 @@ int main(void)
 		{ "@include in a value or an array is refused", test_include_in_a_value },
 		{ 0 },
 	};
-	int r = tu_run("advert", tests);
+	int r = tu_run_as_root("advert", tests);
 	tu_rmtree(dir);
 	free(dir);
 	return r;

@@ -528,8 +528,8 @@ static void test_long_dependency_chains(void)
 int main(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_catalog needs root (trust checks want root-owned files)\n");
-		return 1;
+		fprintf(stderr, "test_catalog: skipped, it needs root (trust checks want root-owned files)\n");
+		return 77; /* automake's "skipped": CI runs it as root */
 	}
 	dir = tu_mkdtemp();
 	static const struct tu_test tests[] = {
@@ -545,7 +545,7 @@ int main(void)
 		{ "dependencies: long chains", test_long_dependency_chains },
 		{ 0 },
 	};
-	int r = tu_run("catalog", tests);
+	int r = tu_run_as_root("catalog", tests);
 	tu_rmtree(dir);
 	free(dir);
 	return r;

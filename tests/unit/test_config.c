@@ -333,7 +333,7 @@ int main(void)
 		{ "@include is refused in every form", test_include_refused },
 		{ 0 },
 	};
-	int r = tu_run("config", tests);
+	int r = tu_run_as_root("config", tests);
 	tu_rmtree(dir);
 	free(dir);
 	return r;

@@ -32,4 +32,7 @@ struct tu_test {
 };
 int tu_run(const char *suite, const struct tu_test *tests);
 
+/* The same for tests that need root: without it, exit 77 (automake's "skipped"). */
+int tu_run_as_root(const char *suite, const struct tu_test *tests);
+
 #endif
