@@ -10,6 +10,7 @@
 #include "advert/catalog.h"
 #include "advert/config.h"
 #include "advert/history.h"
+#include "advert/planner.h"
 #include "advert/schedule.h"
 #include "advert/status.h"
 #include "control.h"
@@ -18,13 +19,8 @@
 /* What the daemon remembers about one advertisement between scans. */
 struct advert_state {
 	char *id;
-	time_t retry_at;   /* after a failure to prepare: not before */
-	time_t first_seen; /* an as-soon-as-possible run's splay counts from here */
-	bool decided;      /* the last decision stands until recheck_at */
-	time_t recheck_at;
-	time_t due_at;               /* nonzero: it was due (its occurrence) */
-	enum schedule_verdict shown; /* the last verdict reported, to report changes once */
-	bool has_shown;
+	time_t first_seen;         /* an as-soon-as-possible run's splay counts from here */
+	struct plan_cache plan;    /* the planner's: decision, due time, retry, last verdict */
 	bool seen;                 /* still in the catalog after this reload */
 	char *signature;           /* file:line + a cheap digest, for "received" */
 	const struct advert *last; /* in the current catalog: unchanged while it is */

@@ -34,13 +34,13 @@
 #include "advert/rfc3339.h"
 #include "advert/schedule.h"
 #include "advert/status.h"
+#include "advert/util.h"
 #include "advert/textrec.h"
 #include "daemon-internal.h"
 #include "run.h"
 
 #define STATUS_QUEUE_MAX 4096
 #define MAX_FIELDS       16
-#define TIME_T_MAX       ((time_t)INT64_MAX)
 
 static void undecide(struct daemon *d, const char *advert_id);
 
@@ -274,7 +274,7 @@ static void load_catalog(struct daemon *d)
 	bool announced = false;
 	for (size_t i = 0; i < d->n_states; i++) {
 		d->states[i].seen = false;
-		d->states[i].decided = false; /* a new catalog: every decision is taken again */
+		planner_invalidate(&d->states[i].plan); /* a new catalog: decide everything again */
 	}
 	for (size_t i = 0; i < cat->n; i++) {
 		const struct advert *a = cat->items[i];
@@ -296,8 +296,8 @@ static void load_catalog(struct daemon *d)
 			emit(d, STATUS_ADVERT_RECEIVED, f, 4);
 			announced = true;
 			/* A changed definition deserves a fresh look. */
-			st->retry_at = 0;
-			st->has_shown = false;
+			st->plan.retry_at = 0;
+			st->plan.has_shown = false;
 		}
 		free(st->signature);
 		st->signature = sig;
@@ -380,7 +380,7 @@ static void retry_later(struct daemon *d, const char *advert_id)
 {
 	struct advert_state *st = daemon_state_of(d, advert_id);
 	if (st)
-		st->retry_at = time(NULL) + d->cfg->poll_interval;
+		st->plan.retry_at = time(NULL) + d->cfg->poll_interval;
 }
 
 static enum run_result result_of(int outcome)
@@ -597,26 +597,10 @@ static void collect_runs(struct daemon *d)
 
 /* --- scheduling ------------------------------------------------------------------- */
 
-struct due {
-	const struct advert *a;
-	time_t at;
-};
-
-static int cmp_due(const void *x, const void *y)
+/* The planner's report: a verdict worth a status line, once per change. */
+static void report_verdict(void *data, const struct advert *a, const struct schedule_decision *dec)
 {
-	const struct due *a = x, *b = y;
-	if (a->at != b->at)
-		return a->at < b->at ? -1 : 1;
-	return strcmp(a->a->id, b->a->id);
-}
-
-static void report_verdict(struct daemon *d, struct advert_state *st, const struct advert *a,
-			   const struct schedule_decision *dec)
-{
-	if (st->has_shown && st->shown == dec->verdict)
-		return;
-	st->shown = dec->verdict;
-	st->has_shown = true;
+	struct daemon *d = data;
 	enum status_id id;
 	switch (dec->verdict) {
 	case SCHED_EXPIRED:
@@ -642,7 +626,12 @@ static void report_verdict(struct daemon *d, struct advert_state *st, const stru
 				    { "program", a->program.name },
 				    { "depends_on", a->program.depends_on },
 				    { "reason", dec->reason } };
-	emit(d, id, f, 5);
+	emit(d, id, f, ARRAY_SIZE(f));
+}
+
+static struct schedule_decision decide_cb(void *data, const struct advert *a, time_t now)
+{
+	return daemon_decide(data, a, now);
 }
 
 struct schedule_decision daemon_decide(struct daemon *d, const struct advert *a, time_t now)
@@ -694,73 +683,40 @@ static void unforce(struct daemon *d, const char *id)
 	d->forced[i] = d->forced[--d->n_forced];
 }
 
-/* Decides for every advertisement; starts what is due within max_concurrent. Returns
- * the next time anything needs a look (TIME_MAX-ish when nothing), and sets *any_due. */
+/* Decides for every advertisement (the planner), starts what is due within
+ * max_concurrent. Returns the next time anything needs a look, and sets *any_due. */
 static time_t schedule_pass(struct daemon *d, bool *any_due)
 {
 	time_t now = time(NULL), next = now + d->cfg->poll_interval;
-	struct due *due = calloc(d->cat->n ? d->cat->n : 1, sizeof(*due));
-	size_t n_due = 0;
+	size_t n = d->cat->n;
+	struct plan_item *items = calloc(n ? n : 1, sizeof(*items));
+	size_t *start = calloc(n ? n : 1, sizeof(*start));
 	*any_due = false;
-	for (size_t i = 0; due && i < d->cat->n; i++) {
+	if (!items || !start) {
+		free(items);
+		free(start);
+		return next;
+	}
+	for (size_t i = 0; i < n; i++) {
 		const struct advert *a = d->cat->items[i];
 		struct advert_state *st = daemon_state_of(d, a->id);
-		if (!st)
-			continue;
-		bool forced = d->n_forced && forced_index(d, a->id) >= 0;
-		if (st->retry_at > now && !forced) {
-			if (st->retry_at < next)
-				next = st->retry_at;
-			continue;
-		}
-		/* A decision stands until its time comes or something it depends on changes
-		 * (the catalog, a run of its own or of its dependency): with thousands of
-		 * advertisements, most passes decide nothing anew. */
-		if (st->decided && st->recheck_at > now && !forced) {
-			if (st->due_at)
-				due[n_due++] = (struct due){ a, st->due_at };
-			else if (st->recheck_at < next)
-				next = st->recheck_at;
-			continue;
-		}
-		struct schedule_decision dec = daemon_decide(d, a, now);
-		st->decided = true;
-		st->due_at = 0;
-		st->recheck_at = TIME_T_MAX;
-		if (forced && dec.verdict != SCHED_RUNNING && dec.verdict != SCHED_DISABLED) {
-			st->decided = false;
-			due[n_due++] = (struct due){ a, 0 }; /* asked for: first in line */
-			continue;
-		}
-		if (dec.verdict == SCHED_DUE) {
-			st->due_at = dec.occurrence ? dec.occurrence : 1;
-			if (a->schedule.has_expires)
-				st->recheck_at = a->schedule.expires;
-			due[n_due++] = (struct due){ a, st->due_at };
-			continue;
-		}
-		if (dec.verdict != SCHED_RUNNING)
-			report_verdict(d, st, a, &dec);
-		if ((dec.verdict == SCHED_WAIT || dec.verdict == SCHED_WILL_NOT_RERUN) &&
-		    dec.when > now)
-			st->recheck_at = dec.when;
-		else if (a->schedule.has_expires && a->schedule.expires > now)
-			st->recheck_at = a->schedule.expires;
-		if (st->recheck_at < next)
-			next = st->recheck_at;
+		items[i] =
+			(struct plan_item){ .a = a,
+					    .cache = st ? &st->plan : NULL,
+					    .forced = d->n_forced && forced_index(d, a->id) >= 0 };
 	}
-	qsort(due, n_due, sizeof(*due), cmp_due);
-	*any_due = n_due > 0;
-	for (size_t i = 0; i < n_due && d->n_runs < (size_t)d->cfg->max_concurrent; i++) {
-		struct advert_state *st = daemon_state_of(d, due[i].a->id);
-		if (st) {
-			st->has_shown = false;
-			st->decided = false; /* running now: decided again when it ends */
-		}
-		unforce(d, due[i].a->id);
-		start_run(d, due[i].a);
+	const struct planner_io io = { .decide = decide_cb, .report = report_verdict, .data = d };
+	size_t slots = d->n_runs < (size_t)d->cfg->max_concurrent
+			       ? (size_t)d->cfg->max_concurrent - d->n_runs
+			       : 0;
+	size_t k = planner_pass(items, n, &io, slots, now, d->cfg->poll_interval, start, &next,
+				any_due);
+	for (size_t i = 0; i < k; i++) {
+		unforce(d, items[start[i]].a->id);
+		start_run(d, items[start[i]].a);
 	}
-	free(due);
+	free(items);
+	free(start);
 	return next;
 }
 
@@ -770,12 +726,12 @@ static void undecide(struct daemon *d, const char *advert_id)
 {
 	struct advert_state *st = daemon_state_of(d, advert_id);
 	if (st)
-		st->decided = false;
+		planner_invalidate(&st->plan);
 	for (size_t i = 0; d->cat && i < d->cat->n; i++) {
 		const struct advert *a = d->cat->items[i];
 		if (a->program.depends_on && strcmp(a->program.depends_on, advert_id) == 0 &&
 		    (st = daemon_state_of(d, a->id)))
-			st->decided = false;
+			planner_invalidate(&st->plan);
 	}
 }
 
@@ -784,8 +740,8 @@ void daemon_redecide_all(struct daemon *d)
 	for (size_t i = 0; d->cat && i < d->cat->n; i++) {
 		struct advert_state *st = daemon_state_of(d, d->cat->items[i]->id);
 		if (st) {
-			st->decided = false;
-			st->has_shown = false;
+			planner_invalidate(&st->plan);
+			st->plan.has_shown = false;
 		}
 	}
 }
