@@ -528,7 +528,8 @@ static void test_long_dependency_chains(void)
 int main(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_catalog: skipped, it needs root (trust checks want root-owned files)\n");
+		fprintf(stderr,
+			"test_catalog: skipped, it needs root (trust checks want root-owned files)\n");
 		return 77; /* automake's "skipped": CI runs it as root */
 	}
 	dir = tu_mkdtemp();

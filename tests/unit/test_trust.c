@@ -141,7 +141,8 @@ static void test_entry_from_lstat(void)
 int main(void)
 {
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_trust: skipped, it needs root (it creates files owned by others)\n");
+		fprintf(stderr,
+			"test_trust: skipped, it needs root (it creates files owned by others)\n");
 		return 77; /* automake's "skipped": CI runs it as root */
 	}
 	dir = tu_mkdtemp();
