@@ -73,11 +73,45 @@ struct daemon {
 	unsigned ran, failed;
 };
 
+/* A status line now. */
+static inline void emit(struct daemon *d, enum status_id id, const struct status_field *f, size_t n)
+{
+	status_emit(d->status, time(NULL), id, f, n);
+}
+
+/* --- adverts.c: the catalog side ---------------------------------------------------- */
+
+/* Reads the advertisements again (incrementally), reports what is new, changed, withdrawn
+ * or broken, once each. */
+void daemon_load_catalog(struct daemon *d);
+/* Watches the advertisement directories (inotify), so that a change wakes the loop. */
+void daemon_watch_directories(struct daemon *d);
+/* Reports each problem of diags once (status 11010 for advertisement files). */
+void daemon_report_problems(struct daemon *d, const struct diag_list *diags);
+/* Reads state_dir/received: what was announced before this start. */
+void daemon_load_received(struct daemon *d);
+
 /* The state kept for id (created on first use), or NULL on ENOMEM. */
 struct advert_state *daemon_state_of(struct daemon *d, const char *id);
 
+/* --- supervise.c: the runs ------------------------------------------------------------ */
+
 /* The active run of advert_id, or NULL. */
 struct active_run *daemon_run_of(struct daemon *d, const char *advert_id);
+/* Starts a's run process (it reports over its pipe; see run.h). */
+void daemon_start_run(struct daemon *d, const struct advert *a);
+/* Reads what the run process r reported; its end, when it is done. */
+void daemon_read_events(struct daemon *d, struct active_run *r);
+/* Reaps every child that exited (run processes, and orphans re-parented to us). */
+void daemon_reap_children(struct daemon *d);
+/* Drops the runs that are over from the table. */
+void daemon_collect_runs(struct daemon *d);
+
+/* --- daemon.c: scheduling and the loop ----------------------------------------------- */
+
+/* Something changed for advert_id (a run ended, it was retried): it and whatever depends
+ * on it are decided again at the next pass. */
+void daemon_undecide(struct daemon *d, const char *advert_id);
 
 /* The scheduler's decision for a now, with everything the daemon knows. */
 struct schedule_decision daemon_decide(struct daemon *d, const struct advert *a, time_t now);

@@ -1,7 +1,7 @@
-/* advertd's event loop. The daemon keeps the client token identity at all times: every
- * run happens in a process of its own (run.c) that reports events over a pipe. Before a
- * program starts, its run is recorded durably (history), so no record is lost and a
- * "never" program that may have started is never started again. */
+/* advertd's event loop: signals, the control socket, inotify and the timers, set-up and
+ * teardown, and the scheduling pass (the planner decides, this starts). The daemon keeps
+ * the client token identity at all times: every run happens in a process of its own
+ * (run.c, supervised by supervise.c), and the catalog side is adverts.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -40,560 +40,6 @@
 #include "run.h"
 
 #define STATUS_QUEUE_MAX 4096
-#define MAX_FIELDS       16
-
-static void undecide(struct daemon *d, const char *advert_id);
-
-static void emit(struct daemon *d, enum status_id id, const struct status_field *f, size_t n)
-{
-	status_emit(d->status, time(NULL), id, f, n);
-}
-
-/* --- advertisement states ------------------------------------------------------- */
-
-static uint64_t id_hash(const char *id)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-	return h;
-}
-
-/* Open addressing over the states array (slot = index + 1, 0 empty): 10,000
- * advertisements are looked up on every pass, a linear search would be quadratic. */
-static int index_states(struct daemon *d, size_t cap)
-{
-	size_t *slots = calloc(cap, sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < d->n_states; i++) {
-		size_t k = id_hash(d->states[i].id) & (cap - 1);
-		while (slots[k])
-			k = (k + 1) & (cap - 1);
-		slots[k] = i + 1;
-	}
-	free(d->state_slots);
-	d->state_slots = slots;
-	d->state_cap = cap;
-	return 0;
-}
-
-struct advert_state *daemon_state_of(struct daemon *d, const char *id)
-{
-	size_t k = 0;
-	if (d->state_cap) {
-		for (k = id_hash(id) & (d->state_cap - 1); d->state_slots[k];
-		     k = (k + 1) & (d->state_cap - 1))
-			if (strcmp(d->states[d->state_slots[k] - 1].id, id) == 0)
-				return &d->states[d->state_slots[k] - 1];
-	}
-	struct advert_state *v = reallocarray(d->states, d->n_states + 1, sizeof(*v));
-	if (!v)
-		return NULL;
-	d->states = v;
-	v[d->n_states] = (struct advert_state){ .id = strdup(id), .first_seen = time(NULL) };
-	if (!v[d->n_states].id)
-		return NULL;
-	d->n_states++;
-	if (2 * d->n_states > d->state_cap) {
-		if (index_states(d, d->state_cap ? 2 * d->state_cap : 64) < 0) {
-			free(v[--d->n_states].id);
-			return NULL;
-		}
-	} else {
-		d->state_slots[k] = d->n_states;
-	}
-	return &v[d->n_states - 1];
-}
-
-struct active_run *daemon_run_of(struct daemon *d, const char *advert_id)
-{
-	for (size_t i = 0; i < d->n_runs; i++)
-		if (strcmp(d->runs[i].advert_id, advert_id) == 0)
-			return &d->runs[i];
-	return NULL;
-}
-
-/* A signature that changes when the advertisement's definition may have changed. */
-static char *signature(const struct advert *a)
-{
-	struct stat st;
-	char *s = NULL;
-	if (stat(a->file, &st) < 0)
-		st.st_mtim = (struct timespec){ 0 };
-	if (asprintf(&s, "%s:%d:%lld.%09ld", a->file, a->line, (long long)st.st_mtim.tv_sec,
-		     st.st_mtim.tv_nsec) < 0)
-		return NULL;
-	return s;
-}
-
-static bool already_reported(struct daemon *d, const char *text)
-{
-	for (size_t i = 0; i < d->n_reported; i++)
-		if (strcmp(d->reported_problems[i], text) == 0)
-			return true;
-	return false;
-}
-
-/* Reports each new problem once; forgets those that went away. */
-static void report_problems(struct daemon *d, const struct diag_list *diags)
-{
-	char **now = calloc(diags->n + 1, sizeof(*now));
-	size_t n = 0;
-	for (size_t i = 0; now && i < diags->n; i++) {
-		const struct diag *g = &diags->items[i];
-		char line[16];
-		snprintf(line, sizeof(line), "%d", g->line);
-		char *text = NULL;
-		if (asprintf(&text, "%s:%d:%s", g->file ? g->file : "", g->line, g->msg) < 0)
-			continue;
-		if (!already_reported(d, text)) {
-			struct status_field f[] = { { "file", g->file },
-						    { "line", g->line ? line : NULL },
-						    { "reason", g->msg } };
-			emit(d, STATUS_FILE_REJECTED, f, 3);
-			log_warning("%s:%d: %s", g->file ? g->file : "?", g->line, g->msg);
-		}
-		now[n++] = text;
-	}
-	for (size_t i = 0; i < d->n_reported; i++)
-		free(d->reported_problems[i]);
-	free(d->reported_problems);
-	d->reported_problems = now;
-	d->n_reported = n;
-}
-
-/* --- what was announced ------------------------------------------------------------
- * "Advertisement received" is said once per new or changed advertisement, not again at
- * every start: state_dir/received keeps "id signature" lines (the daemon holds the
- * single-instance lock, so it is the only writer). */
-
-static void load_received(struct daemon *d)
-{
-	char *path = NULL;
-	if (asprintf(&path, "%s/received", d->cfg->state_dir) < 0)
-		return;
-	FILE *f = fopen(path, "re");
-	free(path);
-	if (!f)
-		return;
-	char *line = NULL;
-	size_t cap = 0;
-	while (getline(&line, &cap, f) > 0) {
-		line[strcspn(line, "\n")] = '\0';
-		char *sp = strchr(line, ' ');
-		if (!sp)
-			continue;
-		*sp = '\0';
-		if (!advert_id_valid(line))
-			continue;
-		struct advert_state *st = daemon_state_of(d, line);
-		if (st && !st->signature)
-			st->signature = strdup(sp + 1);
-	}
-	free(line);
-	fclose(f);
-}
-
-static void save_received(struct daemon *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	if (!m)
-		return;
-	for (size_t i = 0; i < d->n_states; i++)
-		if (d->states[i].signature)
-			fprintf(m, "%s %s\n", d->states[i].id, d->states[i].signature);
-	if (fclose(m) != 0) {
-		free(buf);
-		return;
-	}
-	int dfd = open(d->cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (textrec_atomic_replace(dfd, "received", buf, len, 0600) < 0)
-			log_debug("cannot record announced advertisements in %s",
-				  d->cfg->state_dir);
-		close(dfd);
-	}
-	free(buf);
-}
-
-/* --- loading ---------------------------------------------------------------------- */
-
-static void watch_directories(struct daemon *d)
-{
-	if (d->ifd >= 0)
-		close(d->ifd);
-	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (d->ifd < 0) {
-		log_warning_errno(-errno, "inotify: changes are seen every %d s only",
-				  d->cfg->poll_interval);
-		return;
-	}
-	for (size_t i = 0; i < d->cfg->n_advertisements; i++) {
-		/* A directory is watched itself; a file through the directory holding it,
-		 * so that replacing it by rename is seen too. */
-		const char *p = d->cfg->advertisements[i];
-		struct stat st;
-		char *dir = strdup(p);
-		if (dir && !(stat(p, &st) == 0 && S_ISDIR(st.st_mode))) {
-			char *slash = strrchr(dir, '/');
-			if (slash)
-				slash[slash == dir] = '\0';
-		}
-		if (dir && inotify_add_watch(d->ifd, dir,
-					     IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-						     IN_DELETE | IN_CREATE | IN_ATTRIB) < 0)
-			log_debug("inotify on %s: %s", dir, strerror(errno));
-		free(dir);
-	}
-}
-
-static void load_catalog(struct daemon *d)
-{
-	struct diag_list diags = { 0 };
-	const char **names = calloc(d->cfg->n_accounts + 1, sizeof(*names));
-	for (size_t i = 0; names && i < d->cfg->n_accounts; i++)
-		names[i] = d->cfg->accounts[i].name;
-	struct catalog_accounts acc = { names, d->cfg->n_accounts };
-	struct catalog *cat = NULL;
-	/* Only new or changed files are parsed again; the checks across files rerun. */
-	struct catalog_reload_stats rs;
-	int r = catalog_reload(d->cat, (const char *const *)d->cfg->advertisements,
-			       d->cfg->n_advertisements, &acc, &cat, &diags, &rs);
-	free(names);
-	if (r < 0) {
-		log_error_errno(r, "cannot load the advertisements; keeping the previous ones");
-		diag_clear(&diags);
-		return;
-	}
-	report_problems(d, &diags);
-	diag_clear(&diags);
-
-	bool announced = false;
-	for (size_t i = 0; i < d->n_states; i++) {
-		d->states[i].seen = false;
-		planner_invalidate(&d->states[i].plan); /* a new catalog: decide everything again */
-	}
-	for (size_t i = 0; i < cat->n; i++) {
-		const struct advert *a = cat->items[i];
-		struct advert_state *st = daemon_state_of(d, a->id);
-		if (!st)
-			continue;
-		st->seen = true;
-		/* A file the reload did not parse again keeps its very advertisement objects:
-		 * nothing to compare. */
-		if (st->last == a && st->signature)
-			continue;
-		st->last = a;
-		char *sig = signature(a);
-		if (sig && (!st->signature || strcmp(sig, st->signature) != 0)) {
-			struct status_field f[] = { { "advert", a->id },
-						    { "package", a->package.id },
-						    { "program", a->program.name },
-						    { "file", a->file } };
-			emit(d, STATUS_ADVERT_RECEIVED, f, 4);
-			announced = true;
-			/* A changed definition deserves a fresh look. */
-			st->plan.retry_at = 0;
-			st->plan.has_shown = false;
-		}
-		free(st->signature);
-		st->signature = sig;
-	}
-	for (size_t i = 0; i < d->n_states; i++) {
-		struct advert_state *st = &d->states[i];
-		if (!st->seen)
-			st->last = NULL; /* its object is freed with the old catalog */
-		if (!st->seen && st->signature) {
-			struct status_field f[] = {
-				{ "advert", st->id },
-				{ "reason", "no longer in any valid advertisement file" }
-			};
-			emit(d, STATUS_ADVERT_WITHDRAWN, f, 2);
-			free(st->signature);
-			st->signature = NULL;
-			announced = true;
-		}
-	}
-	if (announced)
-		save_received(d);
-	catalog_free(d->cat);
-	d->cat = cat;
-}
-
-/* --- runs ------------------------------------------------------------------------- */
-
-static void start_run(struct daemon *d, const struct advert *a)
-{
-	int ev[2], go[2];
-	if (pipe2(ev, O_CLOEXEC) < 0) {
-		log_error_errno(-errno, "pipe");
-		return;
-	}
-	if (pipe2(go, O_CLOEXEC) < 0) {
-		log_error_errno(-errno, "pipe");
-		close(ev[0]), close(ev[1]);
-		return;
-	}
-	struct active_run *v = reallocarray(d->runs, d->n_runs + 1, sizeof(*v));
-	if (!v) {
-		close(ev[0]), close(ev[1]), close(go[0]), close(go[1]);
-		return;
-	}
-	d->runs = v;
-	fflush(NULL);
-	pid_t daemon_pid = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		log_error_errno(-errno, "fork");
-		close(ev[0]), close(ev[1]), close(go[0]), close(go[1]);
-		return;
-	}
-	if (pid == 0) {
-		/* The run keeps its two pipes and stdio; nothing else of the daemon's (the
-		 * history's lock, the status socket, the signalfd) may outlive it. */
-		int evw = fcntl(ev[1], F_DUPFD_CLOEXEC, 64),
-		    gor = fcntl(go[0], F_DUPFD_CLOEXEC, 64);
-		if (evw < 0 || gor < 0 || dup3(evw, 3, O_CLOEXEC) < 0 ||
-		    dup3(gor, 4, O_CLOEXEC) < 0)
-			_exit(1);
-		close_range(5, ~0U, 0);
-		/* If the daemon dies, the run stops its program and ends. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != daemon_pid)
-			_exit(1);
-		run_child(d->cfg, a, 3, 4);
-	}
-	close(ev[1]);
-	close(go[0]);
-	struct active_run *r = &d->runs[d->n_runs++];
-	*r = (struct active_run){ .pid = pid, .ev_fd = ev[0], .go_fd = go[1], .t0 = time(NULL) };
-	snprintf(r->advert_id, sizeof(r->advert_id), "%s", a->id);
-	snprintf(r->package_id, sizeof(r->package_id), "%s", a->package.id);
-	snprintf(r->program, sizeof(r->program), "%s", a->program.name);
-	snprintf(r->account, sizeof(r->account), "%s", a->program.run_as);
-}
-
-static void retry_later(struct daemon *d, const char *advert_id)
-{
-	struct advert_state *st = daemon_state_of(d, advert_id);
-	if (st)
-		st->plan.retry_at = time(NULL) + d->cfg->poll_interval;
-}
-
-static enum run_result result_of(int outcome)
-{
-	switch (outcome) {
-	case RUNNER_SUCCEEDED:
-		return RUN_SUCCEEDED;
-	case RUNNER_SUCCEEDED_REBOOT:
-		return RUN_SUCCEEDED_REBOOT;
-	case RUNNER_INTERRUPTED:
-		return RUN_INTERRUPTED;
-	default:
-		return RUN_FAILED;
-	}
-}
-
-static void finish_run(struct daemon *d, struct active_run *r, enum run_result result,
-		       int exit_code, int sig, long duration_ms, const char *reason)
-{
-	if (!r->begun || r->finished)
-		return;
-	int e = history_end(d->hist, r->run_id, result, exit_code, sig, duration_ms,
-			    r->dc[0] ? r->dc : NULL, reason, time(NULL));
-	if (e < 0) {
-		/* The start is on disk; reconciliation at the next start-up will end it as
-		 * interrupted. Say so now. */
-		struct status_field f[] = { { "advert", r->advert_id },
-					    { "run", r->run_id },
-					    { "reason", strerror(-e) } };
-		emit(d, STATUS_HISTORY_FAILED, f, 3);
-	}
-	r->finished = true;
-	/* Keep the log bounded while the daemon runs, not only at start-up: now and then,
-	 * once it has grown past 1 MiB, rewrite it (runs still open are kept). */
-	if (e == 0 && ++d->ends_since_compaction >= 256) {
-		struct history_stats hs;
-		history_get_stats(d->hist, &hs);
-		d->ends_since_compaction = 0;
-		if (hs.size > (1u << 20) && history_compact(d->hist) < 0)
-			log_warning("cannot compact the run history in %s", d->cfg->state_dir);
-	}
-}
-
-static void handle_event(struct daemon *d, struct active_run *r, const struct run_event *ev)
-{
-	char exit_s[16], sig_s[32], dur[32], pid_s[16], dropped[32];
-	const char *sig_name = ev->signal ? sigabbrev_np(ev->signal) : NULL;
-	snprintf(exit_s, sizeof(exit_s), "%d", ev->exit_code);
-	snprintf(sig_s, sizeof(sig_s), "SIG%s", sig_name ? sig_name : "?");
-	snprintf(dur, sizeof(dur), "%.3f", (double)ev->duration_ms / 1000.0);
-	snprintf(pid_s, sizeof(pid_s), "%d", (int)ev->pid);
-	snprintf(dropped, sizeof(dropped), "%lld", ev->output_dropped);
-	if (ev->dc[0])
-		snprintf(r->dc, sizeof(r->dc), "%s", ev->dc);
-
-	struct status_field base[] = {
-		{ "advert", r->advert_id }, { "package", r->package_id },
-		{ "program", r->program },  { "run", r->run_id[0] ? r->run_id : NULL },
-		{ "account", r->account },  { "dc", r->dc[0] ? r->dc : NULL },
-	};
-	struct status_field f[MAX_FIELDS];
-	size_t n = sizeof(base) / sizeof(base[0]);
-	memcpy(f, base, sizeof(base));
-
-	switch (ev->type) {
-	case RUN_EV_FAILOVER:
-		f[n++] = (struct status_field){ "tried", ev->reason };
-		emit(d, STATUS_DC_FAILOVER, f, n);
-		break;
-	case RUN_EV_GUARD:
-		f[n++] = (struct status_field){ "reason", ev->reason };
-		emit(d, STATUS_GUARD_HOLDING, f, n);
-		retry_later(d, r->advert_id);
-		d->failed++;
-		break;
-	case RUN_EV_PREPARE_FAILED:
-		f[n++] = (struct status_field){ "reason", ev->reason };
-		emit(d, STATUS_PREPARE_FAILED, f, n);
-		/* Recorded, but the program was never exec'd: it does not count as run. */
-		if (r->begun)
-			finish_run(d, r, RUN_NOT_STARTED, -1, 0, 0, ev->reason);
-		retry_later(d, r->advert_id);
-		d->failed++;
-		break;
-	case RUN_EV_REJECTED:
-		f[n++] = (struct status_field){ "reason", ev->reason };
-		emit(d, ev->platform ? STATUS_PLATFORM_REJECTED : STATUS_REQUIREMENTS_NOT_MET, f,
-		     n);
-		retry_later(d, r->advert_id);
-		d->failed++;
-		break;
-	case RUN_EV_READY: {
-		struct run_go go = { .go = 'N' };
-		int e = history_begin(d->hist, r->advert_id, r->account, time(NULL), r->run_id);
-		if (e == 0) {
-			r->begun = true;
-			go.go = 'G';
-			snprintf(go.run_id, sizeof(go.run_id), "%s", r->run_id);
-		} else {
-			f[3].value = NULL;
-			f[n++] = (struct status_field){ "reason", strerror(-e) };
-			emit(d, STATUS_HISTORY_FAILED, f, n);
-			log_error_errno(e, "cannot record the start of %s: not running it",
-					r->advert_id);
-			retry_later(d, r->advert_id);
-			d->failed++;
-		}
-		if (write(r->go_fd, &go, sizeof(go)) != (ssize_t)sizeof(go) && r->begun)
-			finish_run(d, r, RUN_NOT_STARTED, -1, 0, 0, "the run process went away");
-		break;
-	}
-	case RUN_EV_STARTED:
-		r->program_pid = ev->pid;
-		f[n++] = (struct status_field){ "pid", pid_s };
-		emit(d, STATUS_PROGRAM_STARTED, f, n);
-		d->ran++;
-		break;
-	case RUN_EV_FINISHED: {
-		enum status_id id;
-		switch (ev->outcome) {
-		case RUNNER_SUCCEEDED:
-			id = STATUS_PROGRAM_SUCCEEDED;
-			break;
-		case RUNNER_SUCCEEDED_REBOOT:
-			id = STATUS_SUCCESS_REBOOT;
-			break;
-		case RUNNER_TIMED_OUT:
-			id = STATUS_MAX_RUNTIME_EXCEEDED;
-			break;
-		case RUNNER_INTERRUPTED:
-			id = STATUS_INTERRUPTED;
-			break;
-		default:
-			id = STATUS_PROGRAM_FAILED;
-			break;
-		}
-		f[n++] = (struct status_field){ "exit", ev->signal ? NULL : exit_s };
-		f[n++] = (struct status_field){ "signal", ev->signal ? sig_s : NULL };
-		f[n++] = (struct status_field){ "duration", dur };
-		if (ev->output_dropped)
-			f[n++] = (struct status_field){ "output_dropped", dropped };
-		if (id != STATUS_PROGRAM_SUCCEEDED && id != STATUS_SUCCESS_REBOOT) {
-			f[n++] = (struct status_field){ "reason", ev->reason };
-			f[n++] = (struct status_field){ "output", ev->tail[0] ? ev->tail : NULL };
-			d->failed++;
-		}
-		finish_run(d, r, result_of(ev->outcome), ev->signal ? -1 : ev->exit_code,
-			   ev->signal, ev->duration_ms, ev->reason);
-		emit(d, id, f, n);
-		break;
-	}
-	}
-}
-
-static void read_events(struct daemon *d, struct active_run *r)
-{
-	struct run_event ev;
-	ssize_t k = read(r->ev_fd, &ev, sizeof(ev));
-	if (k == (ssize_t)sizeof(ev)) {
-		handle_event(d, r, &ev);
-		return;
-	}
-	if (k < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	/* EOF: the run process is done. A recorded start without an end means it died. */
-	close(r->ev_fd);
-	r->ev_fd = -1;
-	if (r->begun && !r->finished) {
-		/* Its program, if any, was re-parented to us (subreaper): it must not run on
-		 * without a supervisor, a time limit or a record. */
-		/* Its parent is still the dying run process, or already us. */
-		if (r->program_pid > 0 &&
-		    runner_signal(r->program_pid, getpid(), SIGKILL, true) == -ESRCH)
-			runner_signal(r->program_pid, r->pid, SIGKILL, true);
-		struct status_field f[] = { { "advert", r->advert_id },
-					    { "run", r->run_id },
-					    { "reason",
-					      "the run process ended without a result" } };
-		emit(d, STATUS_INTERRUPTED, f, 3);
-		finish_run(d, r, RUN_INTERRUPTED, -1, 0, -1,
-			   "the run process ended without a result");
-		d->failed++;
-	}
-}
-
-static void reap_children(struct daemon *d)
-{
-	for (;;) {
-		int st;
-		pid_t p = waitpid(-1, &st, WNOHANG);
-		if (p <= 0)
-			return;
-		for (size_t i = 0; i < d->n_runs; i++)
-			if (d->runs[i].pid == p)
-				d->runs[i].exited = true;
-	}
-}
-
-/* Drops runs whose process has exited and whose events have all been read. */
-static void collect_runs(struct daemon *d)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < d->n_runs; i++) {
-		struct active_run *r = &d->runs[i];
-		if (r->exited && r->ev_fd < 0) {
-			close(r->go_fd);
-			undecide(d, r->advert_id);
-			continue;
-		}
-		d->runs[k++] = *r;
-	}
-	d->n_runs = k;
-}
 
 /* --- scheduling ------------------------------------------------------------------- */
 
@@ -713,7 +159,7 @@ static time_t schedule_pass(struct daemon *d, bool *any_due)
 				any_due);
 	for (size_t i = 0; i < k; i++) {
 		unforce(d, items[start[i]].a->id);
-		start_run(d, items[start[i]].a);
+		daemon_start_run(d, items[start[i]].a);
 	}
 	free(items);
 	free(start);
@@ -722,7 +168,7 @@ static time_t schedule_pass(struct daemon *d, bool *any_due)
 
 /* Something changed for advert_id (a run ended, it was retried): it and whatever
  * depends on it are decided again at the next pass. */
-static void undecide(struct daemon *d, const char *advert_id)
+void daemon_undecide(struct daemon *d, const char *advert_id)
 {
 	struct advert_state *st = daemon_state_of(d, advert_id);
 	if (st)
@@ -779,7 +225,7 @@ static void reload_config(struct daemon *d)
 	struct config *cfg = NULL;
 	int r = config_load(d->opt->config_path, &cfg, &diags);
 	if (r < 0 || diag_count(&diags, DIAG_ERROR)) {
-		report_problems(d, &diags);
+		daemon_report_problems(d, &diags);
 		log_error("%s has errors: keeping the running configuration", d->opt->config_path);
 		config_free(cfg);
 		diag_clear(&diags);
@@ -813,7 +259,7 @@ static void reload_config(struct daemon *d)
 	}
 	config_free(d->cfg);
 	d->cfg = cfg;
-	watch_directories(d);
+	daemon_watch_directories(d);
 	log_info("configuration reloaded from %s", d->opt->config_path);
 	notify("READY=1");
 }
@@ -924,9 +370,9 @@ static int setup(struct daemon *d)
 	/* Every run process inherits initialised krb5, GSSAPI, SASL and libldap. */
 	identity_prewarm(d->cfg);
 	d->ifd = -1;
-	watch_directories(d);
-	load_received(d);
-	load_catalog(d);
+	daemon_watch_directories(d);
+	daemon_load_received(d);
+	daemon_load_catalog(d);
 	struct status_field f[] = { { "version", PACKAGE_VERSION }, { "config", d->cfg->file } };
 	emit(d, STATUS_DAEMON_STARTED, f, 2);
 	if (hs.damaged) {
@@ -949,7 +395,7 @@ static void handle_signals(struct daemon *d)
 	while (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGCHLD:
-			reap_children(d);
+			daemon_reap_children(d);
 			break;
 		case SIGHUP:
 			log_info("SIGHUP: reloading the configuration and the advertisements");
@@ -1033,7 +479,7 @@ int daemon_main(const struct daemon_options *opt)
 		}
 		if (d.reload || now >= next_rescan) {
 			d.reload = false;
-			load_catalog(&d);
+			daemon_load_catalog(&d);
 			next_rescan = now + d.cfg->poll_interval;
 		}
 		bool any_due = false;
@@ -1080,12 +526,12 @@ int daemon_main(const struct daemon_options *opt)
 			drain_inotify(&d);
 		for (size_t i = 0; i < d.n_runs; i++)
 			if (p[P_RUNS + i].revents && d.runs[i].ev_fd >= 0)
-				read_events(&d, &d.runs[i]);
+				daemon_read_events(&d, &d.runs[i]);
 		if (d.control)
 			control_dispatch(d.control, p + cbase, nc, daemon_command, &d);
 		free(p);
-		reap_children(&d);
-		collect_runs(&d);
+		daemon_reap_children(&d);
+		daemon_collect_runs(&d);
 		if (status_queued(d.status))
 			status_flush(d.status, time(NULL));
 	}

@@ -1,0 +1,296 @@
+/* The daemon's side of the catalog: the per-advertisement states, what was announced
+ * ("received", once per definition), the problems reported once each, the directory
+ * watches, and loading the catalog again. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "advert/catalog.h"
+#include "advert/config.h"
+#include "advert/history.h"
+#include "advert/log.h"
+#include "advert/runner.h"
+#include "advert/status.h"
+#include "advert/textrec.h"
+#include "advert/util.h"
+#include "daemon-internal.h"
+#include "run.h"
+
+/* --- advertisement states ------------------------------------------------------- */
+
+static uint64_t id_hash(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+	return h;
+}
+
+/* Open addressing over the states array (slot = index + 1, 0 empty): 10,000
+ * advertisements are looked up on every pass, a linear search would be quadratic. */
+static int index_states(struct daemon *d, size_t cap)
+{
+	size_t *slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_states; i++) {
+		size_t k = id_hash(d->states[i].id) & (cap - 1);
+		while (slots[k])
+			k = (k + 1) & (cap - 1);
+		slots[k] = i + 1;
+	}
+	free(d->state_slots);
+	d->state_slots = slots;
+	d->state_cap = cap;
+	return 0;
+}
+
+struct advert_state *daemon_state_of(struct daemon *d, const char *id)
+{
+	size_t k = 0;
+	if (d->state_cap) {
+		for (k = id_hash(id) & (d->state_cap - 1); d->state_slots[k];
+		     k = (k + 1) & (d->state_cap - 1))
+			if (strcmp(d->states[d->state_slots[k] - 1].id, id) == 0)
+				return &d->states[d->state_slots[k] - 1];
+	}
+	struct advert_state *v = reallocarray(d->states, d->n_states + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	d->states = v;
+	v[d->n_states] = (struct advert_state){ .id = strdup(id), .first_seen = time(NULL) };
+	if (!v[d->n_states].id)
+		return NULL;
+	d->n_states++;
+	if (2 * d->n_states > d->state_cap) {
+		if (index_states(d, d->state_cap ? 2 * d->state_cap : 64) < 0) {
+			free(v[--d->n_states].id);
+			return NULL;
+		}
+	} else {
+		d->state_slots[k] = d->n_states;
+	}
+	return &v[d->n_states - 1];
+}
+
+/* A signature that changes when the advertisement's definition may have changed. */
+static char *signature(const struct advert *a)
+{
+	struct stat st;
+	char *s = NULL;
+	if (stat(a->file, &st) < 0)
+		st.st_mtim = (struct timespec){ 0 };
+	if (asprintf(&s, "%s:%d:%lld.%09ld", a->file, a->line, (long long)st.st_mtim.tv_sec,
+		     st.st_mtim.tv_nsec) < 0)
+		return NULL;
+	return s;
+}
+
+static bool already_reported(struct daemon *d, const char *text)
+{
+	for (size_t i = 0; i < d->n_reported; i++)
+		if (strcmp(d->reported_problems[i], text) == 0)
+			return true;
+	return false;
+}
+
+/* Reports each new problem once; forgets those that went away. */
+void daemon_report_problems(struct daemon *d, const struct diag_list *diags)
+{
+	char **now = calloc(diags->n + 1, sizeof(*now));
+	size_t n = 0;
+	for (size_t i = 0; now && i < diags->n; i++) {
+		const struct diag *g = &diags->items[i];
+		char line[16];
+		snprintf(line, sizeof(line), "%d", g->line);
+		char *text = NULL;
+		if (asprintf(&text, "%s:%d:%s", g->file ? g->file : "", g->line, g->msg) < 0)
+			continue;
+		if (!already_reported(d, text)) {
+			struct status_field f[] = { { "file", g->file },
+						    { "line", g->line ? line : NULL },
+						    { "reason", g->msg } };
+			emit(d, STATUS_FILE_REJECTED, f, 3);
+			log_warning("%s:%d: %s", g->file ? g->file : "?", g->line, g->msg);
+		}
+		now[n++] = text;
+	}
+	for (size_t i = 0; i < d->n_reported; i++)
+		free(d->reported_problems[i]);
+	free(d->reported_problems);
+	d->reported_problems = now;
+	d->n_reported = n;
+}
+
+/* --- what was announced ------------------------------------------------------------
+ * "Advertisement received" is said once per new or changed advertisement, not again at
+ * every start: state_dir/received keeps "id signature" lines (the daemon holds the
+ * single-instance lock, so it is the only writer). */
+
+void daemon_load_received(struct daemon *d)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/received", d->cfg->state_dir) < 0)
+		return;
+	FILE *f = fopen(path, "re");
+	free(path);
+	if (!f)
+		return;
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		char *sp = strchr(line, ' ');
+		if (!sp)
+			continue;
+		*sp = '\0';
+		if (!advert_id_valid(line))
+			continue;
+		struct advert_state *st = daemon_state_of(d, line);
+		if (st && !st->signature)
+			st->signature = strdup(sp + 1);
+	}
+	free(line);
+	fclose(f);
+}
+
+static void save_received(struct daemon *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		return;
+	for (size_t i = 0; i < d->n_states; i++)
+		if (d->states[i].signature)
+			fprintf(m, "%s %s\n", d->states[i].id, d->states[i].signature);
+	if (fclose(m) != 0) {
+		free(buf);
+		return;
+	}
+	int dfd = open(d->cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (textrec_atomic_replace(dfd, "received", buf, len, 0600) < 0)
+			log_debug("cannot record announced advertisements in %s",
+				  d->cfg->state_dir);
+		close(dfd);
+	}
+	free(buf);
+}
+
+/* --- loading ---------------------------------------------------------------------- */
+
+void daemon_watch_directories(struct daemon *d)
+{
+	if (d->ifd >= 0)
+		close(d->ifd);
+	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->ifd < 0) {
+		log_warning_errno(-errno, "inotify: changes are seen every %d s only",
+				  d->cfg->poll_interval);
+		return;
+	}
+	for (size_t i = 0; i < d->cfg->n_advertisements; i++) {
+		/* A directory is watched itself; a file through the directory holding it,
+		 * so that replacing it by rename is seen too. */
+		const char *p = d->cfg->advertisements[i];
+		struct stat st;
+		char *dir = strdup(p);
+		if (dir && !(stat(p, &st) == 0 && S_ISDIR(st.st_mode))) {
+			char *slash = strrchr(dir, '/');
+			if (slash)
+				slash[slash == dir] = '\0';
+		}
+		if (dir && inotify_add_watch(d->ifd, dir,
+					     IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+						     IN_DELETE | IN_CREATE | IN_ATTRIB) < 0)
+			log_debug("inotify on %s: %s", dir, strerror(errno));
+		free(dir);
+	}
+}
+
+void daemon_load_catalog(struct daemon *d)
+{
+	struct diag_list diags = { 0 };
+	const char **names = calloc(d->cfg->n_accounts + 1, sizeof(*names));
+	for (size_t i = 0; names && i < d->cfg->n_accounts; i++)
+		names[i] = d->cfg->accounts[i].name;
+	struct catalog_accounts acc = { names, d->cfg->n_accounts };
+	struct catalog *cat = NULL;
+	/* Only new or changed files are parsed again; the checks across files rerun. */
+	struct catalog_reload_stats rs;
+	int r = catalog_reload(d->cat, (const char *const *)d->cfg->advertisements,
+			       d->cfg->n_advertisements, &acc, &cat, &diags, &rs);
+	free(names);
+	if (r < 0) {
+		log_error_errno(r, "cannot load the advertisements; keeping the previous ones");
+		diag_clear(&diags);
+		return;
+	}
+	daemon_report_problems(d, &diags);
+	diag_clear(&diags);
+
+	bool announced = false;
+	for (size_t i = 0; i < d->n_states; i++) {
+		d->states[i].seen = false;
+		planner_invalidate(&d->states[i].plan); /* a new catalog: decide everything again */
+	}
+	for (size_t i = 0; i < cat->n; i++) {
+		const struct advert *a = cat->items[i];
+		struct advert_state *st = daemon_state_of(d, a->id);
+		if (!st)
+			continue;
+		st->seen = true;
+		/* A file the reload did not parse again keeps its very advertisement objects:
+		 * nothing to compare. */
+		if (st->last == a && st->signature)
+			continue;
+		st->last = a;
+		char *sig = signature(a);
+		if (sig && (!st->signature || strcmp(sig, st->signature) != 0)) {
+			struct status_field f[] = { { "advert", a->id },
+						    { "package", a->package.id },
+						    { "program", a->program.name },
+						    { "file", a->file } };
+			emit(d, STATUS_ADVERT_RECEIVED, f, 4);
+			announced = true;
+			/* A changed definition deserves a fresh look. */
+			st->plan.retry_at = 0;
+			st->plan.has_shown = false;
+		}
+		free(st->signature);
+		st->signature = sig;
+	}
+	for (size_t i = 0; i < d->n_states; i++) {
+		struct advert_state *st = &d->states[i];
+		if (!st->seen)
+			st->last = NULL; /* its object is freed with the old catalog */
+		if (!st->seen && st->signature) {
+			struct status_field f[] = {
+				{ "advert", st->id },
+				{ "reason", "no longer in any valid advertisement file" }
+			};
+			emit(d, STATUS_ADVERT_WITHDRAWN, f, 2);
+			free(st->signature);
+			st->signature = NULL;
+			announced = true;
+		}
+	}
+	if (announced)
+		save_received(d);
+	catalog_free(d->cat);
+	d->cat = cat;
+}
