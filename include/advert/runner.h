@@ -13,6 +13,8 @@
 
 struct runner_spec {
 	char *const *argv;       /* argv[0] as configured: resolved by runner_resolve */
+	const char *program;     /* the program to exec, resolved and checked by the caller
+				  * (absolute); NULL: resolve argv[0] here */
 	const char *working_dir; /* must exist */
 	char *const *env;        /* the complete environment, "K=V", NULL-terminated */
 	bool as_root;            /* true: stay root (a "system" run) */

@@ -24,6 +24,7 @@
 
 static int event_fd = -1;
 static char ccache_dir[64], ccache_path[80];
+static int ccache_dfd = -1; /* the run's cache directory, kept to remove by handle */
 
 static void emit(struct run_event *ev)
 {
@@ -123,23 +124,27 @@ static int write_ccache(const struct identity *id, uid_t uid, gid_t gid)
 		r = -errno;
 	if (fd >= 0)
 		close(fd);
-	close(dfd);
+	/* Kept: the account owns the directory now and could rename it and put a symlink
+	 * in its place; what root removes later it removes through this handle. */
+	ccache_dfd = dfd;
 	return r;
 }
 
 static void remove_ccache(void)
 {
-	if (ccache_path[0]) {
-		/* Nothing fancy: the tickets die with the file and expire anyway. What else the
-		 * program left in its own directory stays (removing it as root would follow
-		 * whatever the account put there). */
-		unlink(ccache_path);
-		ccache_path[0] = '\0';
+	/* Nothing fancy: the tickets die with the file and expire anyway. What else the
+	 * program left in its own directory stays (removing it as root would follow whatever
+	 * the account put there). By the handle, never by path. */
+	if (ccache_dfd >= 0) {
+		unlinkat(ccache_dfd, "ccache", 0);
+		close(ccache_dfd);
+		ccache_dfd = -1;
 	}
 	if (ccache_dir[0]) {
-		rmdir(ccache_dir);
+		rmdir(ccache_dir); /* empty, or it stays */
 		ccache_dir[0] = '\0';
 	}
+	ccache_path[0] = '\0';
 }
 
 static volatile sig_atomic_t program_running, stop_requested;
@@ -333,7 +338,6 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 			free(why);
 		}
 	}
-	free(resolved);
 
 	struct identity *id = NULL;
 	struct identity_report rep;
@@ -385,6 +389,7 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 
 	struct runner_spec spec = {
 		.argv = a->program.command,
+		.program = resolved, /* exactly what was checked above */
 		.working_dir = wd,
 		.env = env,
 		.as_root = as_root,

@@ -115,7 +115,9 @@ int runner_resolve(const char *argv0, const char *working_dir, const char *path,
 	free(p);
 	for (const char *d = path; d && *d;) {
 		size_t len = strcspn(d, ":");
-		if (len > 0) {
+		/* Only absolute PATH entries: a relative one would mean one directory now and
+		 * another after the chdir to the working directory. */
+		if (len > 0 && d[0] == '/') {
 			if (asprintf(&p, "%.*s/%s", (int)len, d, argv0) < 0)
 				return -ENOMEM;
 			if (is_executable_file(p)) {
@@ -381,7 +383,11 @@ int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pi
 			 s->working_dir);
 		goto out;
 	}
-	r = runner_resolve(s->argv[0], s->working_dir, env_path(s->env), &path);
+	/* The program the caller resolved and checked is the one that runs: resolving again
+	 * could find another (a file put meanwhile in an earlier PATH directory). */
+	r = s->program ? ((path = strdup(s->program)) ? (is_executable_file(path) ? 0 : -ENOENT)
+						      : -ENOMEM)
+		       : runner_resolve(s->argv[0], s->working_dir, env_path(s->env), &path);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
