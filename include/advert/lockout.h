@@ -60,7 +60,12 @@ enum lockout_verdict lockout_decide(const struct lockout_state *st, const char *
 /* What the directory says of an account, read on the pinned DC as the client token
  * account before the installation account's secret is presented (AD). */
 struct lockout_facts {
-	bool found;             /* the account's entry was there */
+	bool found; /* the account's entry was there */
+	/* Every fact the checks need was readable: userAccountControl, badPwdCount and the
+	 * domain's lockoutThreshold (an ACL can hide them from the workstation; absent must
+	 * not read as "all clear"). */
+	bool complete;
+	bool has_bad_pwd_time;  /* badPasswordTime was there (absent: assume counted) */
 	int kvno;               /* msDS-KeyVersionNumber, -1 when absent */
 	long long pwd_last_set; /* FILETIME (100 ns since 1601), 0 when absent */
 	long long bad_pwd_time; /* badPasswordTime, FILETIME */
@@ -78,6 +83,7 @@ enum lockout_check {
 	LOCKOUT_CHECK_STALE_KEYTAB,   /* its kvno is not the directory's */
 	LOCKOUT_CHECK_STALE_PASSWORD, /* accepted before the last pwdLastSet */
 	LOCKOUT_CHECK_NEAR_THRESHOLD, /* badPwdCount >= lockoutThreshold - reserve */
+	LOCKOUT_CHECK_INCOMPLETE,     /* the directory did not show what the checks need */
 };
 
 /* Decides from the facts whether the secret fp (a keytab whose highest kvno is
@@ -89,7 +95,9 @@ enum lockout_check lockout_check_facts(const struct lockout_state *st, const cha
 	__attribute__((nonnull));
 
 /* Whether the facts show that the attempt st records as in flight (on dc) was not
- * counted as a failed logon there: the DC's last bad password is older than it. Pure. */
+ * counted as a failed logon there: the DC's last bad password is older than it by more
+ * than the clock skew Kerberos tolerates (the DC's clock may be behind ours). Pure. */
+#define LOCKOUT_CLOCK_SKEW 300
 bool lockout_inflight_uncounted(const struct lockout_state *st, const char *dc,
 				const struct lockout_facts *f) __attribute__((nonnull));
 

@@ -163,13 +163,14 @@ static int recv_all(const struct creds_ctx *c, int fd, unsigned char *p, size_t 
 /* One request, one reply, over one TCP connection to the pinned DC (RFC 4120 §7.2.2),
  * all before the deadline. *reply is malloc'd. Returns 0 or -errno (-ETIMEDOUT for the
  * deadline). */
-static int kdc_exchange(struct creds_ctx *c, const krb5_data *req, krb5_data *reply)
+/* A TCP connection to the pinned DC, made before the deadline. Returns the fd (the caller
+ * closes it) or -errno. */
+static int kdc_connect(struct creds_ctx *c)
 {
 	int fd = socket(c->kdc_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	int r = 0;
-	c->kdc_requests++;
 	if (connect(fd, (const struct sockaddr *)&c->kdc_addr, c->kdc_addrlen) < 0) {
 		if (errno != EINPROGRESS) {
 			r = -errno;
@@ -182,9 +183,20 @@ static int kdc_exchange(struct creds_ctx *c, const krb5_data *req, krb5_data *re
 				r = -soerr;
 		}
 	}
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* One request and its reply on the connected fd (RFC 4120 §7.2.2), before the deadline;
+ * closes fd. *reply is malloc'd. Returns 0 or -errno (-ETIMEDOUT for the deadline). */
+static int kdc_roundtrip(struct creds_ctx *c, int fd, const krb5_data *req, krb5_data *reply)
+{
+	c->kdc_requests++;
 	uint32_t be = htonl(req->length);
-	if (r == 0)
-		r = send_all(c, fd, (const unsigned char *)&be, sizeof(be));
+	int r = send_all(c, fd, (const unsigned char *)&be, sizeof(be));
 	if (r == 0)
 		r = send_all(c, fd, (const unsigned char *)req->data, req->length);
 	if (r == 0)
@@ -206,6 +218,13 @@ static int kdc_exchange(struct creds_ctx *c, const krb5_data *req, krb5_data *re
 	reply->data = data;
 	reply->length = len;
 	return 0;
+}
+
+/* One request, one reply, over one TCP connection to the pinned DC. */
+static int kdc_exchange(struct creds_ctx *c, const krb5_data *req, krb5_data *reply)
+{
+	int fd = kdc_connect(c);
+	return fd < 0 ? fd : kdc_roundtrip(c, fd, req, reply);
 }
 
 /* Every request the library itself sends through this context (service tickets)
@@ -593,6 +612,10 @@ static int as_exchange(struct creds_ctx *c, krb5_init_creds_context icc,
 				kc = (krb5_error_code)(ERROR_TABLE_BASE_krb5 + answer);
 				r = krb5_result(c, kc, res);
 			}
+			/* Once the secret went, "unreachable" is not true any more: the DC got
+			 * it, and it must go to no other. */
+			if (sent && res->status == CREDS_UNREACHABLE)
+				r = result(res, CREDS_ERROR, kc, -EIO, "%s", res->message);
 			return r;
 		}
 		bool secret = kdcmsg_carries_secret(out.data, out.length);
@@ -605,7 +628,19 @@ static int as_exchange(struct creds_ctx *c, krb5_init_creds_context icc,
 				res, CREDS_ERROR, 0, -EPERM,
 				"the exchange wanted to send the secret a second time: refused");
 		}
+		/* Connected first: a DC that refuses or never accepts gets nothing, and no
+		 * record says it might have. Then the record, then the bytes. */
+		int fd = kdc_connect(c);
+		if (fd < 0) {
+			krb5_free_data_contents(k, &out);
+			const char *what = fd == -ETIMEDOUT ? "no answer in time" : strerror(-fd);
+			return result(res, sent ? CREDS_NO_REPLY : CREDS_UNREACHABLE,
+				      sent ? 0 : KRB5_KDC_UNREACH,
+				      sent ? -ETIMEDOUT : -EHOSTUNREACH,
+				      "the KDC did not answer (%s)", what);
+		}
 		if (secret && before && (r = before(data)) < 0) {
+			close(fd);
 			krb5_free_data_contents(k, &out);
 			return result(res, CREDS_NOT_RECORDED, 0, -ENOLCK,
 				      "the lockout guard could not record the attempt first (%s): "
@@ -613,19 +648,24 @@ static int as_exchange(struct creds_ctx *c, krb5_init_creds_context icc,
 				      strerror(-r));
 		}
 		sent = sent || secret;
-		r = kdc_exchange(c, &out, &in);
+		r = kdc_roundtrip(c, fd, &out, &in);
 		krb5_free_data_contents(k, &out);
 		if (r < 0) {
 			const char *what = r == -ETIMEDOUT ? "no answer in time" : strerror(-r);
-			if (secret)
+			if (sent) /* this request or an earlier one carried it */
 				return result(res, CREDS_NO_REPLY, 0, -ETIMEDOUT,
 					      "the KDC got the secret and gave no answer (%s)",
 					      what);
 			return result(res, CREDS_UNREACHABLE, KRB5_KDC_UNREACH, -EHOSTUNREACH,
 				      "the KDC did not answer (%s)", what);
 		}
-		if (secret)
+		/* Only protocol error codes (RFC 4120 §7.5.9: below 128) are taken as what the
+		 * KDC said: anything else would map onto a local krb5 code. */
+		if (secret) {
 			answer = kdcmsg_error_code(in.data, in.length);
+			if (answer >= 128)
+				answer = -1;
+		}
 	}
 }
 

@@ -140,6 +140,10 @@ int directory_connect(const struct dc *dc, int timeout, struct directory_conn **
 {
 	*ret_err = NULL;
 	directory_init();
+	/* One budget for the connect and all that follows. */
+	struct timespec deadline;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout;
 	int fd = connect_to(dc->address, dc->ldap_port, timeout, ret_err);
 	if (fd < 0)
 		return fd;
@@ -177,8 +181,7 @@ int directory_connect(const struct dc *dc, int timeout, struct directory_conn **
 	}
 	d->ld = ld;
 	d->fd = fd;
-	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
-	d->deadline.tv_sec += timeout;
+	d->deadline = deadline;
 	d->stats.connections = 1;
 	*ret = d;
 	return 0;
@@ -827,6 +830,14 @@ static long long int_value(LDAP *ld, LDAPMessage *e, const char *attr, long long
 #define UF_ACCOUNTDISABLE 0x2
 #define UF_LOCKOUT        0x10
 
+static bool has_value(LDAP *ld, LDAPMessage *e, const char *attr)
+{
+	char *s = first_value(ld, e, attr);
+	bool has = s != NULL;
+	free(s);
+	return has;
+}
+
 static int facts_entry(LDAP *ld, LDAPMessage *e, void *data)
 {
 	struct lockout_facts *f = data;
@@ -835,6 +846,7 @@ static int facts_entry(LDAP *ld, LDAPMessage *e, void *data)
 	f->found = true;
 	f->kvno = (int)int_value(ld, e, "msDS-KeyVersionNumber", -1);
 	f->pwd_last_set = int_value(ld, e, "pwdLastSet", 0);
+	f->has_bad_pwd_time = has_value(ld, e, "badPasswordTime");
 	f->bad_pwd_time = int_value(ld, e, "badPasswordTime", 0);
 	f->bad_pwd_count = (int)int_value(ld, e, "badPwdCount", 0);
 	long long uac = int_value(ld, e, "userAccountControl", 0);
@@ -842,16 +854,18 @@ static int facts_entry(LDAP *ld, LDAPMessage *e, void *data)
 	f->disabled = (uac & UF_ACCOUNTDISABLE) != 0;
 	/* lockoutTime stays set after the lockout duration until the next logon; the
 	 * computed flag is the DC's own answer. Without it, lockoutTime is all there is. */
-	char *computed_s = first_value(ld, e, "msDS-User-Account-Control-Computed");
-	f->locked =
-		computed_s ? (computed & UF_LOCKOUT) != 0 : int_value(ld, e, "lockoutTime", 0) != 0;
-	free(computed_s);
+	bool has_computed = has_value(ld, e, "msDS-User-Account-Control-Computed");
+	f->locked = has_computed ? (computed & UF_LOCKOUT) != 0
+				 : int_value(ld, e, "lockoutTime", 0) != 0;
+	/* What the workstation could not read must not read as "all clear". */
+	f->complete = has_value(ld, e, "userAccountControl") && has_value(ld, e, "badPwdCount");
 	return 0;
 }
 
 static int threshold_entry(LDAP *ld, LDAPMessage *e, void *data)
 {
 	struct lockout_facts *f = data;
+	f->complete = has_value(ld, e, "lockoutThreshold");
 	f->threshold = (int)int_value(ld, e, "lockoutThreshold", 0);
 	return 0;
 }
@@ -884,8 +898,11 @@ int directory_lockout_facts(struct directory_conn *d, const char *base, const ch
 	}
 	if (r == 0) {
 		char *attrs[] = { "lockoutThreshold", NULL };
+		bool entry_complete = f.complete;
+		f.complete = false; /* until the domain object shows its threshold */
 		r = search(d, base, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, threshold_entry, &f,
 			   ret_err);
+		f.complete = f.complete && entry_complete;
 	}
 	free(filter);
 	free(en);

@@ -283,8 +283,10 @@ static int login(const struct config *cfg, const struct config_account *acct, st
 	if (outcome != LOCKOUT_NONE || guard->outcome == LOCKOUT_INFLIGHT) {
 		if (outcome != LOCKOUT_NONE)
 			lockout_record(guard, fp, outcome, now, dc->host, cres.message);
-		else /* answered, but nothing the guard must keep: as it was */
-			*guard = before;
+		else if (cres.status == CREDS_CLOCK_SKEW)
+			*guard = before; /* answered: not a failed logon, nothing to keep */
+		/* Any other answer (garbled, an error we do not know) leaves it in flight: the
+		 * KDC got the secret, and may have counted it. */
 		if (outcome == LOCKOUT_OK && accepted_under)
 			guard->accepted_under = accepted_under;
 		int w = lockout_write(cfg->state_dir, acct->name, guard);
@@ -319,6 +321,11 @@ static const char *check_reason(enum lockout_check chk, int kvno, const struct l
 	case LOCKOUT_CHECK_STALE_PASSWORD:
 		return "the password was changed in the directory (pwdLastSet) after this "
 		       "password file was last accepted: it is stale";
+	case LOCKOUT_CHECK_INCOMPLETE:
+		return "the directory does not show this workstation the account's "
+		       "userAccountControl, badPwdCount or the domain's lockoutThreshold "
+		       "(directory.base must be the domain, and the computer account must be able to "
+		       "read them)";
 	case LOCKOUT_CHECK_NEAR_THRESHOLD:
 		snprintf(buf, sizeof(buf),
 			 "badPwdCount is %d of lockoutThreshold %d, and lockout.reserve keeps the "
@@ -366,8 +373,10 @@ static int look_before_knocking(const struct config *cfg, const struct config_ac
 	struct creds_result cres;
 	struct lockout_state guard = { 0 };
 	rep->looked = true;
+	/* The lock always (one login at a time, one writer of the kept cache); the guard's
+	 * state only when the host's secret is needed. */
 	int gfd = lockout_lock(cfg->state_dir, host.name);
-	int r = gfd < 0 ? gfd : lockout_read(gfd, &guard);
+	int r = gfd < 0 ? gfd : 0;
 	if (r < 0) {
 		r = stop(rep, IDENTITY_STAGE_GUARD, r,
 			 "the client token account's lockout state is unusable (%s)", strerror(-r));
@@ -392,6 +401,25 @@ static int look_before_knocking(const struct config *cfg, const struct config_ac
 	} else {
 		if ((r = creds_fingerprint(c, &host, fp, &cres)) < 0) {
 			r = stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
+			goto out;
+		}
+		int damaged = lockout_read(gfd, &guard);
+		if (damaged == -EBADMSG) {
+			/* As for any account: the host's secret held now is not sent until the
+			 * host keytab changes; a new one is a new question. */
+			int q = lockout_quarantine(cfg->state_dir, host.name, fp, now,
+						   strerror(-damaged));
+			r = stop(rep, IDENTITY_STAGE_GUARD, -EBADMSG,
+				 "the client token account's lockout state was damaged: the host "
+				 "keytab is not sent until it changes%s%s",
+				 q < 0 ? " (and it cannot be replaced: " : "",
+				 q < 0 ? strerror(-q) : "");
+			goto out;
+		}
+		if (damaged < 0) {
+			r = stop(rep, IDENTITY_STAGE_GUARD, damaged,
+				 "the client token account's lockout state is unusable (%s)",
+				 strerror(-damaged));
 			goto out;
 		}
 		rep->verdict =

@@ -97,6 +97,12 @@ enum lockout_verdict lockout_decide(const struct lockout_state *st, const char *
 
 long long lockout_filetime(time_t t)
 {
+	/* Held inside what a FILETIME can say, for any time a damaged file may hold. */
+	const long long max = LLONG_MAX / 10000000LL - 11644473600LL;
+	if (t > max)
+		return LLONG_MAX;
+	if (t < -11644473600LL)
+		return 0;
 	return ((long long)t + 11644473600LL) * 10000000LL;
 }
 
@@ -105,6 +111,8 @@ enum lockout_check lockout_check_facts(const struct lockout_state *st, const cha
 {
 	if (!f->found)
 		return LOCKOUT_CHECK_NOT_FOUND;
+	if (!f->complete)
+		return LOCKOUT_CHECK_INCOMPLETE;
 	if (f->disabled)
 		return LOCKOUT_CHECK_DISABLED;
 	if (f->locked)
@@ -127,8 +135,9 @@ enum lockout_check lockout_check_facts(const struct lockout_state *st, const cha
 bool lockout_inflight_uncounted(const struct lockout_state *st, const char *dc,
 				const struct lockout_facts *f)
 {
+	time_t before = st->since > LOCKOUT_CLOCK_SKEW ? st->since - LOCKOUT_CLOCK_SKEW : 0;
 	return st->outcome == LOCKOUT_INFLIGHT && strcmp(st->dc, dc) == 0 && f->found &&
-	       f->bad_pwd_time < lockout_filetime(st->since);
+	       f->has_bad_pwd_time && f->bad_pwd_time < lockout_filetime(before);
 }
 
 /* Copies at most size-1 bytes and always terminates; src may overlap dst. */
@@ -530,6 +539,29 @@ int lockout_quarantine(const char *state_dir, const char *account, const char *f
 	return lockout_write(state_dir, account, &st);
 }
 
+/* When a replacement cannot be made (a full disk: no room for the temp file), the record
+ * still goes over the existing file, whose blocks are already there: a rejection that
+ * cannot be recorded would let the secret go again after the backoff. A torn overwrite
+ * fails the checksum and reads as damaged, which holds too. */
+static int overwrite_in_place(int dfd, const char *data, size_t len)
+{
+	int fd = openat(dfd, LOCKOUT_STATE, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	int r = 0;
+	for (size_t off = 0; r == 0 && off < len;) {
+		ssize_t k = pwrite(fd, data + off, len - off, (off_t)off);
+		if (k < 0 && errno != EINTR)
+			r = -errno;
+		else if (k > 0)
+			off += (size_t)k;
+	}
+	if (r == 0 && (ftruncate(fd, (off_t)len) < 0 || fsync(fd) < 0))
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 int lockout_write(const char *state_dir, const char *account, const struct lockout_state *st)
 {
 	struct buf *b = calloc(1, sizeof(*b));
@@ -550,6 +582,9 @@ int lockout_write(const char *state_dir, const char *account, const struct locko
 	 * directory sync matters: without it the rename may not survive a crash, and an older
 	 * state — one that would allow a rejected secret again — could come back. */
 	r = textrec_atomic_replace(dfd, LOCKOUT_STATE, b->data, b->len, 0600);
+	if (r < 0 && r != -EROFS && r != -EPERM && r != -EACCES &&
+	    overwrite_in_place(dfd, b->data, b->len) == 0)
+		r = 0; /* else the first error is the one that says why */
 	close(dfd);
 	free(b);
 	return r;

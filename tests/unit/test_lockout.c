@@ -4,12 +4,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -683,6 +685,7 @@ static void test_check_facts(void)
 	const long long set = lockout_filetime(T0);
 	const struct lockout_facts base = {
 		.found = true,
+		.complete = true,
 		.kvno = 3,
 		.pwd_last_set = set,
 		.threshold = 3,
@@ -697,6 +700,9 @@ static void test_check_facts(void)
 	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 3, &f, 1), LOCKOUT_CHECK_NOT_FOUND);
 	f = base, f.disabled = true;
 	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 3, &f, 1), LOCKOUT_CHECK_DISABLED);
+	/* What the directory did not show is not "all clear". */
+	f = base, f.complete = false;
+	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 3, &f, 1), LOCKOUT_CHECK_INCOMPLETE);
 	f = base, f.locked = true;
 	CU_ASSERT_EQUAL(lockout_check_facts(&none, FP_A, 3, &f, 1), LOCKOUT_CHECK_LOCKED);
 
@@ -747,19 +753,71 @@ static void test_inflight_uncounted(void)
 {
 	struct lockout_state st = { 0 };
 	lockout_begin(&st, FP_A, T0, "dc1");
-	struct lockout_facts f = { .found = true, .bad_pwd_time = lockout_filetime(T0 - 60) };
+	struct lockout_facts f = { .found = true,
+				   .has_bad_pwd_time = true,
+				   .bad_pwd_time = lockout_filetime(T0 - 600) };
 	CU_ASSERT_TRUE(lockout_inflight_uncounted(&st, "dc1", &f));
 	CU_ASSERT_FALSE(lockout_inflight_uncounted(&st, "dc2", &f)); /* counters are per DC */
-	f.bad_pwd_time = lockout_filetime(T0);
+	/* Within the clock skew of our send, it may be ours (the DC's clock may be behind). */
+	f.bad_pwd_time = lockout_filetime(T0 - LOCKOUT_CLOCK_SKEW + 1);
 	CU_ASSERT_FALSE(lockout_inflight_uncounted(&st, "dc1", &f));
+	f.bad_pwd_time = lockout_filetime(T0 - LOCKOUT_CLOCK_SKEW - 1);
+	CU_ASSERT_TRUE(lockout_inflight_uncounted(&st, "dc1", &f));
 	f.bad_pwd_time = lockout_filetime(T0 + 1);
 	CU_ASSERT_FALSE(lockout_inflight_uncounted(&st, "dc1", &f));
-	f.bad_pwd_time = 0, f.found = false;
+	/* No badPasswordTime to read: assume it was counted. */
+	f.has_bad_pwd_time = false, f.bad_pwd_time = 0;
+	CU_ASSERT_FALSE(lockout_inflight_uncounted(&st, "dc1", &f));
+	f.has_bad_pwd_time = true, f.found = false;
 	CU_ASSERT_FALSE(lockout_inflight_uncounted(&st, "dc1", &f));
 	lockout_record(&st, FP_A, LOCKOUT_OK, T0, "dc1", "ok");
 	f.found = true;
 	CU_ASSERT_FALSE(lockout_inflight_uncounted(&st, "dc1", &f)); /* not in flight */
 	CU_ASSERT_EQUAL(lockout_filetime(0), 116444736000000000LL);
+	/* No overflow for any time a damaged file may hold. */
+	CU_ASSERT_EQUAL(lockout_filetime((time_t)INT64_MAX), LLONG_MAX);
+	CU_ASSERT_EQUAL(lockout_filetime((time_t)INT64_MIN), 0);
+}
+
+/* A full disk after the in-flight record: the answer still goes over the existing file
+ * (no room for a temp), so a rejection is never lost to ENOSPC. */
+static void test_full_disk_overwrites_in_place(void)
+{
+	char *m = NULL;
+	CU_ASSERT_FATAL(asprintf(&m, "%s/fullmnt", dir) > 0);
+	mkdir(m, 0700);
+	if (mount("tmpfs", m, "tmpfs", 0, "size=64k,mode=0700") < 0) {
+		fprintf(stderr, "\n  (cannot mount tmpfs: %s; skipped)\n", strerror(errno));
+		rmdir(m);
+		free(m);
+		return;
+	}
+	struct lockout_state st = { 0 };
+	lockout_begin(&st, FP_A, T0, "dc1");
+	CU_ASSERT_EQUAL_FATAL(lockout_write(m, "acct", &st), 0);
+	/* Fill the disk. */
+	char *fill = NULL;
+	CU_ASSERT_FATAL(asprintf(&fill, "%s/filler", m) > 0);
+	int fd = open(fill, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char block[4096];
+	memset(block, 'x', sizeof(block));
+	while (write(fd, block, sizeof(block)) > 0)
+		;
+	close(fd);
+	lockout_record(&st, FP_A, LOCKOUT_REJECTED, T0 + 1, "dc1", "Preauthentication failed");
+	CU_ASSERT_EQUAL(lockout_write(m, "acct", &st), 0);
+	int lfd = lockout_lock(m, "acct");
+	CU_ASSERT_FATAL(lfd >= 0);
+	struct lockout_state back;
+	CU_ASSERT_EQUAL_FATAL(lockout_read(lfd, &back), 0);
+	CU_ASSERT_EQUAL(back.outcome, LOCKOUT_REJECTED);
+	CU_ASSERT_EQUAL(lockout_decide(&back, FP_A, T0 + 86400, BACKOFF, NULL),
+			LOCKOUT_HOLD_REJECTED);
+	close(lfd);
+	umount2(m, MNT_DETACH);
+	rmdir(m);
+	free(fill);
+	free(m);
 }
 
 int main(void)
@@ -779,6 +837,8 @@ int main(void)
 		{ "file: accepted_under round trip", test_accepted_under_roundtrip },
 		{ "file: a damaged one is quarantined", test_quarantine },
 		{ "a fresh install creates state_dir", test_creates_state_dir },
+		{ "a full disk: the answer overwrites in place",
+		  test_full_disk_overwrites_in_place },
 		{ "look before you knock: the directory's facts", test_check_facts },
 		{ "an in-flight attempt the DC did not count", test_inflight_uncounted },
 		{ "file: flipped bits and torn files", test_corrupt },
