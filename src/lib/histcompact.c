@@ -121,10 +121,8 @@ static int compact_record(void *data, const struct rec *r, uint64_t off, size_t 
 		ring[pos] = (struct keep){ .seq = r->seq, .off = { UINT64_MAX, UINT64_MAX } };
 		i = pos;
 	}
-	/* The first start of a run is the one loading applied; its last end is the one that
-	 * stands. */
-	if (which == 0 && ring[i].off[0] != UINT64_MAX)
-		return 0;
+	/* Loading applied every record of the run's owner, in order: the last start and
+	 * the last end are the ones that stand. */
 	ring[i].off[which] = off;
 	ring[i].len[which] = (uint32_t)len;
 	return 0;
@@ -220,15 +218,27 @@ static int write_compacted(struct history *h, int fd, struct compact_ctx *c, uin
 	/* What must outlive every run record: one summary per advertisement. */
 	for (size_t i = 0; r == 0 && i < h->n_entries; i++) {
 		const struct entry *e = h->entries[i];
-		if (!e->sum.ever_started && !e->sum.last_start && !e->last_seq)
+		/* With a run open, the summary is what it was before the oldest open run: its
+		 * start record follows, and if it ends "not started" the summary must come
+		 * back as it was, after a restart too. */
+		const struct schedule_history *sum = &e->sum;
+		uint64_t seq = e->last_seq;
+		const struct open_run *oldest = NULL;
+		for (size_t k = 0; e->open && k < h->n_opens; k++)
+			if (h->opens[k].entry == e->index &&
+			    (!oldest || h->opens[k].seq < oldest->seq))
+				oldest = &h->opens[k];
+		if (oldest)
+			sum = &oldest->before, seq = oldest->before_seq;
+		if (!sum->ever_started && !sum->last_start && !seq)
 			continue; /* a begin that failed left it empty */
 		*rec = (struct rec){ .kind = REC_SUMMARY,
-				     .seq = e->last_seq,
-				     .start = e->sum.last_start,
-				     .time = e->sum.last_end,
-				     .result = e->sum.last_result,
-				     .started = e->sum.ever_started,
-				     .succeeded = e->sum.ever_succeeded };
+				     .seq = seq,
+				     .start = sum->last_start,
+				     .time = sum->last_end,
+				     .result = sum->last_result,
+				     .started = sum->ever_started,
+				     .succeeded = sum->ever_succeeded };
 		snprintf(rec->advert_id, sizeof(rec->advert_id), "%s", e->id);
 		r = out_rec(o, rec, l);
 	}

@@ -659,8 +659,9 @@ static void test_compaction(void)
 	CU_ASSERT(after < before);
 	struct history_stats st;
 	history_get_stats(h, &st);
-	/* seq + 3 summaries + 20 runs of A + B's run + C's open start */
-	CU_ASSERT_EQUAL(st.records, 1 + 3 + 40 + 2 + 1);
+	/* seq + 2 summaries (C has none before its open run) + 20 runs of A + B's run + C's
+	 * open start */
+	CU_ASSERT_EQUAL(st.records, 1 + 2 + 40 + 2 + 1);
 	CU_ASSERT_EQUAL((off_t)st.size, after);
 	/* Still usable in place: the open run ends, a new one begins with the next id. */
 	CU_ASSERT_EQUAL(history_end(h, rc, RUN_SUCCEEDED, 0, 0, 1, NULL, NULL, T0 + 6001), 0);
@@ -1235,6 +1236,24 @@ static void test_shared_run_id(void)
 	free(p);
 }
 
+/* Compaction while a run is open, then the run ends "not started" (found by review):
+ * after a restart the program must still count as never started. */
+static void test_compaction_with_open_run(void)
+{
+	fresh_dir();
+	struct history *h = open_ok();
+	char rid[HISTORY_RUN_ID_MAX];
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, "ONCE", "x", T0, rid), 0);
+	CU_ASSERT_EQUAL(history_compact(h), 0);
+	CU_ASSERT_EQUAL(history_end(h, rid, RUN_NOT_STARTED, 0, 0, -1, NULL, "no", T0 + 1), 0);
+	CU_ASSERT_FALSE(history_summary(h, "ONCE")->ever_started);
+	history_close(h);
+	h = open_ok();
+	CU_ASSERT_FALSE(history_summary(h, "ONCE")->ever_started);
+	CU_ASSERT_FALSE(history_summary(h, "ONCE")->running);
+	history_close(h);
+}
+
 int main(void)
 {
 	static const struct tu_test tests[] = {
@@ -1248,6 +1267,8 @@ int main(void)
 		{ "damage holds never programs until cleared", test_damage_holds_never },
 		{ "one run id in two advertisements", test_shared_run_id },
 		{ "... and compaction after reconcile", test_shared_run_id_compaction },
+		{ "compaction with a run open that ends not started",
+		  test_compaction_with_open_run },
 		{ "sealed but not ours", test_sealed_but_wrong },
 		{ "compaction keeps what matters", test_compaction },
 		{ "compaction on open", test_auto_compaction },
