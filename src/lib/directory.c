@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gssapi/gssapi_krb5.h>
+#include <limits.h>
 #include <ldap.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sasl/sasl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "advert/directory.h"
+#include "advert/textrec.h"
 #include "advert/util.h"
 
 /* Exported and documented by OpenLDAP 2.5, but not declared in its ldap.h. */
@@ -803,26 +806,15 @@ void directory_groups_clear(struct directory_groups *g)
 	*g = (struct directory_groups){ 0 };
 }
 
-static bool parse_ll(const char *s, long long *ret)
-{
-	if (!s || !*s)
-		return false;
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || *end)
-		return false;
-	*ret = v;
-	return true;
-}
-
-/* The first value of attr as an integer; dflt when absent or not a number. */
-static long long int_value(LDAP *ld, LDAPMessage *e, const char *attr, long long dflt)
+/* The first value of attr as an integer in [min, max]; dflt when absent. A value there
+ * but not such a number sets *bad: a fact the workstation could not read. */
+static intmax_t int_value(LDAP *ld, LDAPMessage *e, const char *attr, intmax_t min, intmax_t max,
+			  intmax_t dflt, bool *bad)
 {
 	char *s = first_value(ld, e, attr);
-	long long v;
-	if (!parse_ll(s, &v))
-		v = dflt;
+	intmax_t v = dflt;
+	if (s && textrec_parse_int(s, min < 0, min, max, &v) < 0)
+		*bad = true;
 	free(s);
 	return v;
 }
@@ -844,29 +836,34 @@ static int facts_entry(LDAP *ld, LDAPMessage *e, void *data)
 	if (f->found) /* two entries for one name: trust neither */
 		return -EEXIST;
 	f->found = true;
-	f->kvno = (int)int_value(ld, e, "msDS-KeyVersionNumber", -1);
-	f->pwd_last_set = int_value(ld, e, "pwdLastSet", 0);
+	bool bad = false;
+	f->kvno = (int)int_value(ld, e, "msDS-KeyVersionNumber", 0, INT_MAX, -1, &bad);
+	f->pwd_last_set = int_value(ld, e, "pwdLastSet", INTMAX_MIN, INTMAX_MAX, 0, &bad);
 	f->has_bad_pwd_time = has_value(ld, e, "badPasswordTime");
-	f->bad_pwd_time = int_value(ld, e, "badPasswordTime", 0);
-	f->bad_pwd_count = (int)int_value(ld, e, "badPwdCount", 0);
-	long long uac = int_value(ld, e, "userAccountControl", 0);
-	long long computed = int_value(ld, e, "msDS-User-Account-Control-Computed", 0);
+	f->bad_pwd_time = int_value(ld, e, "badPasswordTime", INTMAX_MIN, INTMAX_MAX, 0, &bad);
+	f->bad_pwd_count = (int)int_value(ld, e, "badPwdCount", 0, INT_MAX, 0, &bad);
+	intmax_t uac = int_value(ld, e, "userAccountControl", INT32_MIN, UINT32_MAX, 0, &bad);
+	intmax_t computed = int_value(ld, e, "msDS-User-Account-Control-Computed", INT32_MIN,
+				      UINT32_MAX, 0, &bad);
 	f->disabled = (uac & UF_ACCOUNTDISABLE) != 0;
 	/* lockoutTime stays set after the lockout duration until the next logon; the
 	 * computed flag is the DC's own answer. Without it, lockoutTime is all there is. */
 	bool has_computed = has_value(ld, e, "msDS-User-Account-Control-Computed");
-	f->locked = has_computed ? (computed & UF_LOCKOUT) != 0
-				 : int_value(ld, e, "lockoutTime", 0) != 0;
-	/* What the workstation could not read must not read as "all clear". */
-	f->complete = has_value(ld, e, "userAccountControl") && has_value(ld, e, "badPwdCount");
+	intmax_t lockout_time = int_value(ld, e, "lockoutTime", INTMAX_MIN, INTMAX_MAX, 0, &bad);
+	f->locked = has_computed ? (computed & UF_LOCKOUT) != 0 : lockout_time != 0;
+	/* What the workstation could not read, hidden or garbled, must not read as
+	 * "all clear". */
+	f->complete =
+		has_value(ld, e, "userAccountControl") && has_value(ld, e, "badPwdCount") && !bad;
 	return 0;
 }
 
 static int threshold_entry(LDAP *ld, LDAPMessage *e, void *data)
 {
 	struct lockout_facts *f = data;
-	f->complete = has_value(ld, e, "lockoutThreshold");
-	f->threshold = (int)int_value(ld, e, "lockoutThreshold", 0);
+	bool bad = false;
+	f->threshold = (int)int_value(ld, e, "lockoutThreshold", 0, INT_MAX, 0, &bad);
+	f->complete = has_value(ld, e, "lockoutThreshold") && !bad;
 	return 0;
 }
 
