@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/daemon-bench: the measurements bench/daemon needs from inside one process.
  *   load CONF FILE   the catalog as the daemon loads it (config_load, then the accounts'
  *                    names, then catalog_reload): cold, a full load again (what a daemon

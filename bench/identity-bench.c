@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/identity-bench: times the identity path in one process, as the daemon's run
  * children do it (identity_acquire + identity_free), or the floor: the same Kerberos and
  * LDAP work as bare library calls with none of advertd's machinery (no guard, no write

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench/runner-bench: the cost from "identity ready" to the program's first instruction.
  * The program is this binary itself in "stamp" mode: it prints CLOCK_MONOTONIC as soon
  * as main() runs. Modes: advertd (runner_run: fork, drop with proof, scrubbed exec,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # Sourced by the project's scripts: configure and build advertd once, out of tree in
 # $top/_build (or in the tree itself when someone already configured it there), and set

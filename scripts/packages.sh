@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # Sourced by the project's scripts: the Debian packages each job needs, and a helper that
 # installs only what is missing (so a machine that has everything needs no network).

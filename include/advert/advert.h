@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The advertisement model: what to run (package, program), as whom, when, and how often;
  * and the parser for one advertisement file. Knows nothing of Kerberos or LDAP. */
 #ifndef ADVERT_ADVERT_H

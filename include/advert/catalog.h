@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The catalog: every advertisement from every configured file and directory, checked as
  * a whole (unique ids, accounts that exist, dependencies that exist and form no cycle).
  * A broken file or advertisement is reported and left out; the rest stay. */

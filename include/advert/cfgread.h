@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Typed, validating reads from libconfig settings, shared by the daemon configuration and
  * advertisement files: each problem becomes a diagnostic with the file and line that
  * libconfig recorded, and unknown keys get a "did you mean" suggestion. */

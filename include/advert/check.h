@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The whole-configuration check behind `advertd --check` and `advertctl check-config`:
  * advertd.conf, then every advertisement it points to, validated together. */
 #ifndef ADVERT_CHECK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon configuration (advertd.conf): its model, defaults and validation. */
 #ifndef ADVERT_CONFIG_H
 #define ADVERT_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Credentials of an installation account, obtained from exactly one DC: a krb5 context
  * pinned in-process to that DC (kdc, primary_kdc, master_kdc, admin_server; no DNS), the
  * AS exchange from a keytab or password file into a caller-named MEMORY: ccache, the

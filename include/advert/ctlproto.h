@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The control socket's protocol, shared by advertd and advertctl: one request line
  * "COMMAND ARG…\n" of at most CONTROL_REQUEST_MAX bytes, one JSON reply
  * {"ok": true, …} or {"ok": false, "code": N, "error": "…"}. */

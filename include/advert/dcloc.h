@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Domain controller location: the candidates for a run, in the order to try them —
  * from directory.servers, or from DNS SRV records (RFC 2782 order, site first) — and
  * the affinity that keeps consecutive runs on the DC that last worked. Knows nothing

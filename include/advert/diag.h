@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Diagnostics: problems found while reading configuration, each tied to a file and line
  * so an admin can go straight to it. Collected, never printed by the library itself. */
 #ifndef ADVERT_DIAG_H

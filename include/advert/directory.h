@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The directory on the pinned DC: an LDAP connection made to the DC's address by us
  * (no name resolution, no referrals, no canonicalisation), a SASL/GSSAPI bind with the
  * installation account's own ccache, and the account and group lookups for the three

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Run history: durable, crash-safe records of every run, written before the program
  * starts and after it ends, in one append-only log (state_dir/history.log), and the
  * per-advertisement summary the scheduler decides from. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Impersonate, look up, all on one DC: the installation account's credentials through
  * the lockout guard, then its uid, gid and every group from the same DC's directory.
  * The result holds the account's credentials until identity_free() — the revert. Runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What a Kerberos message says, as far as the lockout guard must know before it leaves
  * the process and after its answer comes: whether an AS-REQ carries proof of the
  * client's secret, and which error a KRB-ERROR reply holds. Pure; a bounds-checked DER

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The lockout guard: never present a secret the KDC rejected, leave a locked or
  * disabled account alone for a while, and remember both across restarts. The decision is
  * a pure function of the stored state, the current secret's fingerprint and the clock;

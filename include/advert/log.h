@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Operational logging for advertd's own diagnostics: stderr in the foreground, syslog(3)
  * when daemonised. Status messages for admins are a separate module (status). */
 #ifndef ADVERT_LOG_H

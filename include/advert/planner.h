@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The run planner: which advertisements to start now, in which order, and when to look
  * again — from the catalog, the scheduler's decisions, what is running or forced, the
  * free run slots and the clock. Pure: the decisions come through a callback, what must

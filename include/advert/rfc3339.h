@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RFC 3339 timestamps ("2026-11-22T10:00:00Z", "2026-11-22T11:00:00+01:00"). */
 #ifndef ADVERT_RFC3339_H
 #define ADVERT_RFC3339_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Running one program: fork, drop privileges in the right order and prove it, exec with
  * a scrubbed environment and only fds 0-2, capture its output within a bound, enforce
  * the maximum run time on every process of the run (double-forked ones included), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scheduling: whether an advertisement is due, as a pure function of the advertisement,
  * its run history, its dependency's history, the host's splay offset and the clock. No
  * I/O, so every rule is tested with an injected clock. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Status messages for admins and collectors: one syslog line per event, a stable
  * numeric ID first (SMS 2.0's program-execution IDs where one fits, our own 11xxx range
  * for the rest), an event name, then key=value fields. Sent to a syslog socket without

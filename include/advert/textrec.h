@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Durable text records, the pieces the run history and the lockout state share: value
  * escaping, strict numbers, SHA-256 checksums in hex, and atomic file replacement. */
 #ifndef ADVERT_TEXTREC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Trust checks for configuration paths, as cron and sudo do them: only root may be able
  * to change what advertd reads, or any local user could run programs as root. */
 #ifndef ADVERT_TRUST_H

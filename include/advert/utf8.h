@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* UTF-8 as advertd accepts it from files and the directory and writes it to syslog and
  * JSON: well-formed (RFC 3629: no overlong forms, no surrogates, nothing above
  * U+10FFFF). Pure. */

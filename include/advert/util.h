@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The few small things every module would otherwise write again: FNV-1a hashing (the
  * tables' and the splay's), a monotonic clock in milliseconds, array lengths. */
 #ifndef ADVERT_UTIL_H

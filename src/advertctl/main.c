@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* advertctl: the administrator's command line for advertd. Read commands and run/reload
  * go to the daemon over its control socket; check-config works without one. What it
  * prints comes from files, programs and KDCs: for people, every control character and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's side of the catalog: the per-advertisement states, what was announced
  * ("received", once per definition), the problems reported once each, the directory
  * watches, and loading the catalog again. */

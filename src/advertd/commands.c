@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What advertctl can ask the daemon: list, status, explain, run, history, identity,
  * reload. Replies are JSON objects; advertctl prints them for people or as they are.
  * Every string goes in through jstr(): names, paths and KDC messages are bytes from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The control socket's transport and permissions; the commands are in commands.c. A
  * malformed, oversized or half-sent request gets an error or is dropped: it never
  * disturbs the daemon, and no client can hold it up (non-blocking I/O, a bounded number

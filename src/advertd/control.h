@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The control socket: a Unix stream socket (never TCP), one request line per connection
  * ("COMMAND ARG…\n"), one JSON reply. The peer's credentials decide what it may do:
  * root everything, the admin group the read commands, anyone else nothing. */

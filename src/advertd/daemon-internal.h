@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's state, shared by the event loop (daemon.c) and the commands the control
  * socket serves (commands.c). */
 #ifndef ADVERTD_DAEMON_INTERNAL_H

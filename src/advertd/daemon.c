@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* advertd's event loop: signals, the control socket, inotify and the timers, set-up and
  * teardown, and the scheduling pass (the planner decides, this starts). The daemon keeps
  * the client token identity at all times: every run happens in a process of its own

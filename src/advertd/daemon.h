@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The service: one single-threaded event loop over signals, file changes, timers and
  * the run processes; the catalog, the scheduler's decisions, the durable history and
  * the status messages tied together. */

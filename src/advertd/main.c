@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* advertd: the service that runs advertised programs under a software installation
  * account. */
 #include "config.h"

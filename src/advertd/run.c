@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The run process: requirements, identity (impersonate, look up, on one DC), the
  * program's credentials cache and environment, the program, and the revert. A crash or
  * hang here can never leave the daemon impersonating: the daemon only reads events. */

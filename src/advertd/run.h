@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One run, in its own process: identity, program, revert — reported to the daemon as
  * fixed-size events on a pipe (each smaller than PIPE_BUF, so written atomically). */
 #ifndef ADVERTD_RUN_H

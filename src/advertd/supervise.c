@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The daemon's side of a run: starting its process, the events it reports over its pipe
  * (the READY/GO handshake that records the start durably first), its end and its
  * reaping. The run itself is run.c, in its own process. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* advertd --test-identity: the whole identity path once, in a child process, printed
  * for an admin — through the lockout guard like any run. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* advertd --test-identity. */
 #ifndef ADVERTD_TESTID_H
 #define ADVERTD_TESTID_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parsing and validating one advertisement file. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The catalog of all advertisements and the checks that span files. A reload reads again
  * only the files that changed since the previous catalog; every file is still checked
  * for trust, and the checks across files still run over the whole result. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Typed reads from libconfig with file:line diagnostics and key suggestions. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* advertd --check and advertctl check-config: one code path for both. */
 #include "config.h"
 

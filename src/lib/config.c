@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* advertd.conf: defaults, parsing and validation. The key names are a contract with
  * admins' files: add freely, rename never. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Installation-account credentials from one pinned DC. The pin is a profile vtable that
  * answers the KDC lookups itself and defers everything else to the normal profile, so
  * no temporary krb5.conf can vanish under the context and MIT's "retry with the primary

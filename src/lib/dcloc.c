@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Domain controller location: configured servers or DNS SRV in RFC 2782 order, resolved
  * to addresses, and the affinity file that keeps a host on the DC that last worked. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Diagnostics list: file:line problems collected while reading configuration. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* LDAP on the pinned DC: our own TCP connection, a GSSAPI bind with the installation
  * account's ccache, and account and nested-group lookups per schema. */
 #include "config.h"

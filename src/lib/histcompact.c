@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Compaction of the run history: an atomic rewrite that keeps the newest runs of each
  * advertisement, every summary, the run id sequence and the damage hold. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The run history's pieces, shared by its three files: the record codec (histrec.c),
  * the in-memory index and the API (history.c), compaction (histcompact.c). Not part of
  * the library's interface. */

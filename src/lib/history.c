@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Run history: one append-only log of checksummed text records (histrec.c), made
  * durable before a program starts and after it ends, read back into per-advertisement
  * summaries, and compacted by an atomic rewrite (histcompact.c) that keeps what "never

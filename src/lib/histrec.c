@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The run history's records: one line each, sealed with a checksum, and the reader
  * that tells a valid record from damage and a torn tail. */
 #include "config.h"

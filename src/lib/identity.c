@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Impersonate first, then look up, all on one DC. Failover only when a DC does not
  * answer, and then the whole acquisition starts again on the next DC. */
 #include "config.h"

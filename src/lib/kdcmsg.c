@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A minimal DER reader for the two questions the lockout guard asks of Kerberos
  * messages (RFC 4120 §5.4.1, §5.9.1). Single-byte tags, definite lengths only. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The lockout guard: the verdict from the stored state, and that state kept durably in
  * state_dir/lockout/<account>/state under a lock that survives the file's replacement. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Operational logging: stderr or syslog(3), with the -errno return convention. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The run planner: decisions cached until they can change, the due ones ordered, the
  * free slots filled. */
 #include "config.h"

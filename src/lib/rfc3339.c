@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RFC 3339 date-time parsing and formatting, always computed in UTC (never the local
  * time zone), so schedules mean the same on every host. */
 #include "config.h"

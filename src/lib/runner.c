@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One program run: fork, drop, prove, exec; capture, time-limit, reap everything.
  * The run's process is made a child subreaper, so a grandchild that double-forks and
  * calls setsid() is re-parented to it and found by the final sweep: no process of the

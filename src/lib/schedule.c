@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scheduling: the latest occurrence at or before now, the rerun policy for it, expiry,
  * dependencies and the host's splay — pure functions of their arguments, clock included. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Status messages: the ID/event/field line and its escaping (with the list of unsafe
  * characters the control socket and advertctl share), its severity, and a syslog
  * datagram sink that queues (bounded, oldest dropped first) while the syslog socket is

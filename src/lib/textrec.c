@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Durable text records: the escaping, numbers, checksums and atomic replacement that the
  * run history and the lockout state both build their files from. */
 #include "config.h"

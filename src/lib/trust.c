@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Refuses configuration that anyone but root could have written. */
 #include "config.h"
 

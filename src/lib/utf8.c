@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Well-formed UTF-8 (RFC 3629, Table 3-7 of the Unicode standard). */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hashing and the clock, once. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: one advertisement file, through advert_parse_file (libconfig, then every
  * check of cfgread and advert). No crash, no leak, and what it accepts holds what
  * advert.h promises: valid ids, a command, NULL-terminated vectors, sane limits. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: advertd.conf through config_load (the trust check, libconfig, then every
  * check of cfgread and config). No crash, no leak; a config it returns is complete. */
 #include "config.h"

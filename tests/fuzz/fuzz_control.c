@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the control socket's request parser (handle_request in
  * src/advertd/control.c, included here for its static functions). Every request, whatever
  * its bytes, gets one reply object with "ok", whose JSON text is valid UTF-8 and parses

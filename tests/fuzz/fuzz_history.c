@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: history_open on a state directory whose history.log holds the input: as it
  * is when it starts like a record ("v1 "), else with each line sealed the way the history
  * seals its records (random bytes never match a checksum, and the record parser would go

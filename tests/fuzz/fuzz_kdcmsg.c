@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: the DER walker behind kdcmsg_carries_secret and kdcmsg_error_code reads
  * nothing outside the buffer (libFuzzer's copy of the input is exactly its size), and its
  * two answers agree: a KRB-ERROR is never an AS-REQ, and no error code is below -1. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: lockout_read on a state file holding the input, as it is and sealed (with
  * the checksum line lockout_write appends, which random bytes never match: without it the
  * fields would go unfuzzed). A state it accepts must survive lockout_write and a second

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: rfc3339_parse reads nothing past the string's NUL, and every time it
  * accepts formats back (rfc3339_format) into a string that parses to the same time. */
 #include "config.h"

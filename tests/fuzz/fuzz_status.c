@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fuzz target: status_format on values from the input (its first byte picks the id, the
  * rest is split on NUL, the one byte no value can hold, into the values of a few fields;
  * fields left without one are NULL, and left out). Oracle: the line is ONE line (no \n or

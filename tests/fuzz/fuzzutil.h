@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the fuzz targets share: a private scratch directory that passes the trust check,
  * files written from fuzz input, and a loud abort when an oracle fails. */
 #ifndef ADVERT_FUZZUTIL_H

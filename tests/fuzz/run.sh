@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Builds every libFuzzer target in tests/fuzz/ against the library sources, runs each for
 # SECONDS (default 10) on a copy of its seed corpus, prints one line per target (name,
 # runs, result) and exits non-zero if any crashed, leaked, timed out or failed its oracle.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kdcproxy: a fault-injecting proxy for the integration tests. Relays TCP 88 and 389 to a
  * DC; with -w the KDC gets each AS-REQ that carries the secret, but the client never hears. */
 #include "config.h"

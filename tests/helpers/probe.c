@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* probe: a program for tests to run as an advertisement. It reports, from inside the
  * run, what the run really got — ids, groups, open fds, environment, umask, session —
  * and does what it is told: try to regain root, exit with a code, ignore SIGTERM and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # advertd --check and advertctl check-config as an admin uses them: the shipped samples
 # pass; a broken file is reported as FILE:LINE: with a reason and a non-zero exit; the
 # other files keep their advertisements.

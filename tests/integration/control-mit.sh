@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # advertctl against a running daemon: every command, --json read by a real JSON parser,
 # permissions for a non-root user (denied, then the admin group's read-only access),
 # hostile requests (garbage, huge, half-closed, not UTF-8), hostile names and KDC text

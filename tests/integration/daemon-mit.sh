@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The daemon against the MIT realm: a dropped file runs at once (inotify, not the poll
 # interval), a file turned invalid is withdrawn, "never" and missed recurrences across
 # restarts, dependency order, SIGTERM during a run, max_concurrent with 20 programs, and

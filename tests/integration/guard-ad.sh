@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The lockout guard across a fleet on a real Active Directory (Samba AD DC, lockout
 # threshold 3): six workstations (six configurations and state directories sharing the
 # host keytab) and one installation account. A stale keytab after a password reset and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The lockout guard under real faults on the two-DC MIT realm: a reply withheld by a
 # proxy after the KDC counted the bad password, a full state disk, a damaged state file,
 # hung DCs. In every case the sum of bad attempts over both KDCs stays within what the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # advertd --test-identity against a real Active Directory (Samba AD DC): ids, the
 # nested groups from tokenGroups resolved to gidNumbers, the request budget, and the
 # lockout guard against AD's bad-password counter. Addresses 127.0.6.x.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # advertd --test-identity against the two-DC MIT realm: the right ids and nested groups,
 # every run on exactly one DC (asserted from both DCs' KDC and slapd logs), the lockout
 # guard (one rejected attempt per secret, ever; nothing sent to a locked account),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # tests/integration/lib.sh -- shared helpers for advertd's integration tests.
 # Sourced (bash). Provides:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Integration test of the Samba AD test realm (scripts/realm --ad): keytab and
 # password logins, GSSAPI LDAP, tokenGroups with nested groups, lockout, unlock.
 # Address 127.0.3.1 (no other test uses 127.0.3.x). The first run provisions the

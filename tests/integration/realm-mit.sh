@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Integration test of the MIT test realm (scripts/realm --mit): two KDCs with their
 # own databases, two slapd with SASL/GSSAPI, nested groups, lockout, replication lag.
 # Addresses 127.0.1.x (no other test uses them).

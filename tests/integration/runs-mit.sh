@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Programs run by advertd --once against the MIT realm, checked from inside the program
 # (tests/helpers/probe) and from the private rsyslog's file: the privilege drop, the
 # environment and descriptors, the ticket cache, system runs, the maximum run time,

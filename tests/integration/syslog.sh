@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Integration test of the realm's private rsyslogd: it listens only on
 # DIR/syslog.sock (never /dev/log) and writes raw messages to DIR/syslog.log.
 # Uses an MIT realm at 127.0.4.x (no other test uses those addresses).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # The systemd unit as built: systemd-analyze verify finds nothing wrong with it (its
 # ExecStart pointed at the built advertd, its man pages on MANPATH), and the tmpfiles
 # entry creates the runtime, state and log directories with the right modes.

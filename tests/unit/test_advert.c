@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Advertisement files: every field of a full advertisement, defaults, and a table of
  * malformed inputs, each with the line and message an admin must see. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The catalog: many files, insecure and broken ones left out with a reason, checks that
  * span files (duplicate ids, accounts, dependencies and their cycles). */
 #include "config.h"

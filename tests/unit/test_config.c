@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* advertd.conf: every key of the documented shape, defaults, and the errors. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* DC location: SRV answers built by hand (with and without compression, cut short,
  * garbage), RFC 2782 ordering, configured candidates, preference and affinity. No
  * test needs a DNS server. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Diagnostics list: ordering, counting, moving and printing. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Run history: round trips, the record format, reconciling interrupted runs exactly
  * once, torn and damaged records, compaction (and a crash in the middle of one), failing
  * writes (file size limit, a full and a read-only file system), and 10,000 ids. */

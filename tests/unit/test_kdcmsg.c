@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* What the lockout guard reads in Kerberos messages: which AS-REQs carry the secret, the
  * error code of a KRB-ERROR, and that no truncation or flipped byte reads past the
  * buffer or turns a secret-bearing request into a harmless one. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The lockout guard: every verdict rule at its boundaries, attempt counting, and the
  * state file — round trip, corruption, locking across processes. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Log helpers: the -errno convention, priorities, and the text on stderr. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The run planner, with the real scheduler behind its decide callback and the clock
  * passed in: concurrency and order, forced runs, the decision cache and its
  * invalidation, retries, reports once per change, recurrence, expiry, dependencies,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RFC 3339 parsing: valid forms, offsets, and every malformed shape we reject. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The runner, as root, with the probe program: the privilege drop proven from inside
  * the child, a scrubbed environment and descriptors, output bounds, exit-code mapping,
  * missing paths, and the maximum run time against a program that ignores SIGTERM and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Scheduling: every verdict, each rerun policy against each kind of history, missed
  * occurrences, expiry, splay, dependencies (through a real history), extreme times, and
  * the splay hash's stability and spread — all with an injected clock. */

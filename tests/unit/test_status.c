@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Status messages: the line format and its quoting, the severity table, and the syslog
  * sink against real unix datagram sockets (absent, full, replaced). */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Durable text records: both escape styles over every byte and what each refuses, strict
  * numbers at their bounds, the checksum against a known answer, and atomic replacement —
  * content, mode, no temp left, and the old file intact when it fails. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Trust checks: ownership and modes of files, their directories and symlinks. */
 #include "config.h"
 

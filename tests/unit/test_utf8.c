@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Well-formed UTF-8: every boundary of Table 3-7, overlong forms, surrogates, truncation. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared unit-test helpers. */
 #include "config.h"
 

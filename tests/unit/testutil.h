@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the unit tests: scratch directories and files, diagnostics lookup,
  * and a CUnit main. */
 #ifndef ADVERT_TESTUTIL_H
