@@ -24,6 +24,7 @@
 #include "advert/directory.h"
 #include "advert/textrec.h"
 #include "advert/util.h"
+#include "directory-internal.h"
 
 /* Exported and documented by OpenLDAP 2.5, but not declared in its ldap.h. */
 int ldap_init_fd(ber_socket_t fd, int proto, const char *url, LDAP **ldp);
@@ -31,18 +32,9 @@ int ldap_init_fd(ber_socket_t fd, int proto, const char *url, LDAP **ldp);
 #define LDAP_PROTO_TCP 1
 #endif
 
-#define PAGE_SIZE    500
-#define FILTER_BATCH 64 /* DNs or SIDs per OR-filter */
+#define PAGE_SIZE 500
 
-struct directory_conn {
-	LDAP *ld;
-	int fd;
-	struct timespec deadline; /* CLOCK_MONOTONIC: every LDAP step ends by then */
-	struct directory_stats stats;
-};
-
-static int fail(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char **ret_err, int r, const char *fmt, ...)
+int dir_fail(char **ret_err, int r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -80,7 +72,7 @@ static int connect_to(const char *address, unsigned port, int timeout, char **re
 			*ai = NULL;
 	int g = getaddrinfo(address, portstr, &hints, &ai);
 	if (g != 0)
-		return fail(ret_err, -EINVAL, "address \"%s\": %s", address, gai_strerror(g));
+		return dir_fail(ret_err, -EINVAL, "address \"%s\": %s", address, gai_strerror(g));
 
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int r = 0;
@@ -110,7 +102,7 @@ static int connect_to(const char *address, unsigned port, int timeout, char **re
 	if (r < 0) {
 		if (fd >= 0)
 			close(fd);
-		return fail(ret_err, r, "LDAP %s:%u: %s", address, port, strerror(-r));
+		return dir_fail(ret_err, r, "LDAP %s:%u: %s", address, port, strerror(-r));
 	}
 	return fd;
 }
@@ -163,7 +155,7 @@ int directory_connect(const struct dc *dc, int timeout, struct directory_conn **
 	free(url);
 	if (rc != LDAP_SUCCESS) {
 		close(fd);
-		return fail(ret_err, -EIO, "LDAP on %s: %s", dc->host, ldap_err2string(rc));
+		return dir_fail(ret_err, -EIO, "LDAP on %s: %s", dc->host, ldap_err2string(rc));
 	}
 
 	int v3 = LDAP_VERSION3;
@@ -175,7 +167,7 @@ int directory_connect(const struct dc *dc, int timeout, struct directory_conn **
 	    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS) {
 		ldap_unbind_ext_s(ld, NULL, NULL);
-		return fail(ret_err, -EIO, "LDAP on %s: cannot set options", dc->host);
+		return dir_fail(ret_err, -EIO, "LDAP on %s: cannot set options", dc->host);
 	}
 
 	struct directory_conn *d = calloc(1, sizeof(*d));
@@ -217,7 +209,7 @@ int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache 
 	OM_uint32 minor;
 	struct interact ia = { .cred = GSS_C_NO_CREDENTIAL };
 	if (gss_krb5_import_cred(&minor, ccache, NULL, NULL, &ia.cred) != GSS_S_COMPLETE)
-		return fail(ret_err, -EACCES, "cannot use the account's ccache for GSSAPI");
+		return dir_fail(ret_err, -EACCES, "cannot use the account's ccache for GSSAPI");
 
 	d->stats.binds++;
 	/* ldap_sasl_interactive_bind_s, but each round trip waits only for what is left. */
@@ -248,23 +240,23 @@ int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache 
 	if (rc != LDAP_SUCCESS) {
 		char *diag = NULL;
 		ldap_get_option(d->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-		int r = fail(ret_err,
-			     rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH : -EACCES,
-			     "GSSAPI bind: %s%s%s", ldap_err2string(rc), diag && *diag ? ": " : "",
-			     diag ? diag : "");
+		int r = dir_fail(ret_err,
+				 rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH
+									      : -EACCES,
+				 "GSSAPI bind: %s%s%s", ldap_err2string(rc),
+				 diag && *diag ? ": " : "", diag ? diag : "");
 		ldap_memfree(diag);
 		return r;
 	}
 	if (!ia.creds_set) /* then SASL used some default credential: not acceptable */
-		return fail(ret_err, -EACCES, "GSSAPI bind did not use the account's credentials");
+		return dir_fail(ret_err, -EACCES,
+				"GSSAPI bind did not use the account's credentials");
 	return 0;
 }
 
-typedef int (*entry_fn)(LDAP *ld, LDAPMessage *e, void *data);
-
 /* One search, paged when not base-scoped; fn sees every entry. Referrals are ignored. */
-static int search(struct directory_conn *d, const char *base, int scope, const char *filter,
-		  char **attrs, entry_fn fn, void *data, char **ret_err)
+int dir_search(struct directory_conn *d, const char *base, int scope, const char *filter,
+	       char **attrs, dir_entry_fn fn, void *data, char **ret_err)
 {
 	struct berval *cookie = NULL;
 	int r = 0;
@@ -287,11 +279,11 @@ static int search(struct directory_conn *d, const char *base, int scope, const c
 			ldap_control_free(page);
 		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
 			ldap_msgfree(res);
-			return fail(ret_err,
-				    rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH
-										 : -EIO,
-				    "search under %s: %s (filter %.200s)", base,
-				    ldap_err2string(rc), filter);
+			return dir_fail(ret_err,
+					rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH
+										     : -EIO,
+					"search under %s: %s (filter %.200s)", base,
+					ldap_err2string(rc), filter);
 		}
 		for (LDAPMessage *e = ldap_first_entry(d->ld, res); e && r == 0;
 		     e = ldap_next_entry(d->ld, e))
@@ -321,7 +313,7 @@ static int search(struct directory_conn *d, const char *base, int scope, const c
 }
 
 /* The first value of attr as a string, or NULL (caller frees). */
-static char *first_value(LDAP *ld, LDAPMessage *e, const char *attr)
+char *dir_first_value(LDAP *ld, LDAPMessage *e, const char *attr)
 {
 	struct berval **v = ldap_get_values_len(ld, e, attr);
 	char *s = v && v[0] ? strndup(v[0]->bv_val, v[0]->bv_len) : NULL;
@@ -329,7 +321,7 @@ static char *first_value(LDAP *ld, LDAPMessage *e, const char *attr)
 	return s;
 }
 
-static bool parse_id(const char *s, unsigned long *ret)
+bool dir_parse_id(const char *s, unsigned long *ret)
 {
 	if (!s || !*s)
 		return false;
@@ -343,7 +335,7 @@ static bool parse_id(const char *s, unsigned long *ret)
 }
 
 /* Escapes an assertion value for a filter (RFC 4515): every byte as \xx is always safe. */
-static char *escape_value(const char *v, size_t len)
+char *dir_escape_value(const char *v, size_t len)
 {
 	char *out = malloc(len * 3 + 1), *o = out;
 	if (!out)
@@ -375,9 +367,9 @@ static int account_entry(LDAP *ld, LDAPMessage *e, void *data)
 	char *dn = ldap_get_dn(ld, e);
 	a->dn = dn ? strdup(dn) : NULL;
 	ldap_memfree(dn);
-	char *uid = first_value(ld, e, "uidNumber"), *gid = first_value(ld, e, "gidNumber");
+	char *uid = dir_first_value(ld, e, "uidNumber"), *gid = dir_first_value(ld, e, "gidNumber");
 	unsigned long u, g;
-	if (parse_id(uid, &u) && parse_id(gid, &g)) {
+	if (dir_parse_id(uid, &u) && dir_parse_id(gid, &g)) {
 		a->uid = (uid_t)u;
 		a->gid = (gid_t)g;
 	} else {
@@ -385,8 +377,8 @@ static int account_entry(LDAP *ld, LDAPMessage *e, void *data)
 	}
 	free(uid);
 	free(gid);
-	a->home = first_value(ld, e, s->home_attr);
-	a->shell = first_value(ld, e, "loginShell");
+	a->home = dir_first_value(ld, e, s->home_attr);
+	a->shell = dir_first_value(ld, e, "loginShell");
 	struct berval **mo = ldap_get_values_len(ld, e, "memberOf");
 	size_t n = (size_t)ldap_count_values_len(mo);
 	a->member_of = calloc(n + 1, sizeof(char *));
@@ -402,8 +394,8 @@ int directory_find_account(struct directory_conn *d, enum config_schema schema, 
 			   char **ret_err)
 {
 	*ret_err = NULL;
-	char *en = escape_value(name, strlen(name)),
-	     *ep = escape_value(principal, strlen(principal));
+	char *en = dir_escape_value(name, strlen(name)),
+	     *ep = dir_escape_value(principal, strlen(principal));
 	char *filter = NULL;
 	int r = -ENOMEM;
 	if (!en || !ep)
@@ -428,14 +420,14 @@ int directory_find_account(struct directory_conn *d, enum config_schema schema, 
 			  "loginShell",
 			  schema == CONFIG_SCHEMA_RFC2307BIS ? "memberOf" : NULL,
 			  NULL };
-	r = search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, account_entry, &s, ret_err);
+	r = dir_search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, account_entry, &s, ret_err);
 	if (r == 0 && s.found == 0)
-		r = fail(ret_err, -ENOENT, "account \"%s\" not found under \"%s\"", name, base);
+		r = dir_fail(ret_err, -ENOENT, "account \"%s\" not found under \"%s\"", name, base);
 	else if (r == 0 && s.found > 1)
-		r = fail(ret_err, -ENOTUNIQ, "%u entries match account \"%s\"", s.found, name);
+		r = dir_fail(ret_err, -ENOTUNIQ, "%u entries match account \"%s\"", s.found, name);
 	else if (r == 0 && s.bad_ids)
-		r = fail(ret_err, -EPROTO, "account \"%s\" (%s) has no valid uidNumber/gidNumber",
-			 name, a.dn);
+		r = dir_fail(ret_err, -EPROTO,
+			     "account \"%s\" (%s) has no valid uidNumber/gidNumber", name, a.dn);
 	if (r == 0 && !(a.name = strdup(name)))
 		r = -ENOMEM;
 	if (r == 0)
@@ -447,330 +439,6 @@ out:
 	free(ep);
 	free(filter);
 	return r;
-}
-
-/* A set of DNs, compared case-insensitively: open addressing on a folded FNV-1a, so a
- * walk over thousands of groups stays linear. v keeps insertion order. */
-struct dn_set {
-	char **v;
-	size_t n;
-	size_t *slots; /* index + 1 into v; 0 is empty */
-	size_t cap;
-};
-
-static size_t dn_slot(const struct dn_set *s, const char *dn, bool *found)
-{
-	size_t i = (size_t)util_fnv1a_lower(UTIL_FNV_OFFSET, dn) & (s->cap - 1);
-	for (; s->slots[i]; i = (i + 1) & (s->cap - 1))
-		if (strcasecmp(s->v[s->slots[i] - 1], dn) == 0) {
-			*found = true;
-			return i;
-		}
-	*found = false;
-	return i;
-}
-
-static bool dn_set_has(const struct dn_set *s, const char *dn)
-{
-	bool found = false;
-	if (s->cap)
-		dn_slot(s, dn, &found);
-	return found;
-}
-
-static int dn_set_add(struct dn_set *s, const char *dn)
-{
-	if (2 * (s->n + 1) > s->cap) { /* grow and rehash at half full */
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		size_t *slots = calloc(cap, sizeof(*slots));
-		if (!slots)
-			return -ENOMEM;
-		free(s->slots);
-		s->slots = slots, s->cap = cap;
-		for (size_t k = 0; k < s->n; k++) {
-			bool dup;
-			s->slots[dn_slot(s, s->v[k], &dup)] = k + 1;
-		}
-	}
-	bool found;
-	size_t i = dn_slot(s, dn, &found);
-	if (found)
-		return 0;
-	char **v = reallocarray(s->v, s->n + 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	s->v = v;
-	if (!(v[s->n] = strdup(dn)))
-		return -ENOMEM;
-	s->slots[i] = ++s->n;
-	return 0;
-}
-
-static void dn_set_clear(struct dn_set *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-	free(s->slots);
-	*s = (struct dn_set){ 0 };
-}
-
-/* Groups collected across searches. */
-struct group_walk {
-	struct directory_groups *out;
-	struct dn_set found;   /* groups whose entry we have (cycle safety) */
-	struct dn_set queried; /* DNs already asked for as (member=…) */
-	struct dn_set next;    /* found, not yet queried: the next level */
-	unsigned entries;      /* entries seen in this walk */
-};
-
-static int add_group(struct directory_groups *g, LDAP *ld, LDAPMessage *e)
-{
-	char *gid = first_value(ld, e, "gidNumber");
-	unsigned long v;
-	bool ok = parse_id(gid, &v);
-	free(gid);
-	if (!ok) {
-		g->skipped++;
-		return 0;
-	}
-	if (g->n >= DIRECTORY_MAX_GROUPS)
-		return -E2BIG;
-	/* Duplicate gids (two DNs, one gidNumber) are dropped once the walk is done. */
-	struct directory_group *items = reallocarray(g->items, g->n + 1, sizeof(*items));
-	if (!items)
-		return -ENOMEM;
-	g->items = items;
-	char *name = first_value(ld, e, "cn");
-	if (!name)
-		name = first_value(ld, e, "sAMAccountName");
-	items[g->n++] =
-		(struct directory_group){ .name = name ? name : strdup("?"), .gid = (gid_t)v };
-	return 0;
-}
-
-static int walk_entry(LDAP *ld, LDAPMessage *e, void *data)
-{
-	struct group_walk *w = data;
-	w->entries++;
-	char *dn = ldap_get_dn(ld, e);
-	if (!dn)
-		return -ENOMEM;
-	int r = 0;
-	if (!dn_set_has(&w->found, dn)) {
-		r = dn_set_add(&w->found, dn);
-		if (r == 0)
-			r = add_group(w->out, ld, e);
-		if (r == 0 && !dn_set_has(&w->queried, dn) && !dn_set_has(&w->next, dn))
-			r = dn_set_add(&w->next, dn);
-	}
-	ldap_memfree(dn);
-	return r;
-}
-
-/* "(|(attr=v1)(attr=v2)…)" for values[from, to), each value escaped. */
-static char *or_filter(const char *attr, char *const *values, size_t from, size_t to, bool escape)
-{
-	size_t len = 4;
-	for (size_t i = from; i < to; i++)
-		len += strlen(attr) + strlen(values[i]) * (escape ? 3 : 1) + 3;
-	char *f = malloc(len), *o = f;
-	if (!f)
-		return NULL;
-	o += sprintf(o, "(|");
-	for (size_t i = from; i < to; i++) {
-		char *v = escape ? escape_value(values[i], strlen(values[i])) : values[i];
-		if (!v) {
-			free(f);
-			return NULL;
-		}
-		o += sprintf(o, "(%s=%s)", attr, v);
-		if (escape)
-			free(v);
-	}
-	sprintf(o, ")");
-	return f;
-}
-
-/* Every entry under base whose attr equals any of values, in searches of at most
- * FILTER_BATCH alternatives each. */
-static int search_any(struct directory_conn *d, const char *base, const char *attr,
-		      char *const *values, size_t n, bool escape, char **attrs, entry_fn fn,
-		      void *data, char **ret_err)
-{
-	int r = 0;
-	for (size_t from = 0; r == 0 && from < n; from += FILTER_BATCH) {
-		size_t to = from + FILTER_BATCH < n ? from + FILTER_BATCH : n;
-		char *filter = or_filter(attr, values, from, to, escape);
-		r = filter ? search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, fn, data, ret_err)
-			   : -ENOMEM;
-		free(filter);
-	}
-	return r;
-}
-
-static void strv_clear(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* rfc2307bis: breadth-first over `member`, one batched search per nesting level. Every
- * group in the closure contains the account or another group of the closure, so one
- * search for (member=account)(member=each memberOf value) returns the whole closure at
- * once when memberOf is transitive (dynlist), and shortens the walk when it is direct. */
-static int groups_nested(struct directory_conn *d, const char *base,
-			 const struct directory_account *acct, struct directory_groups *out,
-			 char **ret_err)
-{
-	static char *attrs[] = { "cn", "gidNumber", NULL };
-	struct group_walk w = { .out = out };
-	int r = dn_set_add(&w.next, acct->dn);
-	for (char **m = acct->member_of; r == 0 && m && *m; m++)
-		if (!dn_set_has(&w.next, *m))
-			r = dn_set_add(&w.next, *m);
-	unsigned depth = 0;
-	while (r == 0 && w.next.n > 0) {
-		if (++depth > DIRECTORY_MAX_DEPTH) {
-			r = fail(ret_err, -ELOOP, "groups nested deeper than %d levels under %s",
-				 DIRECTORY_MAX_DEPTH, base);
-			break;
-		}
-		struct dn_set level = w.next;
-		w.next = (struct dn_set){ 0 };
-		for (size_t i = 0; r == 0 && i < level.n; i++)
-			r = dn_set_add(&w.queried, level.v[i]);
-		if (r == 0)
-			r = search_any(d, base, "member", level.v, level.n, true, attrs, walk_entry,
-				       &w, ret_err);
-		dn_set_clear(&level);
-	}
-	dn_set_clear(&w.found);
-	dn_set_clear(&w.queried);
-	dn_set_clear(&w.next);
-	return r;
-}
-
-static int group_entry(LDAP *ld, LDAPMessage *e, void *data)
-{
-	struct group_walk *w = data;
-	w->entries++;
-	return add_group(w->out, ld, e);
-}
-
-static int groups_memberuid(struct directory_conn *d, const char *base,
-			    const struct directory_account *acct, struct directory_groups *out,
-			    char **ret_err)
-{
-	static char *attrs[] = { "cn", "gidNumber", NULL };
-	char *en = escape_value(acct->name, strlen(acct->name)), *filter = NULL;
-	struct group_walk w = { .out = out };
-	int r = -ENOMEM;
-	if (en && asprintf(&filter, "(&(objectClass=posixGroup)(memberUid=%s))", en) >= 0)
-		r = search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, group_entry, &w, ret_err);
-	free(en);
-	free(filter);
-	return r;
-}
-
-struct sids {
-	char **escaped;
-	size_t n;
-};
-
-static int token_entry(LDAP *ld, LDAPMessage *e, void *data)
-{
-	struct sids *s = data;
-	struct berval **v = ldap_get_values_len(ld, e, "tokenGroups");
-	size_t n = (size_t)ldap_count_values_len(v);
-	int r = 0;
-	s->escaped = calloc(n + 1, sizeof(char *));
-	for (size_t i = 0; s->escaped && i < n; i++) {
-		char *o = s->escaped[i] = malloc(v[i]->bv_len * 3 + 1);
-		if (!o) {
-			r = -ENOMEM;
-			break;
-		}
-		for (size_t j = 0; j < v[i]->bv_len; j++)
-			o += sprintf(o, "\\%02x", (unsigned char)v[i]->bv_val[j]);
-		s->n++;
-	}
-	ldap_value_free_len(v);
-	return s->escaped ? r : -ENOMEM;
-}
-
-/* ad: tokenGroups (every nested group, computed by the DC) with one base search, then
- * their gidNumbers in batched objectSid searches. */
-static int groups_token(struct directory_conn *d, const char *base,
-			const struct directory_account *acct, struct directory_groups *out,
-			char **ret_err)
-{
-	static char *token_attrs[] = { "tokenGroups", NULL };
-	static char *attrs[] = { "cn", "sAMAccountName", "gidNumber", NULL };
-	struct sids s = { 0 };
-	int r = search(d, acct->dn, LDAP_SCOPE_BASE, "(objectClass=*)", token_attrs, token_entry,
-		       &s, ret_err);
-	struct group_walk w = { .out = out };
-	if (r == 0)
-		r = search_any(d, base, "objectSid", s.escaped, s.n, false, attrs, group_entry, &w,
-			       ret_err);
-	/* SIDs that resolve to nothing here (well-known, foreign) have no gidNumber either. */
-	if (r == 0 && s.n > w.entries)
-		out->skipped += (unsigned)(s.n - w.entries);
-	strv_clear(s.escaped, s.n);
-	return r;
-}
-
-static int cmp_group(const void *a, const void *b)
-{
-	const struct directory_group *x = a, *y = b;
-	return (x->gid > y->gid) - (x->gid < y->gid);
-}
-
-/* One entry per gid (the first name found for it), in gid order. */
-static void dedupe_gids(struct directory_groups *g)
-{
-	if (g->n < 2)
-		return;
-	qsort(g->items, g->n, sizeof(*g->items), cmp_group);
-	size_t k = 1;
-	for (size_t i = 1; i < g->n; i++) {
-		if (g->items[i].gid == g->items[k - 1].gid)
-			free(g->items[i].name);
-		else
-			g->items[k++] = g->items[i];
-	}
-	g->n = k;
-}
-
-int directory_find_groups(struct directory_conn *d, enum config_schema schema, const char *base,
-			  const struct directory_account *acct, struct directory_groups *ret,
-			  char **ret_err)
-{
-	*ret_err = NULL;
-	struct directory_groups g = { 0 };
-	int r;
-	switch (schema) {
-	case CONFIG_SCHEMA_AD:
-		r = groups_token(d, base, acct, &g, ret_err);
-		break;
-	case CONFIG_SCHEMA_RFC2307BIS:
-		r = groups_nested(d, base, acct, &g, ret_err);
-		break;
-	default:
-		r = groups_memberuid(d, base, acct, &g, ret_err);
-		break;
-	}
-	if (r == -E2BIG)
-		r = fail(ret_err, r, "more than %d groups for %s", DIRECTORY_MAX_GROUPS, acct->dn);
-	if (r < 0) {
-		directory_groups_clear(&g);
-		return r;
-	}
-	dedupe_gids(&g);
-	*ret = g;
-	return 0;
 }
 
 const struct directory_stats *directory_stats(const struct directory_conn *d)
@@ -805,107 +473,4 @@ void directory_groups_clear(struct directory_groups *g)
 		free(g->items[i].name);
 	free(g->items);
 	*g = (struct directory_groups){ 0 };
-}
-
-/* The first value of attr as an integer in [min, max]; dflt when absent. A value there
- * but not such a number sets *bad: a fact the workstation could not read. */
-static intmax_t int_value(LDAP *ld, LDAPMessage *e, const char *attr, intmax_t min, intmax_t max,
-			  intmax_t dflt, bool *bad)
-{
-	char *s = first_value(ld, e, attr);
-	intmax_t v = dflt;
-	if (s && textrec_parse_int(s, min < 0, min, max, &v) < 0)
-		*bad = true;
-	free(s);
-	return v;
-}
-
-#define UF_ACCOUNTDISABLE 0x2
-#define UF_LOCKOUT        0x10
-
-static bool has_value(LDAP *ld, LDAPMessage *e, const char *attr)
-{
-	char *s = first_value(ld, e, attr);
-	bool has = s != NULL;
-	free(s);
-	return has;
-}
-
-static int facts_entry(LDAP *ld, LDAPMessage *e, void *data)
-{
-	struct lockout_facts *f = data;
-	if (f->found) /* two entries for one name: trust neither */
-		return -EEXIST;
-	f->found = true;
-	bool bad = false;
-	f->kvno = (int)int_value(ld, e, "msDS-KeyVersionNumber", 0, INT_MAX, -1, &bad);
-	f->pwd_last_set = int_value(ld, e, "pwdLastSet", INTMAX_MIN, INTMAX_MAX, 0, &bad);
-	f->has_bad_pwd_time = has_value(ld, e, "badPasswordTime");
-	f->bad_pwd_time = int_value(ld, e, "badPasswordTime", INTMAX_MIN, INTMAX_MAX, 0, &bad);
-	f->bad_pwd_count = (int)int_value(ld, e, "badPwdCount", 0, INT_MAX, 0, &bad);
-	intmax_t uac = int_value(ld, e, "userAccountControl", INT32_MIN, UINT32_MAX, 0, &bad);
-	intmax_t computed = int_value(ld, e, "msDS-User-Account-Control-Computed", INT32_MIN,
-				      UINT32_MAX, 0, &bad);
-	f->disabled = (uac & UF_ACCOUNTDISABLE) != 0;
-	/* lockoutTime stays set after the lockout duration until the next logon; the
-	 * computed flag is the DC's own answer. Without it, lockoutTime is all there is. */
-	bool has_computed = has_value(ld, e, "msDS-User-Account-Control-Computed");
-	intmax_t lockout_time = int_value(ld, e, "lockoutTime", INTMAX_MIN, INTMAX_MAX, 0, &bad);
-	f->locked = has_computed ? (computed & UF_LOCKOUT) != 0 : lockout_time != 0;
-	/* What the workstation could not read, hidden or garbled, must not read as
-	 * "all clear". */
-	f->complete =
-		has_value(ld, e, "userAccountControl") && has_value(ld, e, "badPwdCount") && !bad;
-	return 0;
-}
-
-static int threshold_entry(LDAP *ld, LDAPMessage *e, void *data)
-{
-	struct lockout_facts *f = data;
-	bool bad = false;
-	f->threshold = (int)int_value(ld, e, "lockoutThreshold", 0, INT_MAX, 0, &bad);
-	f->complete = has_value(ld, e, "lockoutThreshold") && !bad;
-	return 0;
-}
-
-int directory_lockout_facts(struct directory_conn *d, const char *base, const char *name,
-			    const char *principal, struct lockout_facts *ret, char **ret_err)
-{
-	*ret_err = NULL;
-	struct lockout_facts f = { .kvno = -1 };
-	char *en = escape_value(name, strlen(name)),
-	     *ep = escape_value(principal, strlen(principal));
-	char *filter = NULL;
-	int r = -ENOMEM;
-	if (en && ep &&
-	    asprintf(&filter, "(&(objectClass=user)(|(sAMAccountName=%s)(userPrincipalName=%s)))",
-		     en, ep) >= 0) {
-		char *attrs[] = { "msDS-KeyVersionNumber",
-				  "pwdLastSet",
-				  "badPwdCount",
-				  "badPasswordTime",
-				  "lockoutTime",
-				  "userAccountControl",
-				  "msDS-User-Account-Control-Computed",
-				  NULL };
-		r = search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, facts_entry, &f, ret_err);
-		if (r == -EEXIST)
-			r = fail(ret_err, -EIO, "more than one entry for %s under %s", name, base);
-	} else {
-		filter = NULL;
-	}
-	if (r == 0) {
-		char *attrs[] = { "lockoutThreshold", NULL };
-		bool entry_complete = f.complete;
-		f.complete = false; /* until the domain object shows its threshold */
-		r = search(d, base, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, threshold_entry, &f,
-			   ret_err);
-		f.complete = f.complete && entry_complete;
-	}
-	free(filter);
-	free(en);
-	free(ep);
-	if (r == 0)
-		*ret = f;
-	return r;
 }

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* What directory.c shares with its two halves, dirgroups.c (the group walks) and
+ * dirfacts.c (the lockout facts): the connection and one paged, deadline-bound search. */
+#ifndef ADVERT_DIRECTORY_INTERNAL_H
+#define ADVERT_DIRECTORY_INTERNAL_H
+
+#include <ldap.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "advert/directory.h"
+
+struct directory_conn {
+	LDAP *ld;
+	int fd;
+	struct timespec deadline; /* CLOCK_MONOTONIC: every LDAP step ends by then */
+	struct directory_stats stats;
+};
+
+typedef int (*dir_entry_fn)(LDAP *ld, LDAPMessage *e, void *data);
+
+/* Replaces *ret_err with the formatted text; returns r. */
+int dir_fail(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* One search, paged when not base-scoped; fn sees every entry. Referrals are ignored. */
+int dir_search(struct directory_conn *d, const char *base, int scope, const char *filter,
+	       char **attrs, dir_entry_fn fn, void *data, char **ret_err);
+/* The first value of attr as a string, or NULL (caller frees). */
+char *dir_first_value(LDAP *ld, LDAPMessage *e, const char *attr);
+/* A uid or gid in decimal, below (uid_t)-1. */
+bool dir_parse_id(const char *s, unsigned long *ret);
+/* An assertion value escaped for a filter (RFC 4515), or NULL (caller frees). */
+char *dir_escape_value(const char *v, size_t len);
+
+#endif
