@@ -27,28 +27,7 @@
 #include "advert/textrec.h"
 #include "advert/trust.h"
 #include "advert/util.h"
-
-#define PASSWORD_MAX  1024
-#define KDC_REPLY_MAX (1u << 20) /* an AD ticket with a large PAC stays well below */
-
-struct pin {
-	profile_t base; /* the normal profile, for everything but the pin */
-	char *realm;
-	char *kdc; /* "address:port" or "[v6]:port" */
-};
-
-struct creds_ctx {
-	krb5_context ctx;
-	struct pin pin;
-	struct sockaddr_storage kdc_addr; /* the pinned DC, the only place requests go */
-	socklen_t kdc_addrlen;
-	double deadline_ms; /* CLOCK_MONOTONIC; 0: none */
-	unsigned kdc_requests;
-	int keytab_kvno; /* highest kvno fingerprinted, -1 for none */
-	/* The secret exactly as fingerprinted, so the request uses what the guard judged. */
-	krb5_keytab keytab; /* MEMORY: copy of the account's keys */
-	char *password;     /* wiped on close */
-};
+#include "creds-internal.h"
 
 static char **one_value(const char *v)
 {
@@ -99,157 +78,6 @@ static long pin_get_values(void *cbdata, const char *const *names, char ***ret_v
 static void pin_free_values(void *cbdata, char **values)
 {
 	profile_free_list(values);
-}
-
-/* Waits for events on fd until the context's deadline. Returns 0, -ETIMEDOUT or -errno. */
-static int wait_fd(const struct creds_ctx *c, int fd, short events)
-{
-	for (;;) {
-		int ms = -1;
-		if (c->deadline_ms > 0) {
-			double left = c->deadline_ms - util_now_ms();
-			if (left <= 0)
-				return -ETIMEDOUT;
-			ms = (int)left + 1;
-		}
-		struct pollfd p = { .fd = fd, .events = events };
-		int n = poll(&p, 1, ms);
-		if (n > 0)
-			return 0;
-		if (n == 0)
-			continue; /* the deadline check above ends it */
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
-static int send_all(const struct creds_ctx *c, int fd, const unsigned char *p, size_t n)
-{
-	while (n) {
-		ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-		if (k > 0) {
-			p += k;
-			n -= (size_t)k;
-			continue;
-		}
-		if (k < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		int r = wait_fd(c, fd, POLLOUT);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int recv_all(const struct creds_ctx *c, int fd, unsigned char *p, size_t n)
-{
-	while (n) {
-		ssize_t k = recv(fd, p, n, 0);
-		if (k > 0) {
-			p += k;
-			n -= (size_t)k;
-			continue;
-		}
-		if (k == 0)
-			return -ECONNRESET;
-		if (errno != EAGAIN && errno != EINTR)
-			return -errno;
-		int r = wait_fd(c, fd, POLLIN);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* One request, one reply, over one TCP connection to the pinned DC (RFC 4120 §7.2.2),
- * all before the deadline. *reply is malloc'd. Returns 0 or -errno (-ETIMEDOUT for the
- * deadline). */
-/* A TCP connection to the pinned DC, made before the deadline. Returns the fd (the caller
- * closes it) or -errno. */
-static int kdc_connect(struct creds_ctx *c)
-{
-	int fd = socket(c->kdc_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	int r = 0;
-	if (connect(fd, (const struct sockaddr *)&c->kdc_addr, c->kdc_addrlen) < 0) {
-		if (errno != EINPROGRESS) {
-			r = -errno;
-		} else if ((r = wait_fd(c, fd, POLLOUT)) == 0) {
-			int soerr = 0;
-			socklen_t len = sizeof(soerr);
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-				r = -errno;
-			else if (soerr)
-				r = -soerr;
-		}
-	}
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-/* One request and its reply on the connected fd (RFC 4120 §7.2.2), before the deadline;
- * closes fd. *reply is malloc'd. Returns 0 or -errno (-ETIMEDOUT for the deadline). */
-static int kdc_roundtrip(struct creds_ctx *c, int fd, const krb5_data *req, krb5_data *reply)
-{
-	c->kdc_requests++;
-	uint32_t be = htonl(req->length);
-	int r = send_all(c, fd, (const unsigned char *)&be, sizeof(be));
-	if (r == 0)
-		r = send_all(c, fd, (const unsigned char *)req->data, req->length);
-	if (r == 0)
-		r = recv_all(c, fd, (unsigned char *)&be, sizeof(be));
-	uint32_t len = ntohl(be);
-	if (r == 0 && (len == 0 || len > KDC_REPLY_MAX))
-		r = -EBADMSG;
-	char *data = NULL;
-	if (r == 0 && !(data = malloc(len)))
-		r = -ENOMEM;
-	if (r == 0)
-		r = recv_all(c, fd, (unsigned char *)data, len);
-	close(fd);
-	if (r < 0) {
-		free(data);
-		return r;
-	}
-	reply->magic = KV5M_DATA;
-	reply->data = data;
-	reply->length = len;
-	return 0;
-}
-
-/* One request, one reply, over one TCP connection to the pinned DC. */
-static int kdc_exchange(struct creds_ctx *c, const krb5_data *req, krb5_data *reply)
-{
-	int fd = kdc_connect(c);
-	return fd < 0 ? fd : kdc_roundtrip(c, fd, req, reply);
-}
-
-/* Every request the library itself sends through this context (service tickets)
- * travels by kdc_exchange too: the same DC, the same deadline, never UDP. A request
- * carrying the secret never goes this way; creds_acquire alone sends that. */
-static krb5_error_code KRB5_CALLCONV kdc_send(krb5_context ctx, void *data, const krb5_data *realm,
-					      const krb5_data *message, krb5_data **new_message_out,
-					      krb5_data **reply_out)
-{
-	struct creds_ctx *c = data;
-	if (kdcmsg_carries_secret(message->data, message->length))
-		return KRB5_PLUGIN_OP_NOTSUPP;
-	krb5_data reply;
-	int r = kdc_exchange(c, message, &reply);
-	if (r < 0)
-		return KRB5_KDC_UNREACH;
-	krb5_data *out = malloc(sizeof(*out));
-	if (!out) {
-		free(reply.data);
-		return ENOMEM;
-	}
-	*out = reply;
-	*reply_out = out;
-	return 0;
 }
 
 void creds_set_deadline(struct creds_ctx *c, double deadline_ms)
@@ -339,7 +167,7 @@ int creds_open(const char *realm, const struct dc *dc, struct creds_ctx **ret)
 		creds_close(c);
 		return -EINVAL;
 	}
-	krb5_set_kdc_send_hook(c->ctx, kdc_send, c);
+	krb5_set_kdc_send_hook(c->ctx, creds_kdc_send, c);
 	*ret = c;
 	return 0;
 }
@@ -371,10 +199,8 @@ unsigned creds_kdc_requests(const struct creds_ctx *c)
 	return c->kdc_requests;
 }
 
-static int result(struct creds_result *res, enum creds_status status, krb5_error_code code, int ret,
-		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int result(struct creds_result *res, enum creds_status status, krb5_error_code code, int ret,
-		  const char *fmt, ...)
+int creds_res(struct creds_result *res, enum creds_status status, krb5_error_code code, int ret,
+	      const char *fmt, ...)
 {
 	res->status = status;
 	res->code = code;
@@ -383,172 +209,6 @@ static int result(struct creds_result *res, enum creds_status status, krb5_error
 	vsnprintf(res->message, sizeof(res->message), fmt, ap);
 	va_end(ap);
 	return ret;
-}
-
-/* A secret file must be root's alone: not writable (trust) and not readable by others. */
-static int check_secret_file(const char *path, const char *what, struct creds_result *res)
-{
-	char *why = NULL;
-	int r = trust_check(path, TRUST_FILE, &why);
-	if (r < 0) {
-		result(res, CREDS_NO_SECRET, 0, r, "%s: %s", what, why ? why : strerror(-r));
-		free(why);
-		return r;
-	}
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return result(res, CREDS_NO_SECRET, 0, -errno, "%s \"%s\": %s", what, path,
-			      strerror(errno));
-	if (st.st_mode & 077)
-		return result(res, CREDS_NO_SECRET, 0, -EPERM,
-			      "%s \"%s\" is readable by group or others (mode %04o): refusing "
-			      "to use a secret others may have read",
-			      what, path, (unsigned)(st.st_mode & 07777));
-	return 0;
-}
-
-static int read_password(const char *path, char **ret, struct creds_result *res)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return result(res, CREDS_NO_SECRET, 0, -errno, "password file \"%s\": %s", path,
-			      strerror(errno));
-	char buf[PASSWORD_MAX + 2];
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	int e = errno;
-	close(fd);
-	if (n < 0)
-		return result(res, CREDS_NO_SECRET, 0, -e, "password file \"%s\": %s", path,
-			      strerror(e));
-	if (n > PASSWORD_MAX) {
-		explicit_bzero(buf, sizeof(buf));
-		return result(res, CREDS_NO_SECRET, 0, -EFBIG,
-			      "password file \"%s\" is longer than %d bytes", path, PASSWORD_MAX);
-	}
-	/* One trailing newline is the editor's, not the password's. */
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	if (n == 0 || memchr(buf, '\0', (size_t)n)) {
-		explicit_bzero(buf, sizeof(buf));
-		return result(res, CREDS_NO_SECRET, 0, -EINVAL,
-			      "password file \"%s\" holds no usable password", path);
-	}
-	*ret = strdup(buf);
-	explicit_bzero(buf, sizeof(buf));
-	return *ret ? 0 : -ENOMEM;
-}
-
-/* Copies the principal's keys from the keytab file into a MEMORY: keytab and hashes
- * them (kvno, enctype, key) in keytab order. */
-static int snapshot_keytab(struct creds_ctx *c, const struct config_account *acct, EVP_MD_CTX *md,
-			   struct creds_result *res)
-{
-	krb5_context k = c->ctx;
-	krb5_principal princ = NULL;
-	krb5_keytab file = NULL;
-	krb5_kt_cursor cur;
-	krb5_keytab_entry e;
-	char *ktname = NULL, *memname = NULL;
-	static unsigned seq;
-	unsigned found = 0;
-	int r = 0;
-
-	if (asprintf(&ktname, "FILE:%s", acct->keytab) < 0 ||
-	    asprintf(&memname, "MEMORY:advertd-%d-%u", (int)getpid(), seq++) < 0) {
-		r = -ENOMEM;
-		goto out;
-	}
-	krb5_error_code kc = krb5_parse_name(k, acct->principal, &princ);
-	if (!kc)
-		kc = krb5_kt_resolve(k, ktname, &file);
-	if (!kc)
-		kc = krb5_kt_resolve(k, memname, &c->keytab);
-	if (!kc)
-		kc = krb5_kt_start_seq_get(k, file, &cur);
-	if (kc) {
-		const char *msg = krb5_get_error_message(k, kc);
-		r = result(res, CREDS_NO_SECRET, kc, -EINVAL, "keytab \"%s\": %s", acct->keytab,
-			   msg);
-		krb5_free_error_message(k, msg);
-		goto out;
-	}
-	while (krb5_kt_next_entry(k, file, &e, &cur) == 0) {
-		if (krb5_principal_compare(k, e.principal, princ)) {
-			int32_t kvno = (int32_t)e.vno, enctype = e.key.enctype;
-			uint32_t len = e.key.length;
-			EVP_DigestUpdate(md, &kvno, sizeof(kvno));
-			EVP_DigestUpdate(md, &enctype, sizeof(enctype));
-			EVP_DigestUpdate(md, &len, sizeof(len));
-			EVP_DigestUpdate(md, e.key.contents, e.key.length);
-			if (krb5_kt_add_entry(k, c->keytab, &e) == 0)
-				found++;
-			if ((int)e.vno > c->keytab_kvno)
-				c->keytab_kvno = (int)e.vno;
-		}
-		krb5_free_keytab_entry_contents(k, &e);
-	}
-	krb5_kt_end_seq_get(k, file, &cur);
-	if (!found)
-		r = result(res, CREDS_NO_SECRET, KRB5_KT_NOTFOUND, -ENOENT,
-			   "keytab \"%s\" holds no key for %s", acct->keytab, acct->principal);
-out:
-	if (file)
-		krb5_kt_close(k, file);
-	if (princ)
-		krb5_free_principal(k, princ);
-	free(ktname);
-	free(memname);
-	return r;
-}
-
-int creds_fingerprint(struct creds_ctx *c, const struct config_account *acct,
-		      char fp[LOCKOUT_FP_LEN + 1], struct creds_result *res)
-{
-	*res = (struct creds_result){ .status = CREDS_OK };
-	if (acct->kind == ACCOUNT_LOCAL)
-		return result(res, CREDS_NO_SECRET, 0, -EINVAL, "account \"%s\" is local",
-			      acct->name);
-	bool keytab = acct->kind == ACCOUNT_KEYTAB;
-	int r = check_secret_file(keytab ? acct->keytab : acct->password_file,
-				  keytab ? "keytab" : "password file", res);
-	if (r < 0)
-		return r;
-
-	/* A fresh snapshot each time: the secret may have changed since the last one. */
-	if (c->keytab) {
-		krb5_kt_close(c->ctx, c->keytab);
-		c->keytab = NULL;
-	}
-	c->keytab_kvno = -1;
-	if (c->password) {
-		explicit_bzero(c->password, strlen(c->password));
-		free(c->password);
-		c->password = NULL;
-	}
-
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(md);
-		return -ENOMEM;
-	}
-	if (keytab) {
-		r = snapshot_keytab(c, acct, md, res);
-	} else {
-		r = read_password(acct->password_file, &c->password, res);
-		if (r == 0)
-			EVP_DigestUpdate(md, c->password, strlen(c->password));
-	}
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-	if (r == 0 && EVP_DigestFinal_ex(md, digest, &len) != 1)
-		r = -EIO;
-	EVP_MD_CTX_free(md);
-	if (r == 0)
-		textrec_hex(digest, len, fp, LOCKOUT_FP_LEN);
-	return r;
 }
 
 static enum creds_status classify(krb5_error_code code)
@@ -582,7 +242,7 @@ static int krb5_result(struct creds_ctx *c, krb5_error_code code, struct creds_r
 {
 	enum creds_status s = classify(code);
 	const char *msg = krb5_get_error_message(c->ctx, code);
-	result(res, s, code, 0, "%s", msg);
+	creds_res(res, s, code, 0, "%s", msg);
 	krb5_free_error_message(c->ctx, msg);
 	return s == CREDS_OK ? 0 : s == CREDS_UNREACHABLE ? -EHOSTUNREACH : -EACCES;
 }
@@ -616,7 +276,7 @@ static int as_exchange(struct creds_ctx *c, krb5_init_creds_context icc,
 			/* Once the secret went, "unreachable" is not true any more: the DC got
 			 * it, and it must go to no other. */
 			if (sent && res->status == CREDS_UNREACHABLE)
-				r = result(res, CREDS_ERROR, kc, -EIO, "%s", res->message);
+				r = creds_res(res, CREDS_ERROR, kc, -EIO, "%s", res->message);
 			return r;
 		}
 		bool secret = kdcmsg_carries_secret(out.data, out.length);
@@ -625,40 +285,41 @@ static int as_exchange(struct creds_ctx *c, krb5_init_creds_context icc,
 			if (answer > 0)
 				return krb5_result(
 					c, (krb5_error_code)(ERROR_TABLE_BASE_krb5 + answer), res);
-			return result(
+			return creds_res(
 				res, CREDS_ERROR, 0, -EPERM,
 				"the exchange wanted to send the secret a second time: refused");
 		}
 		/* Connected first: a DC that refuses or never accepts gets nothing, and no
 		 * record says it might have. Then the record, then the bytes. */
-		int fd = kdc_connect(c);
+		int fd = creds_kdc_connect(c);
 		if (fd < 0) {
 			krb5_free_data_contents(k, &out);
 			const char *what = fd == -ETIMEDOUT ? "no answer in time" : strerror(-fd);
-			return result(res, sent ? CREDS_NO_REPLY : CREDS_UNREACHABLE,
-				      sent ? 0 : KRB5_KDC_UNREACH,
-				      sent ? -ETIMEDOUT : -EHOSTUNREACH,
-				      "the KDC did not answer (%s)", what);
+			return creds_res(res, sent ? CREDS_NO_REPLY : CREDS_UNREACHABLE,
+					 sent ? 0 : KRB5_KDC_UNREACH,
+					 sent ? -ETIMEDOUT : -EHOSTUNREACH,
+					 "the KDC did not answer (%s)", what);
 		}
 		if (secret && before && (r = before(data)) < 0) {
 			close(fd);
 			krb5_free_data_contents(k, &out);
-			return result(res, CREDS_NOT_RECORDED, 0, -ENOLCK,
-				      "the lockout guard could not record the attempt first (%s): "
-				      "nothing was sent",
-				      strerror(-r));
+			return creds_res(
+				res, CREDS_NOT_RECORDED, 0, -ENOLCK,
+				"the lockout guard could not record the attempt first (%s): "
+				"nothing was sent",
+				strerror(-r));
 		}
 		sent = sent || secret;
-		r = kdc_roundtrip(c, fd, &out, &in);
+		r = creds_kdc_roundtrip(c, fd, &out, &in);
 		krb5_free_data_contents(k, &out);
 		if (r < 0) {
 			const char *what = r == -ETIMEDOUT ? "no answer in time" : strerror(-r);
 			if (sent) /* this request or an earlier one carried it */
-				return result(res, CREDS_NO_REPLY, 0, -ETIMEDOUT,
-					      "the KDC got the secret and gave no answer (%s)",
-					      what);
-			return result(res, CREDS_UNREACHABLE, KRB5_KDC_UNREACH, -EHOSTUNREACH,
-				      "the KDC did not answer (%s)", what);
+				return creds_res(res, CREDS_NO_REPLY, 0, -ETIMEDOUT,
+						 "the KDC got the secret and gave no answer (%s)",
+						 what);
+			return creds_res(res, CREDS_UNREACHABLE, KRB5_KDC_UNREACH, -EHOSTUNREACH,
+					 "the KDC did not answer (%s)", what);
 		}
 		/* Only protocol error codes (RFC 4120 §7.5.9: below 128) are taken as what the
 		 * KDC said: anything else would map onto a local krb5 code. */
@@ -706,7 +367,7 @@ int creds_acquire(struct creds_ctx *c, const struct config_account *acct, krb5_c
 			kc = krb5_cc_store_cred(k, ccache, &creds);
 		if (kc) {
 			const char *msg = krb5_get_error_message(k, kc);
-			r = result(res, CREDS_ERROR, kc, -EIO, "cannot keep the TGT: %s", msg);
+			r = creds_res(res, CREDS_ERROR, kc, -EIO, "cannot keep the TGT: %s", msg);
 			krb5_free_error_message(k, msg);
 		}
 		krb5_free_cred_contents(k, &creds);
