@@ -19,17 +19,17 @@
 #include "advert/identity.h"
 #include "advert/lockout.h"
 #include "advert/util.h"
+#include "identity-internal.h"
 
 /* Whole seconds left until deadline_ms, at least 1 (libldap counts in seconds). */
-static int remaining_s(double deadline_ms)
+int identity_remaining_s(double deadline_ms)
 {
 	double left = (deadline_ms - util_now_ms()) / 1000.0;
 	return left < 1 ? 1 : (int)(left + 0.999);
 }
 
-static int stop(struct identity_report *rep, enum identity_stage stage, int r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int stop(struct identity_report *rep, enum identity_stage stage, int r, const char *fmt, ...)
+int identity_stop(struct identity_report *rep, enum identity_stage stage, int r, const char *fmt,
+		  ...)
 {
 	rep->stage = stage;
 	va_list ap;
@@ -39,11 +39,23 @@ static int stop(struct identity_report *rep, enum identity_stage stage, int r, c
 	return r;
 }
 
-static void note_dc(struct identity_report *rep, const char *host, const char *what)
+void identity_note_dc(struct identity_report *rep, const char *host, const char *what)
 {
 	size_t len = strlen(rep->dcs_tried);
 	snprintf(rep->dcs_tried + len, sizeof(rep->dcs_tried) - len, "%s%s%s%s%s", len ? ", " : "",
 		 host, what ? " (" : "", what ? what : "", what ? ")" : "");
+}
+
+void identity_use_ccache(const struct config *cfg, struct creds_ctx *c, krb5_ccache cc)
+{
+	/* GSSAPI's own profile must not look the DC's name up again. */
+	creds_gssapi_defaults(cfg->state_dir);
+	/* Any default-credential path inside GSSAPI now finds this same account. */
+	char *full = NULL;
+	if (krb5_cc_get_full_name(creds_krb5(c), cc, &full) == 0) {
+		setenv("KRB5CCNAME", full, 1);
+		krb5_free_string(creds_krb5(c), full);
+	}
 }
 
 void identity_free(struct identity *id)
@@ -135,12 +147,13 @@ static int acquire_local(const struct config_account *acct, struct identity *id,
 	struct passwd pw, *p = NULL;
 	int e = getpwnam_r(acct->local_user, &pw, buf, sizeof(buf), &p);
 	if (!p)
-		return stop(rep, IDENTITY_STAGE_LOOKUP, -ENOENT, "local user \"%s\": %s",
-			    acct->local_user, e ? strerror(e) : "no such user");
+		return identity_stop(rep, IDENTITY_STAGE_LOOKUP, -ENOENT, "local user \"%s\": %s",
+				     acct->local_user, e ? strerror(e) : "no such user");
 	if (p->pw_uid == 0)
-		return stop(rep, IDENTITY_STAGE_LOOKUP, -EPERM,
-			    "local user \"%s\" is uid 0: an installation account must not be root",
-			    acct->local_user);
+		return identity_stop(
+			rep, IDENTITY_STAGE_LOOKUP, -EPERM,
+			"local user \"%s\" is uid 0: an installation account must not be root",
+			acct->local_user);
 	id->uid = p->pw_uid;
 	id->gid = p->pw_gid;
 	if (!(id->home = strdup(p->pw_dir)) || !(id->shell = strdup(p->pw_shell)))
@@ -191,314 +204,90 @@ static uint64_t host_seed(void)
 {
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
-	uint64_t h = 1469598103934665603ULL;
-	for (const char *p = host; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	return h;
+	return util_fnv1a(UTIL_FNV_OFFSET, host, strlen(host));
 }
 
-/* What the guard needs to record an attempt before it is sent. */
-struct knock {
-	const struct config *cfg;
-	const struct config_account *acct;
-	struct lockout_state *guard; /* updated once the record is durable */
-	const char *fp, *dc;
-	time_t now;
-};
-
-/* Write ahead: the attempt is on disk before the secret leaves, or it does not leave. */
-static int before_secret(void *data)
+/* The account the directory returned becomes the run's ids, within directory.min_id and
+ * max_id; a group outside them is left out and counted. Consumes a. */
+static int take_ids(const struct config *cfg, const char *principal, struct directory_account *a,
+		    struct identity *id, struct identity_report *rep)
 {
-	struct knock *k = data;
-	struct lockout_state next = *k->guard;
-	lockout_begin(&next, k->fp, k->now, k->dc);
-	int r = lockout_write(k->cfg->state_dir, k->acct->name, &next);
-	if (r < 0)
-		return r;
-	*k->guard = next;
-	return 0;
-}
-
-static int hold(struct identity_report *rep, const struct lockout_state *guard)
-{
-	if (rep->verdict == LOCKOUT_HOLD_REJECTED && guard->outcome == LOCKOUT_DAMAGED)
-		return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
-			    "the lockout guard's state was found damaged (%s): this secret is "
-			    "not sent until the keytab or password file changes",
-			    guard->message);
-	if (rep->verdict == LOCKOUT_HOLD_REJECTED)
-		return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
-			    "the KDC on %s rejected this secret (%s): it will not be sent again "
-			    "until the keytab or password file changes",
-			    guard->dc, guard->message);
-	if (guard->outcome == LOCKOUT_INFLIGHT)
-		return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
-			    "this secret was sent to %s and no answer was recorded, so a failed "
-			    "logon may have been counted: it is not sent again until the backoff "
-			    "ends or the keytab or password file changes",
-			    guard->dc);
-	return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
-		    "the account was %s on %s (%s): leaving it alone until the backoff ends",
-		    guard->outcome == LOCKOUT_REVOKED ? "locked out or disabled" : "unusable",
-		    guard->dc, guard->message);
-}
-
-/* The guarded AS exchange with a secret the guard allowed: write ahead, request on dc
- * alone, record the answer (with the pwdLastSet it was accepted under, when known).
- * *ret_ccache gets the TGT. Returns 0, -EHOSTUNREACH (nothing carrying the secret was
- * sent) or a final error in rep. */
-static int login(const struct config *cfg, const struct config_account *acct, struct creds_ctx *c,
-		 const struct dc *dc, time_t now, const char *fp, struct lockout_state *guard,
-		 long long accepted_under, krb5_ccache *ret_ccache, struct identity_report *rep)
-{
-	struct creds_result cres;
-	krb5_context k = creds_krb5(c);
-	if (krb5_cc_new_unique(k, "MEMORY", NULL, ret_ccache) != 0) {
-		*ret_ccache = NULL;
-		return -ENOMEM;
+	/* The directory knows the account by the principal's name part. */
+	char *name = strndupa(principal, strcspn(principal, "@"));
+	char why[256];
+	const char *primary = NULL; /* the primary group's name, when the walk found it */
+	for (size_t i = 0; !primary && i < id->named.n; i++)
+		if (id->named.items[i].gid == a->gid)
+			primary = id->named.items[i].name;
+	if (!id_allowed(cfg, false, a->uid, name, why, sizeof(why)) ||
+	    !id_allowed(cfg, true, a->gid, primary, why, sizeof(why))) {
+		directory_account_clear(a);
+		return identity_stop(rep, IDENTITY_STAGE_LOOKUP, -EPERM, "%s in the directory: %s",
+				     principal, why);
 	}
-	struct lockout_state before = *guard;
-	struct knock knock = {
-		.cfg = cfg,
-		.acct = acct,
-		.guard = guard,
-		.fp = fp,
-		.dc = dc->host,
-		.now = now,
-	};
-	int r = creds_acquire(c, acct, *ret_ccache, before_secret, &knock, &cres);
-	rep->creds_status = cres.status;
-	if (cres.status == CREDS_UNREACHABLE)
-		return -EHOSTUNREACH;
-	if (cres.status == CREDS_NOT_RECORDED)
-		return stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
-	if (cres.status == CREDS_NO_REPLY)
-		return stop(rep, IDENTITY_STAGE_LOCATE, -ETIMEDOUT,
-			    "%s got the secret and gave no answer: it may have counted a failed "
-			    "logon, so the secret goes to no other DC (the lockout guard holds "
-			    "it for the backoff, or until the keytab or password file changes)",
-			    dc->host);
-
-	/* The answer replaces the in-flight record, before anything else happens. */
-	enum lockout_outcome outcome = creds_lockout_outcome(cres.status);
-	if (outcome != LOCKOUT_NONE || guard->outcome == LOCKOUT_INFLIGHT) {
-		if (outcome != LOCKOUT_NONE)
-			lockout_record(guard, fp, outcome, now, dc->host, cres.message);
-		else if (cres.status == CREDS_CLOCK_SKEW)
-			*guard = before; /* answered: not a failed logon, nothing to keep */
-		/* Any other answer (garbled, an error we do not know) leaves it in flight: the
-		 * KDC got the secret, and may have counted it. */
-		if (outcome == LOCKOUT_OK && accepted_under)
-			guard->accepted_under = accepted_under;
-		int w = lockout_write(cfg->state_dir, acct->name, guard);
-		if (w < 0 && outcome != LOCKOUT_OK)
-			return stop(rep, IDENTITY_STAGE_IMPERSONATE, w,
-				    "%s; and the lockout guard cannot record it: %s", cres.message,
-				    strerror(-w));
+	id->uid = a->uid;
+	id->gid = a->gid;
+	id->home = a->home;
+	id->shell = a->shell;
+	a->home = a->shell = NULL;
+	directory_account_clear(a);
+	int r = add_gid(id, id->gid);
+	for (size_t i = 0; r == 0 && i < id->named.n; i++) {
+		/* A group the directory may not hand out is left out and counted, like one
+		 * without a gidNumber: it must never grant a local system group's rights. */
+		if (!id_allowed(cfg, true, id->named.items[i].gid, id->named.items[i].name, why,
+				sizeof(why))) {
+			id->named.skipped++;
+			id->named.items[i].gid = (gid_t)-1;
+			continue;
+		}
+		r = add_gid(id, id->named.items[i].gid);
 	}
-	if (r < 0)
-		return stop(rep, IDENTITY_STAGE_IMPERSONATE, r, "%s: %s",
-			    creds_status_name(cres.status), cres.message);
-	return 0;
+	return r;
 }
 
-static const char *check_reason(enum lockout_check chk, int kvno, const struct lockout_facts *f,
-				int reserve)
+/* As the installation account, on dc: GSSAPI over the ticket just acquired, the account
+ * and its groups, per schema. Returns 0, -EHOSTUNREACH (dc stopped answering) or a final
+ * error in rep. */
+static int look_up(const struct config *cfg, const struct config_account *acct, const struct dc *dc,
+		   struct identity *id, struct identity_report *rep)
 {
-	static __thread char buf[256];
-	switch (chk) {
-	case LOCKOUT_CHECK_NOT_FOUND:
-		return "the account is not in the directory";
-	case LOCKOUT_CHECK_DISABLED:
-		return "the account is disabled";
-	case LOCKOUT_CHECK_LOCKED:
-		return "the account is locked out";
-	case LOCKOUT_CHECK_STALE_KEYTAB:
-		snprintf(buf, sizeof(buf),
-			 "the keytab holds key version %d, the directory has %d (a stale keytab, "
-			 "or a DC that has not replicated the change yet)",
-			 kvno, f->kvno);
-		return buf;
-	case LOCKOUT_CHECK_STALE_PASSWORD:
-		return "the password was changed in the directory (pwdLastSet) after this "
-		       "password file was last accepted: it is stale";
-	case LOCKOUT_CHECK_INCOMPLETE:
-		return "the directory does not show this workstation the account's "
-		       "userAccountControl, badPwdCount or the domain's lockoutThreshold "
-		       "(directory.base must be the domain, and the computer account must be able to "
-		       "read them)";
-	case LOCKOUT_CHECK_NEAR_THRESHOLD:
-		snprintf(buf, sizeof(buf),
-			 "badPwdCount is %d of lockoutThreshold %d, and lockout.reserve keeps the "
-			 "last %d for a human",
-			 f->bad_pwd_count, f->threshold, reserve);
-		return buf;
-	default:
-		return "?";
-	}
-}
+	identity_use_ccache(cfg, id->creds, id->ccache);
 
-/* The client token account (the host's own principal and keytab) for realm. */
-static struct config_account client_token(const struct config *cfg, char *buf, size_t size)
-{
-	const char *principal = cfg->client_token.principal;
-	if (!principal) {
-		char host[256] = "";
-		gethostname(host, sizeof(host) - 1);
-		snprintf(buf, size, "host/%s@%s", host, cfg->directory.realm);
-		principal = buf;
-	}
-	return (struct config_account){
-		.name = (char *)"system",
-		.kind = ACCOUNT_KEYTAB,
-		.principal = (char *)principal,
-		.keytab = cfg->client_token.keytab,
-	};
-}
-
-/* Look before you knock: what the directory on dc says of acct, read as the client
- * token account with its own keytab (through its own guard), never with acct's secret.
- * Returns 0 with *ret, -EHOSTUNREACH (dc did not answer; nothing of acct was sent), or
- * a final error in rep: without the facts, nothing is presented. */
-static int look_before_knocking(const struct config *cfg, const struct config_account *acct,
-				const struct dc *dc, time_t now, double deadline_ms,
-				struct lockout_facts *ret, struct identity_report *rep)
-{
-	char buf[512];
-	struct config_account host = client_token(cfg, buf, sizeof(buf));
-	struct creds_ctx *c = NULL;
-	krb5_ccache cc = NULL, kept = NULL;
 	struct directory_conn *d = NULL;
 	char *err = NULL;
-	char fp[LOCKOUT_FP_LEN + 1];
-	struct creds_result cres;
-	struct lockout_state guard = { 0 };
-	rep->looked = true;
-	/* The lock always (one login at a time, one writer of the kept cache); the guard's
-	 * state only when the host's secret is needed. */
-	int gfd = lockout_lock(cfg->state_dir, host.name);
-	int r = gfd < 0 ? gfd : 0;
-	if (r < 0) {
-		r = stop(rep, IDENTITY_STAGE_GUARD, r,
-			 "the client token account's lockout state is unusable (%s)", strerror(-r));
-		goto out;
-	}
-	if ((r = creds_open(cfg->directory.realm, dc, &c)) < 0)
-		goto out;
-	creds_set_deadline(c, deadline_ms);
-	krb5_context k = creds_krb5(c);
-	/* The workstation's own tickets are kept between runs in a root-only cache (the
-	 * host's keytab is no less exposed), so that in steady state the check costs the
-	 * KDC nothing: a TGT is requested only when it nears its end, the ldap/<dc> ticket
-	 * once per DC. */
-	char *path = NULL;
-	if (asprintf(&path, "FILE:%s/client-token.ccache", cfg->state_dir) < 0 ||
-	    krb5_cc_resolve(k, path, &kept) != 0)
-		kept = NULL;
-	free(path);
-	if (kept && creds_cache_has(c, kept, host.principal, "krbtgt", NULL, now, 300)) {
-		cc = kept;
-		kept = NULL;
-	} else {
-		if ((r = creds_fingerprint(c, &host, fp, &cres)) < 0) {
-			r = stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
-			goto out;
-		}
-		int damaged = lockout_read(gfd, &guard);
-		if (damaged == -EBADMSG) {
-			/* As for any account: the host's secret held now is not sent until the
-			 * host keytab changes; a new one is a new question. */
-			int q = lockout_quarantine(cfg->state_dir, host.name, fp, now,
-						   strerror(-damaged));
-			r = stop(rep, IDENTITY_STAGE_GUARD, -EBADMSG,
-				 "the client token account's lockout state was damaged: the host "
-				 "keytab is not sent until it changes%s%s",
-				 q < 0 ? " (and it cannot be replaced: " : "",
-				 q < 0 ? strerror(-q) : "");
-			goto out;
-		}
-		if (damaged < 0) {
-			r = stop(rep, IDENTITY_STAGE_GUARD, damaged,
-				 "the client token account's lockout state is unusable (%s)",
-				 strerror(-damaged));
-			goto out;
-		}
-		rep->verdict =
-			lockout_decide(&guard, fp, now, cfg->lockout.backoff, &rep->hold_until);
-		if (rep->verdict != LOCKOUT_ALLOW) {
-			r = hold(rep, &guard);
-			goto out;
-		}
-		r = login(cfg, &host, c, dc, now, fp, &guard, 0, &cc, rep);
-		rep->verdict = LOCKOUT_ALLOW;
-		if (r == 0 && kept && creds_cache_copy(c, cc, kept) == 0) {
-			krb5_cc_destroy(k, cc);
-			cc = kept;
-			kept = NULL;
-		}
-	}
-	if (r == 0 && !creds_cache_has(c, cc, host.principal, "ldap", dc->host, now, 60) &&
-	    (r = creds_service_ticket(c, cc, "ldap", dc->host, &cres)) < 0 &&
-	    cres.status != CREDS_UNREACHABLE)
-		stop(rep, IDENTITY_STAGE_GUARD, r, "ldap/%s: %s", dc->host, cres.message);
-	if (r == 0) {
-		creds_gssapi_defaults(cfg->state_dir);
-		char *full = NULL;
-		if (krb5_cc_get_full_name(creds_krb5(c), cc, &full) == 0) {
-			setenv("KRB5CCNAME", full, 1);
-			krb5_free_string(creds_krb5(c), full);
-		}
-		char *name = strndupa(acct->principal, strcspn(acct->principal, "@"));
-		r = directory_connect(dc, remaining_s(deadline_ms), &d, &err);
-		if (r == 0)
-			r = directory_bind_gssapi(d, creds_krb5(c), cc, &err);
-		if (r == 0)
-			r = directory_lockout_facts(d, cfg->directory.base, name, acct->principal,
-						    ret, &err);
-		if (r < 0 && r != -EHOSTUNREACH && r != -ETIMEDOUT && r != -ECONNREFUSED)
-			stop(rep, IDENTITY_STAGE_GUARD, r, "%s", err ? err : strerror(-r));
-	}
+	struct directory_account a = { 0 };
+	/* The directory knows the account by the principal's name part. */
+	char *name = strndupa(acct->principal, strcspn(acct->principal, "@"));
+	int r = directory_connect(dc, identity_remaining_s(creds_deadline(id->creds)), &d, &err);
+	if (r == 0)
+		r = directory_bind_gssapi(d, creds_krb5(id->creds), id->ccache, &err);
+	if (r == 0)
+		r = directory_find_account(d, cfg->directory.schema, cfg->directory.base, name,
+					   acct->principal, &a, &err);
+	if (r == 0)
+		r = directory_find_groups(d, cfg->directory.schema, cfg->directory.base, &a,
+					  &id->named, &err);
 	if (d) {
 		const struct directory_stats *st = directory_stats(d);
 		rep->ldap_connections += st->connections;
 		rep->ldap_binds += st->binds;
 		rep->ldap_searches += st->searches;
 	}
-	if (r == -ETIMEDOUT || r == -ECONNREFUSED)
-		r = -EHOSTUNREACH;
-	if (r < 0 && r != -EHOSTUNREACH) {
-		/* Say whose step it was: the daemon's own, not the installation account's. */
-		char *msg = NULL;
-		if (asprintf(&msg,
-			     "cannot check %s in the directory before presenting its "
-			     "secret, so nothing was sent: %s",
-			     acct->name, rep->message) >= 0) {
-			snprintf(rep->message, sizeof(rep->message), "%s", msg);
-			free(msg);
-		}
-		if (rep->stage != IDENTITY_STAGE_LOCATE)
-			rep->stage = IDENTITY_STAGE_GUARD;
-	}
-out:
-	if (c) {
-		rep->kdc_requests_precheck += creds_kdc_requests(c);
-		/* The kept cache is closed, not destroyed; a private one is destroyed. */
-		char type[16] = "";
-		if (cc)
-			snprintf(type, sizeof(type), "%s", krb5_cc_get_type(creds_krb5(c), cc));
-		if (cc && strcmp(type, "FILE") == 0)
-			krb5_cc_close(creds_krb5(c), cc);
-		else if (cc)
-			krb5_cc_destroy(creds_krb5(c), cc);
-		if (kept)
-			krb5_cc_close(creds_krb5(c), kept);
-	}
 	directory_close(d);
+	if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED) {
+		free(err);
+		directory_account_clear(&a);
+		return -EHOSTUNREACH;
+	}
+	if (r < 0) {
+		identity_stop(rep, IDENTITY_STAGE_LOOKUP, r, "%s", err ? err : strerror(-r));
+		free(err);
+		directory_account_clear(&a);
+		return r;
+	}
 	free(err);
-	creds_close(c);
-	if (gfd >= 0)
-		close(gfd);
-	return r;
+	return take_ids(cfg, acct->principal, &a, id, rep);
 }
 
 /* One attempt on one DC. Returns 0, -EHOSTUNREACH (nothing carrying the secret was
@@ -513,59 +302,19 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 	struct creds_result cres;
 	int r = creds_open(cfg->directory.realm, dc, &id->creds);
 	if (r < 0)
-		return stop(rep, IDENTITY_STAGE_IMPERSONATE, r, "cannot set up Kerberos: %s",
-			    strerror(-r));
+		return identity_stop(rep, IDENTITY_STAGE_IMPERSONATE, r,
+				     "cannot set up Kerberos: %s", strerror(-r));
 	double attempt = t0 + cfg->directory.timeout * 1000.0;
 	creds_set_deadline(id->creds, attempt < deadline_ms ? attempt : deadline_ms);
 
-	r = creds_fingerprint(id->creds, acct, fp, &cres);
-	if (r < 0) {
-		rep->creds_status = cres.status;
-		return stop(rep, IDENTITY_STAGE_SECRET, -ENOKEY, "%s", cres.message);
-	}
-	if (damaged) {
-		/* Whatever the damaged file said is lost: the secret held now is never sent,
-		 * a new one is a new question. */
-		char *path = lockout_state_path(cfg->state_dir, acct->name);
-		int q = lockout_quarantine(cfg->state_dir, acct->name, fp, now, strerror(-damaged));
-		stop(rep, IDENTITY_STAGE_GUARD, -EBADMSG,
-		     "the lockout guard's state %s is damaged (%s): sending nothing until the "
-		     "keytab or password file changes%s%s",
-		     path ? path : acct->name, strerror(-damaged),
-		     q < 0 ? "; it cannot be replaced either: "
-			   : " (the damaged file is kept as "
-			     "state.damaged)",
-		     q < 0 ? strerror(-q) : "");
-		free(path);
-		return -EBADMSG;
-	}
-	rep->verdict = lockout_decide(guard, fp, now, cfg->lockout.backoff, &rep->hold_until);
-	/* On AD the directory can tell more than this host remembers: look before
-	 * knocking, as the client token account, on this same DC. */
-	bool look = lookup && cfg->directory.schema == CONFIG_SCHEMA_AD;
-	bool unanswered =
-		rep->verdict == LOCKOUT_HOLD_BACKOFF && guard->outcome == LOCKOUT_INFLIGHT;
-	if (rep->verdict != LOCKOUT_ALLOW && !(look && unanswered))
-		return hold(rep, guard);
 	struct lockout_facts facts = { .kvno = -1 };
-	if (look) {
-		r = look_before_knocking(cfg, acct, dc, now, creds_deadline(id->creds), &facts,
-					 rep);
-		if (r < 0)
-			return r;
-		if (unanswered && !lockout_inflight_uncounted(guard, dc->host, &facts))
-			return hold(rep, guard);
-		enum lockout_check chk = lockout_check_facts(
-			guard, fp, creds_keytab_kvno(id->creds), &facts, cfg->lockout.reserve);
-		if (chk != LOCKOUT_CHECK_OK)
-			return stop(rep, IDENTITY_STAGE_GUARD, -EPERM,
-				    "%s says not to present the secret: %s", dc->host,
-				    check_reason(chk, creds_keytab_kvno(id->creds), &facts,
-						 cfg->lockout.reserve));
-	}
+	r = identity_may_knock(cfg, acct, lookup, dc, now, damaged, guard, id->creds, fp, &facts,
+			       rep);
+	if (r < 0)
+		return r;
 
-	krb5_context k = creds_krb5(id->creds);
-	r = login(cfg, acct, id->creds, dc, now, fp, guard, facts.pwd_last_set, &id->ccache, rep);
+	r = identity_login(cfg, acct, id->creds, dc, now, fp, guard, facts.pwd_last_set,
+			   &id->ccache, rep);
 	rep->kdc_requests = rep->kdc_requests_precheck + creds_kdc_requests(id->creds);
 	if (r < 0)
 		return r;
@@ -581,83 +330,13 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 	if (cres.status == CREDS_UNREACHABLE)
 		return -EHOSTUNREACH;
 	if (r < 0)
-		return stop(rep, IDENTITY_STAGE_LOOKUP, r, "ldap/%s: %s", dc->host, cres.message);
+		return identity_stop(rep, IDENTITY_STAGE_LOOKUP, r, "ldap/%s: %s", dc->host,
+				     cres.message);
 	double t1 = util_now_ms();
 	rep->ms_impersonate = t1 - t0;
 
-	/* GSSAPI's own profile must not look the DC's name up again. */
-	creds_gssapi_defaults(cfg->state_dir);
-	/* Any default-credential path inside GSSAPI now finds this same account. */
-	char *full = NULL;
-	if (krb5_cc_get_full_name(k, id->ccache, &full) == 0) {
-		setenv("KRB5CCNAME", full, 1);
-		krb5_free_string(k, full);
-	}
-
-	struct directory_conn *d = NULL;
-	char *err = NULL;
-	struct directory_account a = { 0 };
-	/* The directory knows the account by the principal's name part. */
-	char *name = strndupa(acct->principal, strcspn(acct->principal, "@"));
-	r = directory_connect(dc, remaining_s(creds_deadline(id->creds)), &d, &err);
-	if (r == 0)
-		r = directory_bind_gssapi(d, k, id->ccache, &err);
-	if (r == 0)
-		r = directory_find_account(d, cfg->directory.schema, cfg->directory.base, name,
-					   acct->principal, &a, &err);
-	if (r == 0)
-		r = directory_find_groups(d, cfg->directory.schema, cfg->directory.base, &a,
-					  &id->named, &err);
-	if (d) {
-		const struct directory_stats *st = directory_stats(d);
-		rep->ldap_connections += st->connections;
-		rep->ldap_binds += st->binds;
-		rep->ldap_searches += st->searches;
-	}
-	directory_close(d);
+	r = look_up(cfg, acct, dc, id, rep);
 	rep->ms_lookup = util_now_ms() - t1;
-	if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED) {
-		free(err);
-		directory_account_clear(&a);
-		return -EHOSTUNREACH;
-	}
-	if (r < 0) {
-		stop(rep, IDENTITY_STAGE_LOOKUP, r, "%s", err ? err : strerror(-r));
-		free(err);
-		directory_account_clear(&a);
-		return r;
-	}
-	free(err);
-
-	char why[256];
-	const char *primary = NULL; /* the primary group's name, when the walk found it */
-	for (size_t i = 0; !primary && i < id->named.n; i++)
-		if (id->named.items[i].gid == a.gid)
-			primary = id->named.items[i].name;
-	if (!id_allowed(cfg, false, a.uid, name, why, sizeof(why)) ||
-	    !id_allowed(cfg, true, a.gid, primary, why, sizeof(why))) {
-		directory_account_clear(&a);
-		return stop(rep, IDENTITY_STAGE_LOOKUP, -EPERM, "%s in the directory: %s",
-			    acct->principal, why);
-	}
-	id->uid = a.uid;
-	id->gid = a.gid;
-	id->home = a.home;
-	id->shell = a.shell;
-	a.home = a.shell = NULL;
-	directory_account_clear(&a);
-	r = add_gid(id, id->gid);
-	for (size_t i = 0; r == 0 && i < id->named.n; i++) {
-		/* A group the directory may not hand out is left out and counted, like one
-		 * without a gidNumber: it must never grant a local system group's rights. */
-		if (!id_allowed(cfg, true, id->named.items[i].gid, id->named.items[i].name, why,
-				sizeof(why))) {
-			id->named.skipped++;
-			id->named.items[i].gid = (gid_t)-1;
-			continue;
-		}
-		r = add_gid(id, id->named.items[i].gid);
-	}
 	if (r == 0 && (!(id->dc = strdup(dc->host)) || !(id->dc_address = strdup(dc->address))))
 		r = -ENOMEM;
 	return r;
@@ -675,6 +354,70 @@ static void reset_attempt(struct identity *id)
 	free(id->groups);
 	id->groups = NULL;
 	id->n_groups = 0;
+}
+
+/* Under acct's guard lock: the DC candidates in order, one attempt each until one
+ * answers. The guard's lock is held across every request for this account, so that two
+ * runs never both send a secret the other has just seen rejected. */
+static int acquire_guarded(const struct config *cfg, const struct config_account *acct, bool lookup,
+			   time_t now, double t0, struct identity *id, struct identity_report *rep)
+{
+	int guard_fd = lockout_lock(cfg->state_dir, acct->name);
+	if (guard_fd < 0) {
+		return identity_stop(rep, IDENTITY_STAGE_GUARD, guard_fd,
+				     "cannot open the lockout guard's state in %s: %s",
+				     cfg->state_dir, strerror(-guard_fd));
+	}
+	struct lockout_state guard = { 0 };
+	int damaged = lockout_read(guard_fd, &guard);
+	if (damaged < 0 && damaged != -EBADMSG) {
+		close(guard_fd);
+		return identity_stop(
+			rep, IDENTITY_STAGE_GUARD, damaged,
+			"the lockout guard's state for \"%s\" is unreadable (%s): sending nothing",
+			acct->name, strerror(-damaged));
+	}
+
+	struct dc_list dcs = { 0 };
+	int r = dcloc_candidates(cfg, host_seed(), &dcs);
+	char *affinity = NULL;
+	if (r == 0 && dcloc_affinity_load(cfg->state_dir, &affinity) == 0)
+		dcloc_prefer(&dcs, affinity);
+	rep->ms_locate = util_now_ms() - t0;
+	if (r == 0 && dcs.n == 0)
+		r = identity_stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH,
+				  "no domain controller found");
+
+	/* Every DC gets at most directory.timeout, and the whole acquisition no more than
+	 * all of them together. */
+	double deadline = t0 + cfg->directory.timeout * 1000.0 * (double)(dcs.n ? dcs.n : 1);
+	for (size_t i = 0; r == 0 && i < dcs.n; i++) {
+		r = acquire_on(cfg, acct, lookup, &dcs.items[i], now, deadline, damaged, &guard, id,
+			       rep);
+		if (r == -EHOSTUNREACH) {
+			identity_note_dc(rep, dcs.items[i].host, "no answer");
+			rep->dcs_unreachable++;
+			reset_attempt(id);
+			r = i + 1 < dcs.n ? 0
+					  : identity_stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH,
+							  "no domain controller answered (%s)",
+							  rep->dcs_tried);
+			continue;
+		}
+		identity_note_dc(rep, dcs.items[i].host,
+				 r == -ETIMEDOUT ? "no answer to the secret" : NULL);
+		if (r == 0) {
+			if (!affinity || strcmp(affinity, dcs.items[i].host) != 0)
+				dcloc_affinity_save(cfg->state_dir, dcs.items[i].host);
+			rep->stage = IDENTITY_STAGE_DONE;
+		}
+		break;
+	}
+	rep->guard = guard;
+	free(affinity);
+	dcloc_list_free(&dcs);
+	close(guard_fd);
+	return r;
 }
 
 int identity_acquire(const struct config *cfg, const char *account, time_t now,
@@ -695,8 +438,8 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 	const struct config_account *acct =
 		lookup ? config_find_account(cfg, account) : &system_acct;
 	if (!acct)
-		return stop(rep, IDENTITY_STAGE_CONFIG, -ENOENT,
-			    "no account \"%s\" in advertd.conf", account);
+		return identity_stop(rep, IDENTITY_STAGE_CONFIG, -ENOENT,
+				     "no account \"%s\" in advertd.conf", account);
 	if (!lookup && !cfg->directory.realm) { /* no domain: root, no ticket */
 		struct identity *sys = calloc(1, sizeof(*sys));
 		if (!sys || !(sys->account = strdup("system")) || add_gid(sys, 0) < 0) {
@@ -729,66 +472,12 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
 		goto done;
 	}
 	if (!cfg->directory.realm) {
-		r = stop(rep, IDENTITY_STAGE_CONFIG, -EINVAL, "no directory.realm configured");
+		r = identity_stop(rep, IDENTITY_STAGE_CONFIG, -EINVAL,
+				  "no directory.realm configured");
 		goto done;
 	}
 
-	/* The guard's lock is held across every request for this account, so that two
-	 * runs never both send a secret the other has just seen rejected. */
-	int guard_fd = lockout_lock(cfg->state_dir, acct->name);
-	if (guard_fd < 0) {
-		r = stop(rep, IDENTITY_STAGE_GUARD, guard_fd,
-			 "cannot open the lockout guard's state in %s: %s", cfg->state_dir,
-			 strerror(-guard_fd));
-		goto done;
-	}
-	struct lockout_state guard = { 0 };
-	int damaged = lockout_read(guard_fd, &guard);
-	if (damaged < 0 && damaged != -EBADMSG) {
-		r = stop(rep, IDENTITY_STAGE_GUARD, damaged,
-			 "the lockout guard's state for \"%s\" is unreadable (%s): sending nothing",
-			 acct->name, strerror(-damaged));
-		close(guard_fd);
-		goto done;
-	}
-
-	struct dc_list dcs = { 0 };
-	r = dcloc_candidates(cfg, host_seed(), &dcs);
-	char *affinity = NULL;
-	if (r == 0 && dcloc_affinity_load(cfg->state_dir, &affinity) == 0)
-		dcloc_prefer(&dcs, affinity);
-	rep->ms_locate = util_now_ms() - t0;
-	if (r == 0 && dcs.n == 0)
-		r = stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH, "no domain controller found");
-
-	/* Every DC gets at most directory.timeout, and the whole acquisition no more than
-	 * all of them together. */
-	double deadline = t0 + cfg->directory.timeout * 1000.0 * (double)(dcs.n ? dcs.n : 1);
-	for (size_t i = 0; r == 0 && i < dcs.n; i++) {
-		r = acquire_on(cfg, acct, lookup, &dcs.items[i], now, deadline, damaged, &guard, id,
-			       rep);
-		if (r == -EHOSTUNREACH) {
-			note_dc(rep, dcs.items[i].host, "no answer");
-			rep->dcs_unreachable++;
-			reset_attempt(id);
-			r = i + 1 < dcs.n
-				    ? 0
-				    : stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH,
-					   "no domain controller answered (%s)", rep->dcs_tried);
-			continue;
-		}
-		note_dc(rep, dcs.items[i].host, r == -ETIMEDOUT ? "no answer to the secret" : NULL);
-		if (r == 0) {
-			if (!affinity || strcmp(affinity, dcs.items[i].host) != 0)
-				dcloc_affinity_save(cfg->state_dir, dcs.items[i].host);
-			rep->stage = IDENTITY_STAGE_DONE;
-		}
-		break;
-	}
-	rep->guard = guard;
-	free(affinity);
-	dcloc_list_free(&dcs);
-	close(guard_fd);
+	r = acquire_guarded(cfg, acct, lookup, now, t0, id, rep);
 done:
 	free(host_principal);
 	rep->ms_total = util_now_ms() - t0;
