@@ -6,9 +6,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The largest time_t: "never" in schedules, holds and deadlines. */
+#define UTIL_TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
+#define UTIL_TIME_T_MIN (-UTIL_TIME_T_MAX - 1)
 
 #define UTIL_FNV_OFFSET UINT64_C(0xcbf29ce484222325)
 

@@ -19,6 +19,7 @@
 #include "advert/dcloc.h"
 #include "advert/lockout.h"
 #include "advert/rfc3339.h"
+#include "advert/util.h"
 #include "daemon-internal.h"
 
 static struct json_object *jstr(const char *s)
@@ -129,16 +130,13 @@ static void add_run(void *data, const struct history_run *run)
 	json_object_array_add(arr, o);
 }
 
-#define TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
-#define TIME_T_MIN (-TIME_T_MAX - 1)
-
 /* t + secs, held at the ends of time_t instead of overflowing: since comes from a file
  * on disk and may say anything the parser accepts. */
 static time_t time_add_sat(time_t t, long long secs)
 {
 	time_t r;
 	if (__builtin_add_overflow(t, secs, &r))
-		return secs < 0 ? TIME_T_MIN : TIME_T_MAX;
+		return secs < 0 ? UTIL_TIME_T_MIN : UTIL_TIME_T_MAX;
 	return r;
 }
 

@@ -23,6 +23,7 @@
 
 #include "advert/log.h"
 #include "advert/utf8.h"
+#include "advert/util.h"
 #include "control.h"
 
 #define CLIENT_IDLE_MS 5000
@@ -48,13 +49,6 @@ struct control {
 	struct client clients[CONTROL_CLIENTS_MAX];
 	size_t n_clients;
 };
-
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* How many of the len bytes at s fit in max without splitting a character; a byte that
  * is not part of valid UTF-8 counts as a character of its own. */
@@ -337,7 +331,7 @@ static void refuse(int fd, const char *why)
 void control_dispatch(struct control *c, const struct pollfd *fds, size_t n, control_fn fn,
 		      void *data)
 {
-	long now = now_ms();
+	long now = (long)util_now_ms();
 	/* Clients first, by fd: the array may be reordered by drops. */
 	for (size_t j = 1; j < n; j++) {
 		if (!fds[j].revents)

@@ -226,7 +226,7 @@ static bool parse_field(struct rec *r, const char *key, size_t klen, const char 
 		strcpy(r->advert_id, val);
 	} else if (KEY("time") || KEY("start") || KEY("end")) {
 		bit = KEY("start") ? K_START : KEY("end") ? K_END : K_TIME;
-		if (textrec_parse_int(val, true, TIME_T_MIN, TIME_T_MAX, &n) < 0)
+		if (textrec_parse_int(val, true, UTIL_TIME_T_MIN, UTIL_TIME_T_MAX, &n) < 0)
 			return false;
 		if (bit == K_START)
 			r->start = (time_t)n;

@@ -16,6 +16,7 @@
 
 #include "advert/lockout.h"
 #include "advert/textrec.h"
+#include "advert/util.h"
 
 #define LOCKOUT_SUBDIR   "lockout"
 #define LOCKOUT_STATE    "state"
@@ -25,8 +26,6 @@
 /* Every field at its longest, escaped at 4 bytes per byte, fits with room to spare;
  * anything bigger is not ours. */
 #define LOCKOUT_MAX_FILE 8192
-
-#define TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
 
 static const char *const outcome_names[] = {
 	[LOCKOUT_NONE] = "none",         [LOCKOUT_OK] = "ok",
@@ -86,7 +85,8 @@ enum lockout_verdict lockout_decide(const struct lockout_state *st, const char *
 
 	if (backoff <= 0)
 		return LOCKOUT_ALLOW;
-	time_t until = st->since > TIME_T_MAX - backoff ? TIME_T_MAX : st->since + backoff;
+	time_t until =
+		st->since > UTIL_TIME_T_MAX - backoff ? UTIL_TIME_T_MAX : st->since + backoff;
 	/* A clock stepped back (now < since) counts as no time elapsed: the hold neither ends
 	 * early nor moves, it still ends at since + backoff. */
 	if (now >= st->since && now >= until)
@@ -379,8 +379,8 @@ static bool parse_line(const char *line, size_t n, struct lockout_state *st, uns
 	} else if (KEY("since")) {
 		bit = F_SINCE;
 		if (textrec_unescape(TEXTREC_LINE, v, vlen, tmp, sizeof(tmp)) < 0 ||
-		    textrec_parse_int(tmp, true, -(intmax_t)TIME_T_MAX, (intmax_t)TIME_T_MAX,
-				      &num) < 0)
+		    textrec_parse_int(tmp, true, -(intmax_t)UTIL_TIME_T_MAX,
+				      (intmax_t)UTIL_TIME_T_MAX, &num) < 0)
 			return false;
 		st->since = (time_t)num;
 	} else if (KEY("dc")) {

@@ -9,8 +9,7 @@
 #include <string.h>
 
 #include "advert/planner.h"
-
-#define TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
+#include "advert/util.h"
 
 void planner_invalidate(struct plan_cache *cache)
 {
@@ -73,7 +72,7 @@ size_t planner_pass(struct plan_item *items, size_t n, const struct planner_io *
 		struct schedule_decision dec = io->decide(io->data, a, now);
 		c->decided = true;
 		c->due_at = 0;
-		c->recheck_at = TIME_T_MAX;
+		c->recheck_at = UTIL_TIME_T_MAX;
 		if (forced && dec.verdict != SCHED_RUNNING && dec.verdict != SCHED_DISABLED) {
 			c->decided = false;
 			due[n_due++] = (struct due){ i, 0, a->id }; /* asked for: first in line */

@@ -13,8 +13,6 @@
 #include "advert/schedule.h"
 #include "advert/util.h"
 
-#define TIME_T_MAX ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
-
 static const char *const verdict_names[] = {
 	[SCHED_DUE] = "due",
 	[SCHED_WAIT] = "wait",
@@ -69,8 +67,8 @@ uint32_t schedule_splay(const char *host, const char *advert_id, uint32_t splay)
 /* t + d, saturating: a far-future start plus splay must not wrap into the past. */
 static time_t add_sat(time_t t, uintmax_t d)
 {
-	if (t >= 0 && d > (uintmax_t)(TIME_T_MAX - t))
-		return TIME_T_MAX;
+	if (t >= 0 && d > (uintmax_t)(UTIL_TIME_T_MAX - t))
+		return UTIL_TIME_T_MAX;
 	return (time_t)((uintmax_t)t + d);
 }
 
@@ -102,7 +100,7 @@ static void locate_recurring(time_t origin, int recur, time_t now, struct positi
 	uintmax_t diff = (uintmax_t)now - (uintmax_t)origin;
 	uintmax_t k = diff / (uintmax_t)recur;
 	p->at = (time_t)((uintmax_t)origin + k * (uintmax_t)recur);
-	if (p->at <= TIME_T_MAX - recur) {
+	if (p->at <= UTIL_TIME_T_MAX - recur) {
 		p->have_next = true;
 		p->next = p->at + recur;
 	}

@@ -13,6 +13,7 @@
 #include "advert/history.h"
 #include "advert/rfc3339.h"
 #include "advert/schedule.h"
+#include "advert/util.h"
 #include "testutil.h"
 
 #define S     ((time_t)1795341600) /* 2026-11-22T10:00:00Z */
@@ -22,7 +23,6 @@
 #define SPLAY 17
 #define ANY   ((time_t)-7) /* do not check */
 
-#define TIME_T_MAX ((time_t)INT64_MAX)
 /* Values pinned when the hash was chosen. */
 #define GOLDEN_SPLAY UINT32_C(1406948298) /* ws1.example.test, LAB00001, UINT32_MAX */
 
@@ -547,20 +547,20 @@ static void test_extremes(void)
 
 	/* A start near the end of time: start + splay and the next occurrence saturate. */
 	a.schedule = (struct advert_schedule){ .has_start = true,
-					       .start = TIME_T_MAX - 10,
+					       .start = UTIL_TIME_T_MAX - 10,
 					       .recur = 366 * 86400 };
-	d = schedule_decide(&a, &own, NULL, 4000000000u, TIME_T_MAX - 20);
+	d = schedule_decide(&a, &own, NULL, 4000000000u, UTIL_TIME_T_MAX - 20);
 	CU_ASSERT_EQUAL(d.verdict, SCHED_WAIT);
-	CU_ASSERT_EQUAL(d.when, TIME_T_MAX);
-	d = schedule_decide(&a, &own, NULL, 0, TIME_T_MAX);
+	CU_ASSERT_EQUAL(d.when, UTIL_TIME_T_MAX);
+	d = schedule_decide(&a, &own, NULL, 0, UTIL_TIME_T_MAX);
 	CU_ASSERT_EQUAL(d.verdict, SCHED_DUE);
-	CU_ASSERT_EQUAL(d.occurrence, TIME_T_MAX - 10);
+	CU_ASSERT_EQUAL(d.occurrence, UTIL_TIME_T_MAX - 10);
 	own = (struct schedule_history){ .ever_started = true,
 					 .ever_succeeded = true,
 					 .last_result = RUN_SUCCEEDED,
-					 .last_start = TIME_T_MAX - 5,
-					 .last_end = TIME_T_MAX };
-	d = schedule_decide(&a, &own, NULL, 0, TIME_T_MAX);
+					 .last_start = UTIL_TIME_T_MAX - 5,
+					 .last_end = UTIL_TIME_T_MAX };
+	d = schedule_decide(&a, &own, NULL, 0, UTIL_TIME_T_MAX);
 	CU_ASSERT_EQUAL(d.verdict, SCHED_WILL_NOT_RERUN); /* the next one would overflow */
 	CU_ASSERT_EQUAL(d.when, 0);
 
@@ -568,7 +568,7 @@ static void test_extremes(void)
 	 * occurrence is the latest one at or before now. */
 	static const time_t origins[] = { INT64_MIN, INT64_MIN + 1, -1, 0, 1 };
 	static const int recurs[] = { 60, 86400, 366 * 86400, INT_MAX };
-	static const time_t nows[] = { TIME_T_MAX, TIME_T_MAX - 1, 1795341600, 0 };
+	static const time_t nows[] = { UTIL_TIME_T_MAX, UTIL_TIME_T_MAX - 1, 1795341600, 0 };
 	for (size_t o = 0; o < 5; o++) {
 		for (size_t r = 0; r < 4; r++) {
 			for (size_t n = 0; n < 4; n++) {
