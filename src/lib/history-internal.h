@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The run history's pieces, shared by its three files: the record codec (histrec.c),
- * the in-memory index and the API (history.c), compaction (histcompact.c). Not part of
- * the library's interface. */
+/* The run history's pieces, shared by its four files: the record codec (histrec.c),
+ * the in-memory index (histindex.c), the API (history.c), compaction (histcompact.c). Not
+ * part of the library's interface. */
 #ifndef ADVERT_HISTORY_INTERNAL_H
 #define ADVERT_HISTORY_INTERNAL_H
 
@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "advert/history.h"
+#include "advert/util.h"
 
 /* One record per line:
  *   v1 <sum> <kind> key=value …\n
@@ -39,9 +40,7 @@
 #define COMPACT_SIZE        (UINT64_C(1) << 20)
 #define COMPACT_MIN_RECORDS 64
 
-#define TIME_T_MAX      ((time_t)((UINTMAX_C(1) << (sizeof(time_t) * CHAR_BIT - 1)) - 1))
 #define HISTORY_SEQ_MAX (INT64_MAX - 1)
-#define TIME_T_MIN      (-TIME_T_MAX - 1)
 #define PREFIX_LEN      (sizeof(LOG_VERSION) - 1 + 1 + SUM_HEX + 1)
 
 /* --- records (histrec.c) ---------------------------------------------------------------- */
@@ -97,7 +96,7 @@ int histrec_scan(int fd, uint64_t limit,
 		 void (*bad)(void *data, const char *line, size_t len), void *data,
 		 struct scan *ret);
 
-/* --- the index (history.c) ---------------------------------------------------------------- */
+/* --- the index (histindex.c) ---------------------------------------------------------------- */
 
 struct entry {
 	char id[ADV_ID_MAX + 1];
@@ -148,7 +147,19 @@ struct history {
 };
 
 struct entry *hist_lookup(const struct history *h, const char *id);
+/* id's entry, made when new; NULL when out of memory. */
+struct entry *hist_get_entry(struct history *h, const char *id);
+/* Room for one more open run; 0 or -ENOMEM. */
+int hist_reserve_open(struct history *h);
 struct open_run *hist_find_open(struct history *h, uint64_t seq);
+void hist_drop_open(struct history *h, struct open_run *o);
+/* The next sequence number stays above seq. */
+void hist_seen_seq(struct history *h, uint64_t seq);
+/* Applies one valid record to the summaries (e: its advertisement's entry, NULL for
+ * records of no advertisement). Needs hist_reserve_open first for a start record. */
+void hist_apply(struct history *h, struct entry *e, const struct rec *r);
+/* Recomputes whether any damage holds advertisements, after a record or a clear. */
+void hist_refresh_damage(struct history *h);
 /* Whether damage not cleared holds e (NULL: an advertisement not known yet). */
 bool hist_held(const struct history *h, const struct entry *e);
 void hist_run_id_of(uint64_t seq, char id[HISTORY_RUN_ID_MAX]);
