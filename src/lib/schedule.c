@@ -193,6 +193,147 @@ static const char *splay_text(uint32_t splay, char *buf, size_t size)
 
 #define FMT(t, buf) rfc3339_format((t), (buf), sizeof(buf))
 
+/* What holds an advertisement whatever its occurrences: disabled, running, a possibly
+ * lost start of a "never" program, expiry. True when one does, with d filled. */
+static bool decide_held(const struct advert *a, const struct schedule_history *own, time_t now,
+			struct schedule_decision *d)
+{
+	char t1[RFC3339_BUFSIZE];
+	const struct advert_schedule *s = &a->schedule;
+	if (!a->enabled) {
+		d->verdict = SCHED_DISABLED;
+		snprintf(d->reason, sizeof(d->reason), "disabled: enabled = false");
+		return true;
+	}
+	if (own->running) {
+		d->verdict = SCHED_RUNNING;
+		snprintf(d->reason, sizeof(d->reason),
+			 "running since %s; a program never overlaps itself",
+			 FMT(own->last_start, t1));
+		return true;
+	}
+	/* Damage may have taken this program's start record with it: a "never" program
+	 * that looks as if it never ran might have. Better held than run twice. */
+	if (own->damaged && a->rerun == ADV_RERUN_NEVER && !own->ever_started) {
+		d->verdict = SCHED_HISTORY_DAMAGED;
+		snprintf(d->reason, sizeof(d->reason),
+			 "held: the run history has damaged records, and a run of this "
+			 "\"never\" program may be among them (check, then advertctl "
+			 "clear-damage)");
+		return true;
+	}
+	if (s->has_expires && now >= s->expires) {
+		d->verdict = SCHED_EXPIRED;
+		snprintf(d->reason, sizeof(d->reason), "expired at %s", FMT(s->expires, t1));
+		return true;
+	}
+	return false;
+}
+
+/* The dependency has not succeeded yet: waiting for it, or for it to be fixed. */
+static void decide_dependency(const struct advert *a, const struct schedule_history *dep,
+			      const struct position *p, struct schedule_decision *d)
+{
+	char t1[RFC3339_BUFSIZE];
+	const char *id = a->program.depends_on ? a->program.depends_on : "?";
+	d->occurrence = p->at;
+	if (result_failed(dep->last_result)) {
+		d->verdict = SCHED_DEPENDENCY_FAILED;
+		snprintf(d->reason, sizeof(d->reason),
+			 "waiting for dependency \"%.64s\": its latest run %s at %s", id,
+			 result_phrase(dep->last_result),
+			 FMT(dep->last_end ? dep->last_end : dep->last_start, t1));
+	} else {
+		d->verdict = SCHED_WAIT_DEPENDENCY;
+		snprintf(d->reason, sizeof(d->reason),
+			 "waiting for dependency \"%.64s\" to succeed first", id);
+	}
+}
+
+/* The occurrence at p has not run and the policy allows it: due, or waiting for its
+ * splay, or never (its due time falls after expiry). */
+static void decide_pending(const struct advert *a, const struct schedule_history *own,
+			   const struct position *p, uint32_t splay, time_t now,
+			   struct schedule_decision *d)
+{
+	char t1[RFC3339_BUFSIZE], t2[RFC3339_BUFSIZE], sp[32];
+	const struct advert_schedule *s = &a->schedule;
+	time_t due = add_sat(p->at, splay);
+	d->occurrence = p->at;
+	/* An occurrence runs only if it becomes due before expiry; later ones are later
+	 * still, so none of them would either. */
+	if (s->has_expires && due >= s->expires) {
+		d->verdict = SCHED_WAIT;
+		d->when = s->expires;
+		snprintf(d->reason, sizeof(d->reason),
+			 "will not run: %s %s%s falls after expiry at %s",
+			 p->have ? "occurrence" : "the first occurrence", FMT(p->at, t1),
+			 splay_text(splay, sp, sizeof(sp)), FMT(s->expires, t2));
+	} else if (!p->have) {
+		d->verdict = SCHED_WAIT;
+		d->when = due;
+		snprintf(d->reason, sizeof(d->reason), "waiting for the first occurrence %s%s",
+			 FMT(p->at, t1), splay_text(splay, sp, sizeof(sp)));
+	} else if (now < due) {
+		d->verdict = SCHED_WAIT;
+		d->when = due;
+		snprintf(d->reason, sizeof(d->reason), "waiting: occurrence %s%s is due at %s",
+			 FMT(p->at, t1), splay_text(splay, sp, sizeof(sp)), FMT(due, t2));
+	} else {
+		d->verdict = SCHED_DUE;
+		if (!s->has_start && !own->ever_started)
+			snprintf(d->reason, sizeof(d->reason),
+				 "due: as soon as possible, first run%s",
+				 splay_text(splay, sp, sizeof(sp)));
+		else
+			snprintf(d->reason, sizeof(d->reason), "due: occurrence %s%s",
+				 FMT(p->at, t1), splay_text(splay, sp, sizeof(sp)));
+	}
+}
+
+/* The occurrence at p is done with (it ran, or the policy refuses it): say when the
+ * next one is due, if any is. */
+static void decide_done(const struct advert *a, const struct schedule_history *own,
+			const struct position *p, uint32_t splay_offset, bool allowed,
+			struct schedule_decision *d)
+{
+	char t1[RFC3339_BUFSIZE], t2[RFC3339_BUFSIZE], t3[RFC3339_BUFSIZE];
+	const struct advert_schedule *s = &a->schedule;
+	time_t next_due = 0;
+	if (p->have_next) {
+		next_due = add_sat(p->next, splay_offset);
+		if (s->has_expires && next_due >= s->expires)
+			next_due = 0;
+	}
+	char nexttext[64];
+	if (next_due)
+		snprintf(nexttext, sizeof(nexttext), "next due at %s", FMT(next_due, t3));
+	else
+		snprintf(nexttext, sizeof(nexttext), "%s",
+			 p->have_next ? "no later occurrence before expiry" : "it does not recur");
+
+	d->occurrence = p->at;
+	if (!allowed) {
+		d->verdict = SCHED_WILL_NOT_RERUN;
+		d->when = next_due;
+		snprintf(d->reason, sizeof(d->reason),
+			 "will not rerun: rerun = %s and the latest run (%s) %s; %s",
+			 advert_rerun_name(a->rerun), FMT(own->last_start, t1),
+			 result_phrase(own->last_result), nexttext);
+	} else if (next_due) {
+		d->verdict = SCHED_WAIT;
+		d->occurrence = p->next;
+		d->when = next_due;
+		snprintf(d->reason, sizeof(d->reason), "waiting: occurrence %s ran at %s; %s",
+			 FMT(p->at, t1), FMT(own->last_start, t2), nexttext);
+	} else {
+		d->verdict = SCHED_WILL_NOT_RERUN;
+		snprintf(d->reason, sizeof(d->reason),
+			 "will not rerun: occurrence %s ran at %s and %s", FMT(p->at, t1),
+			 FMT(own->last_start, t2), nexttext);
+	}
+}
+
 struct schedule_decision schedule_decide(const struct advert *a,
 					 const struct schedule_history *own_or_null,
 					 const struct schedule_history *dep, uint32_t splay_offset,
@@ -201,81 +342,21 @@ struct schedule_decision schedule_decide(const struct advert *a,
 	static const struct schedule_history none = { 0 };
 	const struct schedule_history *own = own_or_null ? own_or_null : &none;
 	struct schedule_decision d = { 0 };
-	char t1[RFC3339_BUFSIZE], t2[RFC3339_BUFSIZE], t3[RFC3339_BUFSIZE], sp[32];
-	const struct advert_schedule *s = &a->schedule;
+	char t1[RFC3339_BUFSIZE];
 
-	if (!a->enabled) {
-		d.verdict = SCHED_DISABLED;
-		snprintf(d.reason, sizeof(d.reason), "disabled: enabled = false");
+	if (decide_held(a, own, now, &d))
 		return d;
-	}
-	if (own->running) {
-		d.verdict = SCHED_RUNNING;
-		snprintf(d.reason, sizeof(d.reason),
-			 "running since %s; a program never overlaps itself",
-			 FMT(own->last_start, t1));
-		return d;
-	}
-	/* Damage may have taken this program's start record with it: a "never" program
-	 * that looks as if it never ran might have. Better held than run twice. */
-	if (own->damaged && a->rerun == ADV_RERUN_NEVER && !own->ever_started) {
-		d.verdict = SCHED_HISTORY_DAMAGED;
-		snprintf(d.reason, sizeof(d.reason),
-			 "held: the run history has damaged records, and a run of this "
-			 "\"never\" program may be among them (check, then advertctl "
-			 "clear-damage)");
-		return d;
-	}
-	if (s->has_expires && now >= s->expires) {
-		d.verdict = SCHED_EXPIRED;
-		snprintf(d.reason, sizeof(d.reason), "expired at %s", FMT(s->expires, t1));
-		return d;
-	}
-
 	struct position p;
 	locate(a, own, now, &p);
 	uint32_t splay = p.splayed ? splay_offset : 0;
-	time_t due = add_sat(p.at, splay);
-	/* An occurrence runs only if it becomes due before expiry; later ones are later
-	 * still, so none of them would either. */
-	bool due_after_expiry = s->has_expires && due >= s->expires;
-
-	if (!p.have) {
-		/* The start is still ahead. */
-		d.verdict = SCHED_WAIT;
-		d.occurrence = p.at;
-		if (due_after_expiry) {
-			d.when = s->expires;
-			snprintf(d.reason, sizeof(d.reason),
-				 "will not run: the first occurrence %s%s falls after expiry at %s",
-				 FMT(p.at, t1), splay_text(splay, sp, sizeof(sp)),
-				 FMT(s->expires, t2));
-		} else {
-			d.when = due;
-			snprintf(d.reason, sizeof(d.reason),
-				 "waiting for the first occurrence %s%s", FMT(p.at, t1),
-				 splay_text(splay, sp, sizeof(sp)));
-		}
+	if (!p.have) { /* the start is still ahead */
+		decide_pending(a, own, &p, splay, now, &d);
 		return d;
 	}
-
 	if (dep && !dep->ever_succeeded) {
-		const char *id = a->program.depends_on ? a->program.depends_on : "?";
-		d.occurrence = p.at;
-		if (result_failed(dep->last_result)) {
-			d.verdict = SCHED_DEPENDENCY_FAILED;
-			snprintf(d.reason, sizeof(d.reason),
-				 "waiting for dependency \"%.64s\": its latest run %s at %s", id,
-				 result_phrase(dep->last_result),
-				 FMT(dep->last_end ? dep->last_end : dep->last_start, t1));
-		} else {
-			d.verdict = SCHED_WAIT_DEPENDENCY;
-			snprintf(d.reason, sizeof(d.reason),
-				 "waiting for dependency \"%.64s\" to succeed first", id);
-		}
+		decide_dependency(a, dep, &p, &d);
 		return d;
 	}
-
 	if (a->rerun == ADV_RERUN_NEVER && own->ever_started) {
 		d.verdict = SCHED_WILL_NOT_RERUN;
 		d.occurrence = p.at;
@@ -288,75 +369,13 @@ struct schedule_decision schedule_decide(const struct advert *a,
 				 "will not rerun: rerun = never and it started before");
 		return d;
 	}
-
 	/* "Already ran" is by start time: a run that began at or after the occurrence (its
 	 * splay, a manual run) served it. */
 	bool ran_this = own->last_start != 0 && own->last_start >= p.at;
 	bool allowed = policy_allows(a->rerun, own);
-
-	if (!ran_this && allowed) {
-		d.occurrence = p.at;
-		if (due_after_expiry) {
-			d.verdict = SCHED_WAIT;
-			d.when = s->expires;
-			snprintf(d.reason, sizeof(d.reason),
-				 "will not run: occurrence %s%s falls after expiry at %s",
-				 FMT(p.at, t1), splay_text(splay, sp, sizeof(sp)),
-				 FMT(s->expires, t2));
-		} else if (now < due) {
-			d.verdict = SCHED_WAIT;
-			d.when = due;
-			snprintf(d.reason, sizeof(d.reason),
-				 "waiting: occurrence %s%s is due at %s", FMT(p.at, t1),
-				 splay_text(splay, sp, sizeof(sp)), FMT(due, t2));
-		} else {
-			d.verdict = SCHED_DUE;
-			if (!s->has_start && !own->ever_started)
-				snprintf(d.reason, sizeof(d.reason),
-					 "due: as soon as possible, first run%s",
-					 splay_text(splay, sp, sizeof(sp)));
-			else
-				snprintf(d.reason, sizeof(d.reason), "due: occurrence %s%s",
-					 FMT(p.at, t1), splay_text(splay, sp, sizeof(sp)));
-		}
-		return d;
-	}
-
-	/* This occurrence is done with: say when the next one is due, if any is. */
-	time_t next_due = 0;
-	if (p.have_next) {
-		next_due = add_sat(p.next, splay_offset);
-		if (s->has_expires && next_due >= s->expires)
-			next_due = 0;
-	}
-	char nexttext[64];
-	if (next_due)
-		snprintf(nexttext, sizeof(nexttext), "next due at %s", FMT(next_due, t3));
+	if (!ran_this && allowed)
+		decide_pending(a, own, &p, splay, now, &d);
 	else
-		snprintf(nexttext, sizeof(nexttext), "%s",
-			 p.have_next ? "no later occurrence before expiry" : "it does not recur");
-
-	if (!allowed) {
-		d.verdict = SCHED_WILL_NOT_RERUN;
-		d.occurrence = p.at;
-		d.when = next_due;
-		snprintf(d.reason, sizeof(d.reason),
-			 "will not rerun: rerun = %s and the latest run (%s) %s; %s",
-			 advert_rerun_name(a->rerun), FMT(own->last_start, t1),
-			 result_phrase(own->last_result), nexttext);
-		return d;
-	}
-	if (next_due) {
-		d.verdict = SCHED_WAIT;
-		d.occurrence = p.next;
-		d.when = next_due;
-		snprintf(d.reason, sizeof(d.reason), "waiting: occurrence %s ran at %s; %s",
-			 FMT(p.at, t1), FMT(own->last_start, t2), nexttext);
-		return d;
-	}
-	d.verdict = SCHED_WILL_NOT_RERUN;
-	d.occurrence = p.at;
-	snprintf(d.reason, sizeof(d.reason), "will not rerun: occurrence %s ran at %s and %s",
-		 FMT(p.at, t1), FMT(own->last_start, t2), nexttext);
+		decide_done(a, own, &p, splay_offset, allowed, &d);
 	return d;
 }
