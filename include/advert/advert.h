@@ -17,6 +17,14 @@ enum advert_rerun {
 	ADV_RERUN_IF_SUCCEEDED
 };
 
+/* What the program runs with. SMS's "run with administrative rights" + "use the software
+ * installation account": the account's uid, gid and groups, or root for the run holding
+ * only the account's Kerberos credentials. */
+enum advert_rights {
+	ADV_RIGHTS_ACCOUNT,
+	ADV_RIGHTS_ADMIN,
+};
+
 #define ADV_ID_MAX            64
 #define ADV_MAX_RUNTIME_LIMIT (7 * 86400)
 
@@ -29,10 +37,11 @@ struct advert_package {
 
 struct advert_program {
 	char *name;
-	char **command;    /* argv, NULL-terminated, at least one element */
-	char *working_dir; /* NULL: the package source */
-	char *run_as;      /* an account name, or "system" */
-	int max_runtime;   /* seconds */
+	char **command;            /* argv, NULL-terminated, at least one element */
+	char *working_dir;         /* NULL: the package source */
+	char *run_as;              /* an account name, or "system" */
+	enum advert_rights rights; /* ADMIN: never with run_as = "system" */
+	int max_runtime;           /* seconds */
 	int *success_codes;
 	size_t n_success_codes;
 	int *reboot_codes;
@@ -73,6 +82,7 @@ int advert_parse_file(const char *path, struct advert ***items, size_t *n, struc
 void advert_free(struct advert *a);
 
 const char *advert_rerun_name(enum advert_rerun r);
+const char *advert_rights_name(enum advert_rights r);
 
 /* True for 1..64 of [A-Za-z0-9._-], not starting with '.' or '-' (ids become file
  * names). */

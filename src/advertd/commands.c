@@ -61,6 +61,7 @@ static struct json_object *summary(struct daemon *d, const struct advert *a, tim
 	add(o, "package", jstr(a->package.name));
 	add(o, "program", jstr(a->program.name));
 	add(o, "run_as", jstr(a->program.run_as));
+	add(o, "rights", jstr(advert_rights_name(a->program.rights)));
 	add(o, "state", jstr(r ? "running" : schedule_verdict_name(dec.verdict)));
 	add(o, "next_due",
 	    dec.verdict == SCHED_DUE ? jtime(now)

@@ -37,6 +37,7 @@ struct active_run {
 	char program[128];
 	char run_id[HISTORY_RUN_ID_MAX];
 	char account[64];
+	bool admin; /* program.rights = "admin": root for the run, the account's tickets */
 	char dc[128];
 	bool begun;    /* its start is in the history */
 	bool finished; /* its end is in the history */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "advert/identity.h"
+#include "advert/mask.h"
 #include "advert/trust.h"
 #include "run.h"
 
@@ -213,13 +214,19 @@ static int set_env(char ***env, size_t *n, const char *kv)
 
 /* The program's environment: fixed values and an allow-list, never the daemon's own. */
 static char **build_env(const struct advert *a, const char *run_id, const struct identity *id,
-			const char *user)
+			const char *user, bool admin)
 {
 	char **env = NULL;
 	size_t n = 0;
 	const char *lang = getenv("LANG"), *tz = getenv("TZ");
 	int r = push(&env, &n, "PATH=%s", DEFAULT_PATH);
-	r = r ?: push(&env, &n, "HOME=%s", id->home ? id->home : id->uid ? "/" : "/root");
+	/* Root's files belong in root's home, not the account's. */
+	r = r
+		    ?: push(&env, &n, "HOME=%s",
+			    admin      ? "/root"
+			    : id->home ? id->home
+			    : id->uid  ? "/"
+				       : "/root");
 	r = r ?: push(&env, &n, "USER=%s", user);
 	r = r ?: push(&env, &n, "LOGNAME=%s", user);
 	r = r ?: push(&env, &n, "SHELL=%s", id->shell && *id->shell ? id->shell : "/bin/sh");
@@ -241,6 +248,40 @@ static char **build_env(const struct advert *a, const char *run_id, const struct
 		return NULL;
 	}
 	return env;
+}
+
+static char admin_why[320];
+
+/* An admin-rights program is root, and must reach no credentials but the account's own
+ * (its ticket cache): the host's keytab, advertd's state (the client token's tickets,
+ * the guard), and every configured account's keytab or password file are covered in a
+ * mount namespace of this run's own. Fails closed: no namespace, no run. */
+static int hide_host_secrets(const struct config *cfg)
+{
+	const char *paths[4 + 2 * 64];
+	size_t n = 0;
+	paths[n++] = cfg->client_token.keytab ? cfg->client_token.keytab : "/etc/krb5.keytab";
+	paths[n++] = "/var/lib/krb5/user"; /* MIT's default client keytabs */
+	paths[n++] = cfg->state_dir;
+	for (size_t i = 0; i < cfg->n_accounts && n + 2 <= sizeof(paths) / sizeof(paths[0]); i++) {
+		if (cfg->accounts[i].keytab)
+			paths[n++] = cfg->accounts[i].keytab;
+		if (cfg->accounts[i].password_file)
+			paths[n++] = cfg->accounts[i].password_file;
+	}
+	if (cfg->n_accounts > 64) {
+		snprintf(admin_why, sizeof(admin_why),
+			 "more than 64 accounts: their secrets cannot all be hidden");
+		return -E2BIG;
+	}
+	char *why = NULL;
+	int r = mask_paths(paths, n, &why);
+	if (r < 0)
+		snprintf(admin_why, sizeof(admin_why),
+			 "cannot hide the host's credentials from the program (%s)",
+			 why ? why : strerror(-r));
+	free(why);
+	return r;
 }
 
 static void started(void *data, pid_t pid)
@@ -329,7 +370,9 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 	/* As root, run nothing that root did not write: the program, and the directories
 	 * a bare name or a relative path is found in (anyone who can write them can put
 	 * another program there). */
-	if (strcmp(account, "system") == 0) {
+	bool admin = a->program.rights == ADV_RIGHTS_ADMIN;
+	bool as_root = admin || strcmp(account, "system") == 0;
+	if (as_root) {
 		const char *const paths[] = { a->package.source, wd, resolved };
 		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 			char *why = NULL;
@@ -356,6 +399,11 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 
 	const char *user = account;
 	const struct config_account *acct = config_find_account(cfg, account);
+	if (admin && (!acct || acct->kind == ACCOUNT_LOCAL))
+		fail(RUN_EV_PREPARE_FAILED, account,
+		     "rights = \"admin\" gives the program the installation account's network "
+		     "identity, and \"%s\" is a local account: use a keytab or password account",
+		     account);
 	char *dir_name = NULL;
 	if (acct && acct->kind == ACCOUNT_LOCAL)
 		user = acct->local_user;
@@ -366,7 +414,6 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 
 	stop_if_requested(); /* the guard has recorded whatever the KDC said */
 	const char *run_id = await_go(go_fd, account);
-	bool as_root = strcmp(account, "system") == 0;
 	if (id->ccache &&
 	    (r = write_ccache(id, as_root ? 0 : id->uid, as_root ? 0 : id->gid)) < 0) {
 		remove_ccache();
@@ -382,7 +429,11 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 		fail(RUN_EV_PREPARE_FAILED, account, "cannot create the log directory under %s: %s",
 		     cfg->log_dir, strerror(errno));
 	}
-	char **env = build_env(a, run_id, id, user);
+	if (admin && (r = hide_host_secrets(cfg)) < 0) {
+		remove_ccache();
+		fail(RUN_EV_PREPARE_FAILED, account, "rights = \"admin\": %s", admin_why);
+	}
+	char **env = build_env(a, run_id, id, user, admin);
 	if (!env) {
 		remove_ccache();
 		fail(RUN_EV_PREPARE_FAILED, account, "out of memory");

@@ -92,6 +92,7 @@ void daemon_start_run(struct daemon *d, const struct advert *a)
 	snprintf(r->package_id, sizeof(r->package_id), "%s", a->package.id);
 	snprintf(r->program, sizeof(r->program), "%s", a->program.name);
 	snprintf(r->account, sizeof(r->account), "%s", a->program.run_as);
+	r->admin = a->program.rights == ADV_RIGHTS_ADMIN;
 }
 
 static void retry_later(struct daemon *d, const char *advert_id)
@@ -155,9 +156,10 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 		snprintf(r->dc, sizeof(r->dc), "%s", ev->dc);
 
 	struct status_field base[] = {
-		{ "advert", r->advert_id }, { "package", r->package_id },
-		{ "program", r->program },  { "run", r->run_id[0] ? r->run_id : NULL },
-		{ "account", r->account },  { "dc", r->dc[0] ? r->dc : NULL },
+		{ "advert", r->advert_id },        { "package", r->package_id },
+		{ "program", r->program },         { "run", r->run_id[0] ? r->run_id : NULL },
+		{ "account", r->account },         { "rights", r->admin ? "admin" : NULL },
+		{ "dc", r->dc[0] ? r->dc : NULL },
 	};
 	struct status_field f[MAX_FIELDS];
 	size_t n = sizeof(base) / sizeof(base[0]);

@@ -13,6 +13,13 @@
 
 static const char *const rerun_names[] = { "never", "always", "if-failed", "if-succeeded", NULL };
 
+static const char *const rights_names[] = { "account", "admin", NULL };
+
+const char *advert_rights_name(enum advert_rights r)
+{
+	return (unsigned)r < 2 ? rights_names[r] : "?";
+}
+
 const char *advert_rerun_name(enum advert_rerun r)
 {
 	return rerun_names[r];
@@ -185,12 +192,36 @@ static void read_codes(struct cfgread *c, const config_setting_t *prog, const ch
 				key, (*codes)[i]);
 }
 
+/* program.rights: "account" (default) or "admin"; admin is the installation account's
+ * network identity with root's local rights, so it needs an account, not "system". */
+static void read_rights(struct cfgread *c, const config_setting_t *g, struct advert *a)
+{
+	char *rights = NULL;
+	a->program.rights = ADV_RIGHTS_ACCOUNT;
+	if (cfgread_string(c, g, "program", "rights", false, &rights) != CFG_OK)
+		return;
+	const config_setting_t *at = config_setting_get_member(g, "rights");
+	if (strcmp(rights, "admin") == 0)
+		a->program.rights = ADV_RIGHTS_ADMIN;
+	else if (strcmp(rights, "account") != 0)
+		cfgread_error(c, at,
+			      "\"program.rights\" is \"%s\", expected \"account\" or \"admin\"",
+			      rights);
+	if (a->program.rights == ADV_RIGHTS_ADMIN && a->program.run_as &&
+	    strcmp(a->program.run_as, "system") == 0)
+		cfgread_error(
+			c, at,
+			"\"program.rights\" = \"admin\" with run_as = \"system\": a system run "
+			"is root already; admin rights are for an installation account");
+	free(rights);
+}
+
 static void read_program(struct cfgread *c, const config_setting_t *ad, struct advert *a)
 {
 	static const char *const keys[] = { "name",         "command",     "working_dir",
 					    "run_as",       "max_runtime", "success_codes",
 					    "reboot_codes", "environment", "requirements",
-					    "depends_on",   NULL };
+					    "depends_on",   "rights",      NULL };
 	config_setting_t *g;
 	if (cfgread_group(c, ad, "", "program", true, false, &g) != CFG_OK)
 		return;
@@ -206,6 +237,7 @@ static void read_program(struct cfgread *c, const config_setting_t *ad, struct a
 		cfgread_error(c, config_setting_get_member(g, "run_as"),
 			      "\"program.run_as\" must not be empty: name an account or "
 			      "\"system\"");
+	read_rights(c, g, a);
 
 	long long v = 3600;
 	cfgread_int(c, g, "program", "max_runtime", false, 1, ADV_MAX_RUNTIME_LIMIT, &v);

@@ -108,9 +108,11 @@ void check_print_summary(const struct check_result *res, FILE *out)
 		char when[RFC3339_BUFSIZE] = "as soon as possible";
 		if (a->schedule.has_start)
 			rfc3339_format(a->schedule.start, when, sizeof(when));
-		fprintf(out, "  %-10s %s / %s as %s, %s, rerun %s%s%s\n", a->id, a->package.name,
-			a->program.name, a->program.run_as, when, advert_rerun_name(a->rerun),
-			a->schedule.recur ? ", recurring" : "", a->enabled ? "" : " (disabled)");
+		fprintf(out, "  %-10s %s / %s as %s%s, %s, rerun %s%s%s\n", a->id, a->package.name,
+			a->program.name, a->program.run_as,
+			a->program.rights == ADV_RIGHTS_ADMIN ? " with admin rights" : "", when,
+			advert_rerun_name(a->rerun), a->schedule.recur ? ", recurring" : "",
+			a->enabled ? "" : " (disabled)");
 	}
 }
 

@@ -26,6 +26,26 @@ chmod 700 "$DP/closed" # swinstall cannot enter it: the program cannot start
 chmod 755 "$DP" "$DP/probe" "$DP/empty" "$DP/probe/probe"
 OUT_DIR=$REALM_DIR/out
 mkdir -p "$OUT_DIR" && chmod 1777 "$OUT_DIR"
+# Admin rights: root for the run, swinstall's tickets and nothing else. The program
+# reports what it can reach and writes where only root may.
+ROOT_ONLY=$REALM_DIR/root-only
+mkdir -p "$ROOT_ONLY" && chmod 700 "$ROOT_ONLY"
+cat >"$DP/probe/admin.sh" <<'SH'
+#!/bin/sh
+# $1 host keytab, $2 state dir, $3 swinstall's keytab, $4 a root-only dir, $5 realm-exec,
+# $6 the DC's LDAP URI
+echo "uid=$(id -u) user=$USER logname=$LOGNAME home=$HOME"
+klist 2>&1
+cc=${KRB5CCNAME#FILE:}
+stat -c "ccache=%u:%a" "$cc"
+echo "path=$cc"
+echo "host-keytab-size=$(stat -L -c %s "$1")"
+echo "state-entries=$(ls -A "$2" 2>/dev/null | wc -l)"
+echo "own-keytab-size=$(stat -L -c %s "$3")"
+echo installed >"$4/installed-by-admin" && echo wrote=yes
+"$5" ldapsearch -Y GSSAPI -H "$6" -b "" -s base 1.1 2>&1 | grep "SASL username"
+SH
+chmod 755 "$DP/probe/admin.sh"
 
 # Short grace and a small output bound for the tests; a broken password for one
 # account; DC1 listed after a DC that does not answer (failover).
@@ -65,6 +85,7 @@ AD
 	ad RUN00012 swinstall '[ "./probe" ]' 'depends_on = "RUN00013";'
 	ad RUN00014 badpw '[ "./probe" ]'
 	ad RUN00015 pwinstall '[ "./probe", "report" ]'
+	ad RUN00030 swinstall "[ \"./admin.sh\", \"$CLIENT_KEYTAB\", \"$ADVERTD_STATE_DIR\", \"$SWINSTALL_KEYTAB\", \"$ROOT_ONLY\", \"$REALM_DIR/bin/realm-exec\", \"$DC1_LDAP_URI\" ]" 'rights = "admin";'
 	cat <<AD
   { id = "RUN00020"; package = { id = "P20"; name = "Open"; source = "$DP/open"; };
     program = { name = "Writable"; command = [ "./probe" ]; run_as = "system"; }; },
@@ -88,6 +109,13 @@ AD
 AD
 } >"$ADVERTISEMENTS_DIR/probe.conf"
 printf 'advertisements = ( { id = "BROKEN"; } );\n' >"$ADVERTISEMENTS_DIR/broken.conf"
+cat >"$ADVERTISEMENTS_DIR/admin-system.conf" <<AD
+advertisements = (
+  { id = "RUN00031"; package = { id = "P31"; name = "Probe"; source = "$DP/probe"; };
+    program = { name = "Root twice"; command = [ "./probe" ]; run_as = "system";
+                rights = "admin"; }; }
+);
+AD
 chmod 644 "$ADVERTISEMENTS_DIR"/*.conf
 
 export CANARY_FROM_DAEMON=leak-me-not
@@ -134,6 +162,28 @@ ccache=$(sed -n 's/^path=//p' <<<"$out")
 check "the ccache is gone after the run" test -n "$ccache" -a ! -e "$ccache"
 check "it lived in a 0700 directory of its own, handed to swinstall" grep -qx "ccdir=$SWINSTALL_UID:700" <<<"$out"
 check "... which is gone too" test ! -e "${ccache%/*}"
+
+out=$(log_of RUN00030)
+check "admin rights: the program is root, USER/LOGNAME name the account, HOME is root's" \
+	grep -qx "uid=0 user=swinstall logname=swinstall home=/root" <<<"$out"
+check "admin rights: the only credentials it holds are swinstall's TGT" \
+	grep -q "Default principal: $SWINSTALL_PRINCIPAL" <<<"$out"
+check "... and nothing of the host's" bash -c '! grep -q "$1" <<<"$2"' _ "$CLIENT_PRINCIPAL" "$out"
+check "admin rights: the ccache is root's, 0600" grep -qx "ccache=0:600" <<<"$out"
+ccache=$(sed -n 's/^path=//p' <<<"$out")
+check "... and gone after the run" test -n "$ccache" -a ! -e "$ccache"
+check "admin rights: the host's keytab is out of reach" grep -qx "host-keytab-size=0" <<<"$out"
+check "admin rights: advertd's state (guard, client token tickets) is out of reach" \
+	grep -qx "state-entries=0" <<<"$out"
+check "admin rights: the account's own keytab is out of reach too" grep -qx "own-keytab-size=0" <<<"$out"
+check "admin rights: it wrote where only root may write" test -s "$ROOT_ONLY/installed-by-admin"
+check "admin rights: on the DC its network identity is swinstall (GSSAPI bind)" \
+	grep -q "SASL username: $SWINSTALL_PRINCIPAL" <<<"$out"
+check "admin rights: the masks stayed in the run's namespace" \
+	test -s "$CLIENT_KEYTAB" -a -s "$SWINSTALL_KEYTAB"
+expect_log "admin rights: status lines say rights=admin" 10008 "advert=RUN00030 .*account=swinstall rights=admin"
+expect_log "rights = admin with run_as = system: an error naming file and line" 11010 \
+	"file=$ADVERTISEMENTS_DIR/admin-system.conf line=[0-9]+ .*rights"
 
 out=$(log_of RUN00003)
 check "a system run is root" grep -qx "uids=0,0,0" <<<"$out"

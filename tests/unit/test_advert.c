@@ -126,6 +126,7 @@ static void test_defaults(void)
 	CU_ASSERT_FALSE(a->schedule.has_expires);
 	CU_ASSERT_EQUAL(a->schedule.recur, 0);
 	CU_ASSERT_EQUAL(a->rerun, ADV_RERUN_NEVER);
+	CU_ASSERT_EQUAL(a->program.rights, ADV_RIGHTS_ACCOUNT);
 	CU_ASSERT(a->enabled);
 	parsed_clear(&p);
 }
@@ -218,6 +219,14 @@ static const struct {
 	{ "  id = \"A\";\n" PKG
 	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"\"; };" MARK "\n",
 	  "\"program.run_as\" must not be empty", false },
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"sw\";\n"
+	  "              rights = \"root\"; };" MARK "\n",
+	  "\"program.rights\" is \"root\", expected \"account\" or \"admin\"", false },
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
+	  "              rights = \"admin\"; };" MARK "\n",
+	  "admin rights are for an installation account", false },
 	{ "  id = \"A\";\n" PKG
 	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    max_runtime = 0; };" MARK "\n",
