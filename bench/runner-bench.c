@@ -55,12 +55,13 @@ int main(int argc, char **argv)
 	int n = atoi(argv[4]);
 	double *t = calloc((size_t)n, sizeof(*t));
 	char log[4096];
-	snprintf(log, sizeof(log), "%s/stamp.log", dir);
 	static const gid_t groups[] = { 65534 };
 	static const int ok[] = { 0 };
 	char *env[] = { "PATH=/usr/bin:/bin", "HOME=/", NULL };
 	char *sargv[] = { (char *)self, "stamp", NULL };
 	for (int i = 0; i < n; i++) {
+		/* A fresh log each run: the runner refuses to overwrite one (O_EXCL). */
+		snprintf(log, sizeof(log), "%s/stamp.%d.log", dir, i);
 		double t0 = now_us(), stamp = 0;
 		if (strcmp(mode, "advertd") == 0) {
 			struct runner_spec s = {
@@ -79,8 +80,12 @@ int main(int argc, char **argv)
 				.n_success_codes = 1,
 			};
 			struct runner_result r;
-			if (runner_run(&s, NULL, NULL, &r) < 0 || r.outcome != RUNNER_SUCCEEDED)
+			int e = runner_run(&s, NULL, NULL, &r);
+			if (e < 0 || r.outcome != RUNNER_SUCCEEDED) {
+				fprintf(stderr, "runner-bench: run %d: %s\n", i,
+					e < 0 ? strerror(-e) : r.reason);
 				return 1;
+			}
 			stamp = read_stamp(log);
 		} else {
 			pid_t pid = fork();
@@ -100,6 +105,7 @@ int main(int argc, char **argv)
 			waitpid(pid, &st, 0);
 			stamp = read_stamp(log);
 		}
+		unlink(log);
 		t[i] = stamp - t0;
 	}
 	qsort(t, (size_t)n, sizeof(*t), cmp);
