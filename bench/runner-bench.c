@@ -296,6 +296,9 @@ int main(int argc, char **argv)
 			} else {
 				pid_t pid = fork();
 				if (pid == 0) {
+					/* A new session, as the runner's child makes: the same
+					 * autogroup treatment for all (see steps-nosid). */
+					setsid();
 					int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 					dup2(fd, 1);
 					if (strcmp(md->name, "setpriv") == 0)
