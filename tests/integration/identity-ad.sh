@@ -49,4 +49,37 @@ check_output "AD's bad-password count stays 0, account not locked" "failures=0 l
 identity swinstall
 expect "with the keytab replaced, the next run succeeds without a restart" test $RC -eq 0
 
+# --- admin rights on AD: root for the run, swinstall's tickets, swinstall on the DC -------
+DP=$REALM_DIR/dp
+ROOT_ONLY=$REALM_DIR/root-only
+mkdir -p "$DP" "$ROOT_ONLY" && chmod 755 "$DP" && chmod 700 "$ROOT_ONLY"
+cat >"$DP/admin.sh" <<'SH'
+#!/bin/sh
+# $1 host keytab, $2 a root-only dir, $3 realm-exec, $4 the DC's LDAP URI
+echo "uid=$(id -u)"
+klist 2>&1
+echo "host-keytab-size=$(stat -L -c %s "$1")"
+echo installed >"$2/installed-by-admin" && echo wrote=yes
+"$3" ldapsearch -Y GSSAPI -H "$4" -b "" -s base 1.1 2>&1 | grep "SASL username"
+SH
+chmod 755 "$DP/admin.sh"
+cat >"$ADVERTISEMENTS_DIR/admin.conf" <<AD
+advertisements = (
+  { id = "ADMIN001"; package = { id = "PADMIN"; name = "Admin"; source = "$DP"; };
+    program = { name = "Install"; rights = "admin"; run_as = "swinstall";
+                command = [ "./admin.sh", "$CLIENT_KEYTAB", "$ROOT_ONLY",
+                            "$REALM_DIR/bin/realm-exec", "$DC1_LDAP_URI" ]; }; }
+);
+AD
+chmod 644 "$ADVERTISEMENTS_DIR/admin.conf"
+run "$top_builddir/src/advertd/advertd" --once -c "$ADVERTD_CONF"
+out=$(cat "$ADVERTD_LOG_DIR"/ADMIN001/*.log 2>/dev/null)
+expect "admin rights on AD: the program is root" grep -qx "uid=0" <<<"$out"
+expect "admin rights on AD: it holds swinstall's TGT and nothing of the host's" \
+	bash -c 'grep -q "Default principal: swinstall@" <<<"$1" && ! grep -q "$2" <<<"$1"' _ "$out" "$CLIENT_PRINCIPAL"
+expect "admin rights on AD: the host keytab is out of its reach" grep -qx "host-keytab-size=0" <<<"$out"
+expect "admin rights on AD: it wrote where only root may write" test -s "$ROOT_ONLY/installed-by-admin"
+expect "admin rights on AD: the DC saw swinstall bind over GSSAPI" \
+	grep -qi "SASL username: swinstall@" <<<"$out"
+
 finish
