@@ -138,8 +138,10 @@ void daemon_report_problems(struct daemon *d, const struct diag_list *diags)
 
 /* --- what was announced ------------------------------------------------------------
  * "Advertisement received" is said once per new or changed advertisement, not again at
- * every start: state_dir/received keeps "id signature" lines (the daemon holds the
- * single-instance lock, so it is the only writer). */
+ * every start: state_dir/received keeps "id +first-seen signature" lines (the daemon
+ * holds the single-instance lock, so it is the only writer). first-seen, when this host
+ * first received the advertisement, anchors the occurrences of one that recurs without a
+ * schedule.start; lines written before it was kept ("id signature") still load. */
 
 void daemon_load_received(struct daemon *d)
 {
@@ -160,9 +162,22 @@ void daemon_load_received(struct daemon *d)
 		*sp = '\0';
 		if (!advert_id_valid(line))
 			continue;
+		char *sig = sp + 1;
+		long long seen = 0;
+		if (sig[0] == '+') {
+			char *end;
+			errno = 0;
+			seen = strtoll(sig + 1, &end, 10);
+			if (errno || *end != ' ' || seen <= 0)
+				continue;
+			sig = end + 1;
+		}
 		struct advert_state *st = daemon_state_of(d, line);
-		if (st && !st->signature)
-			st->signature = strdup(sp + 1);
+		if (st && !st->signature) {
+			st->signature = strdup(sig);
+			if (seen > 0 && seen <= (long long)time(NULL))
+				st->first_seen = (time_t)seen;
+		}
 	}
 	free(line);
 	fclose(f);
@@ -177,7 +192,8 @@ static void save_received(struct daemon *d)
 		return;
 	for (size_t i = 0; i < d->n_states; i++)
 		if (d->states[i].signature)
-			fprintf(m, "%s %s\n", d->states[i].id, d->states[i].signature);
+			fprintf(m, "%s +%lld %s\n", d->states[i].id,
+				(long long)d->states[i].first_seen, d->states[i].signature);
 	if (fclose(m) != 0) {
 		free(buf);
 		return;

@@ -130,9 +130,15 @@ static void locate(const struct advert *a, const struct schedule_history *own, t
 		p->at = 0;
 		return;
 	}
-	/* Recurring without a start: the interval counts from the last run, which is
-	 * occurrence k = 0 and therefore already ran. */
-	locate_recurring(own->last_start, a->schedule.recur, now, p);
+	/* Recurring without a start: the occurrences are anchored where the first one was,
+	 * when this host first received the advertisement, so the splay is a fixed offset
+	 * and the interval does not grow by it at every run. Without that instant (or with
+	 * one after the last run: the record of it was lost), the interval counts from the
+	 * last run, which is then occurrence k = 0 and therefore already ran. */
+	if (a->schedule.recur > 0 && own->first_seen > 0 && own->first_seen <= own->last_start)
+		locate_recurring(own->first_seen, a->schedule.recur, now, p);
+	else
+		locate_recurring(own->last_start, a->schedule.recur, now, p);
 }
 
 static bool result_failed(enum run_result r)

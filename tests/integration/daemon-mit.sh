@@ -95,6 +95,9 @@ check "the dependency ran first" bash -c \
 
 stop_daemon
 expect_syslog "SIGTERM: the daemon says it is stopping" "11021 daemon-stopping"
+seen_before=$(sed -n 's/^NEVER1 +\([0-9]*\) .*/\1/p' "$ADVERTD_STATE_DIR/received")
+check "the first time each advertisement was received is kept in state_dir/received" \
+	test -n "$seen_before" -a "${seen_before:-0}" -le "$(date +%s)"
 start_daemon
 expect_syslog "restarted" "11020 daemon-started.*" 5
 sleep 1
@@ -102,6 +105,8 @@ check "after a restart NEVER1 did not run again" test "$(count NEVER1)" -eq 1
 check "after a restart unchanged advertisements are not announced again (10002 once)" \
 	test "$(grep -c '10002 advertisement-received advert=NEVER1 ' "$SYSLOG_LOG")" -eq 1
 check "after a restart RECUR1 did not run again in the same occurrence" test "$(count RECUR1)" -eq 1
+check "... and a restart keeps when NEVER1 was first received (the recurrence anchor)" \
+	grep -q "^NEVER1 +$seen_before " "$ADVERTD_STATE_DIR/received"
 
 # --- SIGTERM during a run: the run is stopped and recorded as interrupted -------------
 write_ad long LONG1 never '[ "./probe", "ignore-term", "sleep=30" ]'

@@ -539,6 +539,56 @@ static void test_asap_anchor_converges(void)
 	CU_ASSERT_EQUAL(d.occurrence, S);
 }
 
+/* Recurring without a start, with splay: the runs keep the interval exactly, anchored
+ * where the host first received it (05:29:24, 05:31:04, 05:32:44 was the drift: recur 60
+ * and splay 40 ran every 100 s). A late run does not move the ones after it. */
+static void test_recurring_without_start_does_not_drift(void)
+{
+	struct advert a = { .id = "R", .enabled = true, .rerun = ADV_RERUN_ALWAYS };
+	a.schedule = (struct advert_schedule){ .recur = 60 };
+	struct schedule_history own = { .first_seen = S };
+	time_t now = S, runs[8];
+	size_t n = 0;
+	for (int step = 0; step < 64 && n < 8; step++) {
+		struct schedule_decision d = schedule_decide(&a, &own, NULL, 40, now);
+		if (d.verdict == SCHED_DUE) {
+			runs[n++] = now;
+			own.ever_started = own.ever_succeeded = true;
+			own.last_result = RUN_SUCCEEDED;
+			own.last_start = now;
+			own.last_end = now + 1;
+			now += 1;
+			continue;
+		}
+		CU_ASSERT_EQUAL_FATAL(d.verdict, SCHED_WAIT);
+		CU_ASSERT_FATAL(d.when > now);
+		/* The fourth run starts 15 s late (a queue, a slow DC). */
+		now = d.when + (n == 3 && d.when == S + 220 ? 15 : 0);
+	}
+	CU_ASSERT_EQUAL_FATAL(n, 8);
+	for (size_t i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(runs[i], S + 40 + 60 * (time_t)i + (i == 3 ? 15 : 0));
+}
+
+/* Without a known first instant (or one later than the last run: its record was lost),
+ * the interval counts from the last run, as before. */
+static void test_recurring_without_anchor_counts_from_last_run(void)
+{
+	struct advert a = { .id = "R", .enabled = true, .rerun = ADV_RERUN_ALWAYS };
+	a.schedule = (struct advert_schedule){ .recur = 60 };
+	struct schedule_history own = { .ever_started = true,
+					.ever_succeeded = true,
+					.last_result = RUN_SUCCEEDED,
+					.last_start = S,
+					.first_seen = S + 500 };
+	struct schedule_decision d = schedule_decide(&a, &own, NULL, 40, S + 10);
+	CU_ASSERT_EQUAL(d.verdict, SCHED_WAIT);
+	CU_ASSERT_EQUAL(d.when, S + 100);
+	own.first_seen = 0;
+	d = schedule_decide(&a, &own, NULL, 40, S + 10);
+	CU_ASSERT_EQUAL(d.when, S + 100);
+}
+
 static void test_extremes(void)
 {
 	struct advert a = { .id = "X", .enabled = true, .rerun = ADV_RERUN_ALWAYS };
@@ -708,6 +758,10 @@ int main(void)
 		{ "offsets denote the same instant", test_offsets },
 		{ "simulated days with the machine off", test_simulated_days },
 		{ "asap anchor converges", test_asap_anchor_converges },
+		{ "recurring without start does not drift",
+		  test_recurring_without_start_does_not_drift },
+		{ "recurring without anchor counts from last run",
+		  test_recurring_without_anchor_counts_from_last_run },
 		{ "extreme times", test_extremes },
 		{ "dependency chain through a history", test_dependency_chain },
 		{ "splay: stable and spread", test_splay },
