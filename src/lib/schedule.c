@@ -340,6 +340,50 @@ static void decide_done(const struct advert *a, const struct schedule_history *o
 	}
 }
 
+/* A program that does not recur, with rerun = "if-failed", is retried after a failed
+ * run: as long after its end as it had been on this host by then (so each retry waits
+ * about twice as long as the one before), at least RETRY_MIN and at most RETRY_MAX.
+ * Without the moment it was first received, RETRY_UNKNOWN. */
+#define RETRY_MIN     ((time_t)300)
+#define RETRY_MAX     ((time_t)86400)
+#define RETRY_UNKNOWN ((time_t)3600)
+
+static time_t retry_time(const struct schedule_history *own)
+{
+	time_t end = own->last_end ? own->last_end : own->last_start;
+	time_t wait = RETRY_UNKNOWN;
+	if (own->first_seen > 0 && own->first_seen <= end)
+		wait = end - own->first_seen;
+	wait = wait < RETRY_MIN ? RETRY_MIN : wait > RETRY_MAX ? RETRY_MAX : wait;
+	return add_sat(end, (uintmax_t)wait);
+}
+
+static void decide_retry(const struct advert *a, const struct schedule_history *own,
+			 const struct position *p, time_t now, struct schedule_decision *d)
+{
+	char t1[RFC3339_BUFSIZE], t2[RFC3339_BUFSIZE];
+	const struct advert_schedule *s = &a->schedule;
+	time_t at = retry_time(own);
+	d->occurrence = p->at;
+	if (s->has_expires && at >= s->expires) {
+		d->verdict = SCHED_WILL_NOT_RERUN;
+		snprintf(d->reason, sizeof(d->reason),
+			 "will not rerun: the latest run (%s) %s, and its retry at %s falls after "
+			 "expiry",
+			 FMT(own->last_start, t1), result_phrase(own->last_result), FMT(at, t2));
+	} else if (now < at) {
+		d->verdict = SCHED_WAIT;
+		d->when = at;
+		snprintf(d->reason, sizeof(d->reason),
+			 "waiting: the latest run (%s) %s; rerun = if-failed retries it at %s",
+			 FMT(own->last_start, t1), result_phrase(own->last_result), FMT(at, t2));
+	} else {
+		d->verdict = SCHED_DUE;
+		snprintf(d->reason, sizeof(d->reason), "due: retrying, the latest run (%s) %s",
+			 FMT(own->last_start, t1), result_phrase(own->last_result));
+	}
+}
+
 struct schedule_decision schedule_decide(const struct advert *a,
 					 const struct schedule_history *own_or_null,
 					 const struct schedule_history *dep, uint32_t splay_offset,
@@ -379,7 +423,9 @@ struct schedule_decision schedule_decide(const struct advert *a,
 	 * splay, a manual run) served it. */
 	bool ran_this = own->last_start != 0 && own->last_start >= p.at;
 	bool allowed = policy_allows(a->rerun, own);
-	if (!ran_this && allowed)
+	if (ran_this && allowed && a->rerun == ADV_RERUN_IF_FAILED && a->schedule.recur == 0)
+		decide_retry(a, own, &p, now, &d);
+	else if (!ran_this && allowed)
 		decide_pending(a, own, &p, splay, now, &d);
 	else
 		decide_done(a, own, &p, splay_offset, allowed, &d);

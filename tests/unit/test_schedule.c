@@ -283,8 +283,13 @@ static const struct row other[] = {
 	{ __LINE__, ONCE, A, NEVER_RAN, DEP_NONE, SPLAY, S + 10 * D, SCHED_DUE, 0, S, NULL },
 	{ __LINE__, ONCE, A, RAN(OK, S + 30), DEP_NONE, SPLAY, S + 10 * D, SCHED_WILL_NOT_RERUN, 0,
 	  S, "it does not recur" },
-	{ __LINE__, ONCE, IF, RAN(FAIL, S + 30), DEP_NONE, SPLAY, S + 10 * D, SCHED_WILL_NOT_RERUN,
-	  0, S, NULL },
+	/* A failed run of a program that does not recur is retried (rerun = if-failed), after
+	 * a backoff: here long past it. */
+	{ __LINE__, ONCE, IF, RAN(FAIL, S + 30), DEP_NONE, SPLAY, S + 10 * D, SCHED_DUE, 0, S,
+	  "due: retrying, the latest run (2026-11-22T10:00:30Z) failed" },
+	/* ... not before it: without a first_seen the backoff is an hour after the end. */
+	{ __LINE__, ONCE, IF, RAN(FAIL, S + 30), DEP_NONE, SPLAY, S + 30 + 60, SCHED_WAIT,
+	  S + 30 + 60 + H, S, "rerun = if-failed retries it at 2026-11-22T11:01:30Z" },
 	{ __LINE__, ONCE, IF, RAN(FAIL, S - D), DEP_NONE, SPLAY, S + 10 * D, SCHED_DUE, 0, S,
 	  NULL },
 
@@ -589,6 +594,53 @@ static void test_recurring_without_anchor_counts_from_last_run(void)
 	CU_ASSERT_EQUAL(d.when, S + 100);
 }
 
+/* The retry of a failed program that does not recur backs off: it waits as long as the
+ * advertisement had been on this host at the failure, from 5 minutes to a day, and not
+ * past expiry. */
+static void test_if_failed_retry_backs_off(void)
+{
+	struct advert a = { .id = "F", .enabled = true, .rerun = ADV_RERUN_IF_FAILED };
+	struct schedule_history own = { .first_seen = S };
+	time_t now = S, runs[12];
+	size_t n = 0;
+	for (int step = 0; step < 64 && n < 12; step++) {
+		struct schedule_decision d = schedule_decide(&a, &own, NULL, 0, now);
+		if (d.verdict == SCHED_DUE) {
+			runs[n++] = now;
+			own.ever_started = true;
+			own.last_result = RUN_FAILED;
+			own.last_start = now;
+			own.last_end = now + 60;
+			now += 60;
+			continue;
+		}
+		CU_ASSERT_EQUAL_FATAL(d.verdict, SCHED_WAIT);
+		CU_ASSERT_FATAL(d.when > now);
+		now = d.when;
+	}
+	CU_ASSERT_EQUAL_FATAL(n, 12);
+	CU_ASSERT_EQUAL(runs[0], S);
+	CU_ASSERT_EQUAL(runs[1], S + 60 + 300); /* the floor */
+	for (size_t i = 2; i < n; i++) {
+		time_t wait = runs[i] - (runs[i - 1] + 60);
+		time_t age = runs[i - 1] + 60 - S;
+		CU_ASSERT_EQUAL(wait, age < D ? age : D);
+	}
+	CU_ASSERT_EQUAL(runs[11] - runs[10] - 60, D); /* the ceiling */
+
+	/* Succeeded at last: no more. */
+	own.last_result = RUN_SUCCEEDED;
+	own.ever_succeeded = true;
+	struct schedule_decision d = schedule_decide(&a, &own, NULL, 0, now + 10 * D);
+	CU_ASSERT_EQUAL(d.verdict, SCHED_WILL_NOT_RERUN);
+	/* A retry that would fall after expiry is none. */
+	own.last_result = RUN_FAILED;
+	a.schedule = (struct advert_schedule){ .has_expires = true, .expires = own.last_end + 100 };
+	d = schedule_decide(&a, &own, NULL, 0, own.last_end + 50);
+	CU_ASSERT_EQUAL(d.verdict, SCHED_WILL_NOT_RERUN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "falls after expiry"));
+}
+
 static void test_extremes(void)
 {
 	struct advert a = { .id = "X", .enabled = true, .rerun = ADV_RERUN_ALWAYS };
@@ -762,6 +814,7 @@ int main(void)
 		  test_recurring_without_start_does_not_drift },
 		{ "recurring without anchor counts from last run",
 		  test_recurring_without_anchor_counts_from_last_run },
+		{ "if-failed retry backs off", test_if_failed_retry_backs_off },
 		{ "extreme times", test_extremes },
 		{ "dependency chain through a history", test_dependency_chain },
 		{ "splay: stable and spread", test_splay },
