@@ -5,6 +5,7 @@
 #ifndef ADVERT_CATALOG_H
 #define ADVERT_CATALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "advert/advert.h"
@@ -12,19 +13,25 @@
 
 /* One file's parse, shared (reference-counted) by the catalogs that read it unchanged. */
 struct catalog_file;
+struct catalog_group;
 
 struct catalog {
 	struct advert **items; /* sorted by file, then line; read-only: shared with other
 				* catalogs that reused the same file */
 	size_t n;
-	char **files; /* every file that was read (trusted), NULL-terminated */
+	const char **files; /* every file that was read (trusted), NULL-terminated; the
+			     * strings are the catalog's */
 	size_t n_files;
 
-	/* Private to catalog.c. */
-	struct catalog_file **parsed; /* in reading order */
+	/* Private to catalog*.c. */
+	struct catalog_file **parsed; /* every name looked at, in reading order */
 	size_t n_parsed;
-	struct catalog_file **by_path; /* parsed, sorted by path, for the next reload */
-	struct advert **by_id;         /* items sorted by id, for catalog_find */
+	struct catalog_group *groups; /* one per configured path, in order */
+	size_t n_groups;
+	bool duplicates;       /* a file was reached through two paths (and read once) */
+	size_t n_foreign;      /* entries whose real path is not their directory's */
+	size_t n_retry;        /* entries to look at again every time */
+	struct advert **by_id; /* items sorted by id, for catalog_find */
 };
 
 /* Which run_as names exist besides "system". */
@@ -39,6 +46,7 @@ struct catalog_reload_stats {
 	size_t files_parsed;  /* read and parsed */
 	size_t files_reused;  /* unchanged since old: its previous parse was reused */
 	size_t files_refused; /* failed the trust check (or vanished while being read) */
+	bool full;            /* every path was read */
 };
 
 /* Loads every path (a directory: its *.conf files, in name order; or a file), each
