@@ -46,7 +46,7 @@ struct catalog_reload_stats {
 	size_t files_parsed;  /* read and parsed */
 	size_t files_reused;  /* unchanged since old: its previous parse was reused */
 	size_t files_refused; /* failed the trust check (or vanished while being read) */
-	bool full;            /* every path was read */
+	bool full;            /* every path was read (for catalog_update: it had to) */
 };
 
 /* Loads every path (a directory: its *.conf files, in name order; or a file), each
@@ -69,6 +69,22 @@ int catalog_reload(const struct catalog *old, const char *const *paths, size_t n
 		   const struct catalog_accounts *accounts, struct catalog **ret,
 		   struct diag_list *diags, struct catalog_reload_stats *stats)
 	__attribute__((nonnull(5, 6), warn_unused_result));
+
+/* Like catalog_reload(old, …), for when only the names in changed may have changed
+ * since old was loaded from the same paths (inotify's names: a configured directory's
+ * path as configured + "/" + name; created, written, removed, renamed or changed
+ * attributes). The other files are kept as they were, unread and unchecked; the checks
+ * across files run over the whole result, which is the catalog, and the diagnostics,
+ * that catalog_reload would give. A changed name that no configured directory holds, or
+ * that is no *.conf name, is ignored. Falls back to catalog_reload (stats->full) when it
+ * cannot be sure: no old, other paths, a configured file or a directory itself changed,
+ * a file reached through two paths, or too many names. The counts in stats are for
+ * the names looked at. Returns 0 with a new *ret (caller frees), or -ENOMEM. */
+int catalog_update(const struct catalog *old, const char *const *paths, size_t n_paths,
+		   const struct catalog_accounts *accounts, const char *const *changed,
+		   size_t n_changed, struct catalog **ret, struct diag_list *diags,
+		   struct catalog_reload_stats *stats)
+	__attribute__((nonnull(7, 8), warn_unused_result));
 
 /* The advertisement with this id, or NULL; O(log n). */
 const struct advert *catalog_find(const struct catalog *cat, const char *id);
