@@ -174,11 +174,6 @@ static int check_dependencies(const struct catalog *cat, const size_t *dep, bool
 	return r < 0 ? -ENOMEM : 0;
 }
 
-static int cmp_advert_id(const void *a, const void *b)
-{
-	return strcmp((*(struct advert *const *)a)->id, (*(struct advert *const *)b)->id);
-}
-
 int catalog_validate(struct catalog *cat, const struct catalog_accounts *acc,
 		     struct diag_list *diags)
 {
@@ -219,19 +214,19 @@ int catalog_validate(struct catalog *cat, const struct catalog_accounts *acc,
 	if (r == 0)
 		r = check_dependencies(cat, dep, keep, diags);
 
+	/* by_id: the kept ones in idx order, already sorted by id (no second sort). */
+	if (r == 0 && !(cat->by_id = malloc((n ? n : 1) * sizeof(*cat->by_id))))
+		r = -ENOMEM;
 	if (r == 0) {
 		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (keep[idx[i].pos])
+				cat->by_id[k++] = cat->items[idx[i].pos];
+		k = 0;
 		for (size_t i = 0; i < n; i++)
 			if (keep[i])
 				cat->items[k++] = cat->items[i];
 		cat->n = k;
-		cat->by_id = malloc((k ? k : 1) * sizeof(*cat->by_id));
-		if (!cat->by_id)
-			r = -ENOMEM;
-	}
-	if (r == 0) {
-		memcpy(cat->by_id, cat->items, cat->n * sizeof(*cat->by_id));
-		qsort(cat->by_id, cat->n, sizeof(*cat->by_id), cmp_advert_id);
 	}
 	free(keep);
 	free(idx);
