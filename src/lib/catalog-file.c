@@ -143,28 +143,30 @@ int catalog_file_load(const char *path, const char *real_hint, struct catalog_fi
 		*ret = NULL;
 		return r;
 	}
-	if (!(f = file_new(path, real)))
-		return -ENOMEM;
-	f->foreign = !real_hint;
-
 	/* The identity is taken before the read: a change during it shows next time. */
 	struct stat st;
 	if (real_hint && S_ISREG(lst.st_mode))
 		st = lst;
 	else if (stat(path, &st) < 0) {
+		int e = errno;
 		stats->files_refused++;
-		r = refuse(f, "cannot read the file", strerror(errno));
+		if (!(f = file_new(path, real)))
+			return -ENOMEM;
+		r = refuse(f, "cannot read the file", strerror(e));
 		*ret = r < 0 ? NULL : f;
 		return r;
 	}
 	if (prev && prev->reusable && unchanged(prev, &st) && prev->real &&
-	    strcmp(prev->real, f->real) == 0 && prev->foreign == f->foreign) {
-		catalog_file_unref(f);
+	    strcmp(prev->real, real) == 0 && prev->foreign == !real_hint) {
+		free(real);
 		prev->refs++;
 		stats->files_reused++;
 		*ret = prev;
 		return 0;
 	}
+	if (!(f = file_new(path, real)))
+		return -ENOMEM;
+	f->foreign = !real_hint;
 	if ((r = parse(f, &st, started)) < 0) {
 		catalog_file_unref(f);
 		return r;
