@@ -2,8 +2,10 @@
 /* bench/daemon-bench: the measurements bench/daemon needs from inside one process.
  *   load CONF FILE   the catalog as the daemon loads it (config_load, then the accounts'
  *                    names, then catalog_reload): cold, a full load again (what a daemon
- *                    that re-parses everything does per event), an unchanged reload, and
- *                    a reload after FILE changed. Times, files parsed, peak RSS.
+ *                    that re-parses everything does per event), an unchanged reload, a
+ *                    reload after FILE changed, and an update for FILE alone after it
+ *                    changed again (what advertd does for an inotify event). Times, files
+ *                    parsed, peak RSS.
  *   latency ADS TMP LOG SOCK TAG N
  *                    N times: a new advertisement file renamed into ADS (written in TMP,
  *                    same file system) until "advertisement-received advert=ID" is in LOG;
@@ -59,7 +61,9 @@ struct loaded {
 	double ms;
 };
 
-static int load_as_daemon(const struct config *cfg, const struct catalog *old, struct loaded *l)
+/* With changed (one name), catalog_update as for an inotify event; else catalog_reload. */
+static int load_as_daemon(const struct config *cfg, const struct catalog *old, const char *changed,
+			  struct loaded *l)
 {
 	struct diag_list diags = { 0 };
 	const char **names = calloc(cfg->n_accounts + 1, sizeof(*names));
@@ -67,8 +71,11 @@ static int load_as_daemon(const struct config *cfg, const struct catalog *old, s
 		names[i] = cfg->accounts[i].name;
 	struct catalog_accounts acc = { names, cfg->n_accounts };
 	double t0 = now_ms();
-	int r = catalog_reload(old, (const char *const *)cfg->advertisements, cfg->n_advertisements,
-			       &acc, &l->cat, &diags, &l->st);
+	const char *const *paths = (const char *const *)cfg->advertisements;
+	int r = changed ? catalog_update(old, paths, cfg->n_advertisements, &acc, &changed, 1,
+					 &l->cat, &diags, &l->st)
+			: catalog_reload(old, paths, cfg->n_advertisements, &acc, &l->cat, &diags,
+					 &l->st);
 	l->ms = now_ms() - t0;
 	l->errors = diag_count(&diags, DIAG_ERROR);
 	if (l->errors)
@@ -85,6 +92,16 @@ static void print_load(const char *what, const struct loaded *l)
 	       l->st.files_reused, what, l->errors);
 }
 
+static int append_comment(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0 || write(fd, "# changed\n", 10) != 10 || close(fd) < 0) {
+		perror(path);
+		return -1;
+	}
+	return 0;
+}
+
 static int bench_load(const char *conf, const char *change)
 {
 	struct diag_list diags = { 0 };
@@ -96,35 +113,37 @@ static int bench_load(const char *conf, const char *change)
 	diag_clear(&diags);
 	printf("rss_base_kb=%ld\n", maxrss_kb());
 
-	struct loaded cold, full, same, changed;
-	if (load_as_daemon(cfg, NULL, &cold) < 0)
+	struct loaded cold, full, same;
+	if (load_as_daemon(cfg, NULL, NULL, &cold) < 0)
 		return 1;
 	print_load("cold", &cold);
 	printf("rss_cold_kb=%ld\n", maxrss_kb());
 
 	/* What a daemon that parses everything on every event does: a second catalog
 	 * built from nothing while the first is still held. */
-	if (load_as_daemon(cfg, NULL, &full) < 0)
+	if (load_as_daemon(cfg, NULL, NULL, &full) < 0)
 		return 1;
 	print_load("full", &full);
 	catalog_free(full.cat);
 
-	if (load_as_daemon(cfg, cold.cat, &same) < 0)
+	if (load_as_daemon(cfg, cold.cat, NULL, &same) < 0)
 		return 1;
 	print_load("same", &same);
 	catalog_free(cold.cat);
 
 	/* One file changes: a comment appended, as an edit in place would. */
-	int fd = open(change, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (fd < 0 || write(fd, "# changed\n", 10) != 10 || close(fd) < 0) {
-		perror(change);
-		return 1;
-	}
-	if (load_as_daemon(cfg, same.cat, &changed) < 0)
+	struct loaded changed, updated;
+	if (append_comment(change) < 0 || load_as_daemon(cfg, same.cat, NULL, &changed) < 0)
 		return 1;
 	print_load("changed", &changed);
 	catalog_free(same.cat);
+	/* Again, and only that name is looked at. */
+	if (append_comment(change) < 0 || load_as_daemon(cfg, changed.cat, change, &updated) < 0)
+		return 1;
+	print_load("updated", &updated);
+	printf("updated_full=%d\n", updated.st.full);
 	catalog_free(changed.cat);
+	catalog_free(updated.cat);
 	printf("rss_peak_kb=%ld\n", maxrss_kb());
 	config_free(cfg);
 	return 0;

@@ -5,6 +5,7 @@
 #ifndef ADVERT_CATALOG_H
 #define ADVERT_CATALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "advert/advert.h"
@@ -12,19 +13,25 @@
 
 /* One file's parse, shared (reference-counted) by the catalogs that read it unchanged. */
 struct catalog_file;
+struct catalog_group;
 
 struct catalog {
 	struct advert **items; /* sorted by file, then line; read-only: shared with other
 				* catalogs that reused the same file */
 	size_t n;
-	char **files; /* every file that was read (trusted), NULL-terminated */
+	const char **files; /* every file that was read (trusted), NULL-terminated; the
+			     * strings are the catalog's */
 	size_t n_files;
 
-	/* Private to catalog.c. */
-	struct catalog_file **parsed; /* in reading order */
+	/* Private to catalog*.c. */
+	struct catalog_file **parsed; /* every name looked at, in reading order */
 	size_t n_parsed;
-	struct catalog_file **by_path; /* parsed, sorted by path, for the next reload */
-	struct advert **by_id;         /* items sorted by id, for catalog_find */
+	struct catalog_group *groups; /* one per configured path, in order */
+	size_t n_groups;
+	bool duplicates;       /* a file was reached through two paths (and read once) */
+	size_t n_foreign;      /* entries whose real path is not their directory's */
+	size_t n_retry;        /* entries to look at again every time */
+	struct advert **by_id; /* items sorted by id, for catalog_find */
 };
 
 /* Which run_as names exist besides "system". */
@@ -39,6 +46,7 @@ struct catalog_reload_stats {
 	size_t files_parsed;  /* read and parsed */
 	size_t files_reused;  /* unchanged since old: its previous parse was reused */
 	size_t files_refused; /* failed the trust check (or vanished while being read) */
+	bool full;            /* every path was read (for catalog_update: it had to) */
 };
 
 /* Loads every path (a directory: its *.conf files, in name order; or a file), each
@@ -61,6 +69,22 @@ int catalog_reload(const struct catalog *old, const char *const *paths, size_t n
 		   const struct catalog_accounts *accounts, struct catalog **ret,
 		   struct diag_list *diags, struct catalog_reload_stats *stats)
 	__attribute__((nonnull(5, 6), warn_unused_result));
+
+/* Like catalog_reload(old, …), for when only the names in changed may have changed
+ * since old was loaded from the same paths (inotify's names: a configured directory's
+ * path as configured + "/" + name; created, written, removed, renamed or changed
+ * attributes). The other files are kept as they were, unread and unchecked; the checks
+ * across files run over the whole result, which is the catalog, and the diagnostics,
+ * that catalog_reload would give. A changed name that no configured directory holds, or
+ * that is no *.conf name, is ignored. Falls back to catalog_reload (stats->full) when it
+ * cannot be sure: no old, other paths, a configured file or a directory itself changed,
+ * a file reached through two paths, or too many names. The counts in stats are for
+ * the names looked at. Returns 0 with a new *ret (caller frees), or -ENOMEM. */
+int catalog_update(const struct catalog *old, const char *const *paths, size_t n_paths,
+		   const struct catalog_accounts *accounts, const char *const *changed,
+		   size_t n_changed, struct catalog **ret, struct diag_list *diags,
+		   struct catalog_reload_stats *stats)
+	__attribute__((nonnull(7, 8), warn_unused_result));
 
 /* The advertisement with this id, or NULL; O(log n). */
 const struct advert *catalog_find(const struct catalog *cat, const char *id);

@@ -210,33 +210,112 @@ static void save_received(struct daemon *d)
 
 /* --- loading ---------------------------------------------------------------------- */
 
-void daemon_watch_directories(struct daemon *d)
+/* Beyond this many names before a load, reading everything costs about the same. */
+#define CATALOG_CHANGED_MAX 512
+
+static void forget_changes(struct daemon *d)
 {
+	for (size_t i = 0; i < d->n_changed; i++)
+		free(d->changed[i]);
+	free(d->changed);
+	d->changed = NULL;
+	d->n_changed = 0;
+}
+
+void daemon_unwatch(struct daemon *d)
+{
+	for (size_t i = 0; i < d->n_watches; i++)
+		free(d->watches[i].dir);
+	free(d->watches);
+	d->watches = NULL;
+	d->n_watches = 0;
+	forget_changes(d);
 	if (d->ifd >= 0)
 		close(d->ifd);
+	d->ifd = -1;
+}
+
+void daemon_watch_directories(struct daemon *d)
+{
+	daemon_unwatch(d);
+	d->rescan = true; /* what happened while nothing watched is unknown */
 	d->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (d->ifd < 0) {
 		log_warning_errno(-errno, "inotify: changes are seen every %d s only",
 				  d->cfg->poll_interval);
 		return;
 	}
-	for (size_t i = 0; i < d->cfg->n_advertisements; i++) {
+	d->watches = calloc(d->cfg->n_advertisements + 1, sizeof(*d->watches));
+	for (size_t i = 0; d->watches && i < d->cfg->n_advertisements; i++) {
 		/* A directory is watched itself; a file through the directory holding it,
 		 * so that replacing it by rename is seen too. */
 		const char *p = d->cfg->advertisements[i];
 		struct stat st;
 		char *dir = strdup(p);
-		if (dir && !(stat(p, &st) == 0 && S_ISDIR(st.st_mode))) {
+		bool is_dir = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+		if (dir && !is_dir) {
 			char *slash = strrchr(dir, '/');
 			if (slash)
 				slash[slash == dir] = '\0';
 		}
-		if (dir && inotify_add_watch(d->ifd, dir,
-					     IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-						     IN_DELETE | IN_CREATE | IN_ATTRIB) < 0)
-			log_debug("inotify on %s: %s", dir, strerror(errno));
-		free(dir);
+		int wd = dir ? inotify_add_watch(d->ifd, dir,
+						 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+							 IN_DELETE | IN_CREATE | IN_ATTRIB)
+			     : -1;
+		if (wd < 0) {
+			log_debug("inotify on %s: %s", dir ? dir : p, strerror(errno));
+			free(dir);
+			continue;
+		}
+		d->watches[d->n_watches++] = (struct dir_watch){ wd, dir, is_dir };
 	}
+}
+
+/* What one event means for the next load: names to read again, or everything. */
+static void note_event(struct daemon *d, const struct inotify_event *ev)
+{
+	d->reload = true;
+	/* Lost events, the directory itself (its mode, say), a watch gone: read everything. */
+	if ((ev->mask & IN_Q_OVERFLOW) || ev->len == 0 || !ev->name[0]) {
+		d->rescan = true;
+		return;
+	}
+	bool known = false;
+	for (size_t i = 0; !d->rescan && i < d->n_watches; i++) {
+		const struct dir_watch *w = &d->watches[i];
+		if (w->wd != ev->wd)
+			continue;
+		known = true;
+		char **v = w->is_dir && d->n_changed < CATALOG_CHANGED_MAX
+				   ? reallocarray(d->changed, d->n_changed + 1, sizeof(*v))
+				   : NULL;
+		if (!v) { /* a configured file's directory, too many names, or ENOMEM */
+			d->rescan = true;
+			break;
+		}
+		d->changed = v;
+		if (asprintf(&v[d->n_changed], "%s/%s", w->dir, ev->name) < 0)
+			d->rescan = true;
+		else
+			d->n_changed++;
+	}
+	if (!known)
+		d->rescan = true;
+}
+
+void daemon_read_inotify(struct daemon *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t len;
+	while ((len = read(d->ifd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= len;) {
+			const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+			note_event(d, ev);
+			off += (ssize_t)sizeof(*ev) + ev->len;
+		}
+	}
+	if (d->rescan)
+		forget_changes(d);
 }
 
 void daemon_load_catalog(struct daemon *d)
@@ -247,13 +326,22 @@ void daemon_load_catalog(struct daemon *d)
 		names[i] = d->cfg->accounts[i].name;
 	struct catalog_accounts acc = { names, d->cfg->n_accounts };
 	struct catalog *cat = NULL;
-	/* Only new or changed files are parsed again; the checks across files rerun. */
+	/* Only new or changed files are parsed again; the checks across files rerun. With
+	 * inotify's names, only those are looked at (the update reads everything when it
+	 * cannot be sure); else every file is, for its identity and its trust. */
 	struct catalog_reload_stats rs;
-	int r = catalog_reload(d->cat, (const char *const *)d->cfg->advertisements,
-			       d->cfg->n_advertisements, &acc, &cat, &diags, &rs);
+	const char *const *paths = (const char *const *)d->cfg->advertisements;
+	int r = d->rescan || !d->cat ? catalog_reload(d->cat, paths, d->cfg->n_advertisements, &acc,
+						      &cat, &diags, &rs)
+				     : catalog_update(d->cat, paths, d->cfg->n_advertisements, &acc,
+						      (const char *const *)d->changed, d->n_changed,
+						      &cat, &diags, &rs);
 	free(names);
+	forget_changes(d);
+	d->rescan = false;
 	if (r < 0) {
 		log_error_errno(r, "cannot load the advertisements; keeping the previous ones");
+		d->rescan = true; /* the names it was given are forgotten */
 		diag_clear(&diags);
 		return;
 	}

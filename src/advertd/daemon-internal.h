@@ -45,6 +45,13 @@ struct active_run {
 	time_t t0;
 };
 
+/* An inotify watch: a configured directory, or the directory holding a configured file. */
+struct dir_watch {
+	int wd;
+	char *dir;   /* the configured path, or the file's directory */
+	bool is_dir; /* dir is a configured directory: its names are catalog entries */
+};
+
 struct daemon {
 	const struct daemon_options *opt;
 	struct config *cfg;
@@ -66,6 +73,11 @@ struct daemon {
 	struct control *control;
 	int lock_fd; /* single instance */
 	int sfd, ifd;
+	struct dir_watch *watches;
+	size_t n_watches;
+	char **changed; /* what inotify named since the last load ("dir/name") */
+	size_t n_changed;
+	bool rescan; /* the next load reads everything: SIGHUP, the timer, an unclear event */
 	bool reload, reload_config, stopping;
 	char **forced; /* advertisements an admin asked to run now */
 	size_t n_forced;
@@ -83,11 +95,15 @@ static inline void emit(struct daemon *d, enum status_id id, const struct status
 
 /* --- adverts.c: the catalog side ---------------------------------------------------- */
 
-/* Reads the advertisements again (incrementally), reports what is new, changed, withdrawn
- * or broken, once each. */
+/* Reads the advertisements again (everything when d->rescan, else only the names inotify
+ * reported), reports what is new, changed, withdrawn or broken, once each. */
 void daemon_load_catalog(struct daemon *d);
 /* Watches the advertisement directories (inotify), so that a change wakes the loop. */
 void daemon_watch_directories(struct daemon *d);
+/* Reads the pending inotify events: the names to read again, or d->rescan. */
+void daemon_read_inotify(struct daemon *d);
+/* Forgets the watches and the pending names. */
+void daemon_unwatch(struct daemon *d);
 /* Reports each problem of diags once (status 11010 for advertisement files). */
 void daemon_report_problems(struct daemon *d, const struct diag_list *diags);
 /* Reads state_dir/received: what was announced before this start. */

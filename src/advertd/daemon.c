@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -423,13 +422,6 @@ static void handle_signals(struct daemon *d)
 	}
 }
 
-static void drain_inotify(struct daemon *d)
-{
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	while (read(d->ifd, buf, sizeof(buf)) > 0)
-		d->reload = true;
-}
-
 static void teardown(struct daemon *d)
 {
 	control_close(d->control);
@@ -455,8 +447,7 @@ static void teardown(struct daemon *d)
 	for (size_t i = 0; i < d->n_forced; i++)
 		free(d->forced[i]);
 	free(d->forced);
-	if (d->ifd >= 0)
-		close(d->ifd);
+	daemon_unwatch(d);
 	if (d->sfd >= 0)
 		close(d->sfd);
 }
@@ -477,9 +468,12 @@ int daemon_main(const struct daemon_options *opt)
 			d.reload_config = false;
 			reload_config(&d);
 			d.reload = true;
+			d.rescan = true; /* SIGHUP reads everything */
 		}
 		if (d.reload || now >= next_rescan) {
 			d.reload = false;
+			if (now >= next_rescan)
+				d.rescan = true;
 			daemon_load_catalog(&d);
 			next_rescan = now + d.cfg->poll_interval;
 		}
@@ -524,7 +518,7 @@ int daemon_main(const struct daemon_options *opt)
 		if (p[P_SIGNAL].revents)
 			handle_signals(&d);
 		if (p[P_INOTIFY].revents)
-			drain_inotify(&d);
+			daemon_read_inotify(&d);
 		for (size_t i = 0; i < d.n_runs; i++)
 			if (p[P_RUNS + i].revents && d.runs[i].ev_fd >= 0)
 				daemon_read_events(&d, &d.runs[i]);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The catalog of all advertisements and the checks that span files. A reload reads again
- * only the files that changed since the previous catalog; every file is still checked
- * for trust, and the checks across files still run over the whole result. */
+/* The catalog of all advertisements: the configured directories and files, read in
+ * full (a reload reads again only the files whose identity changed, and checks every
+ * one for trust) or updated for the names inotify reported; either way the checks
+ * across files (catalog-check.c) run over the whole result. */
 #include "config.h"
 
 #include <dirent.h>
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,32 +22,13 @@
 #include "advert/util.h"
 #include "advert/cfgread.h"
 #include "advert/trust.h"
+#include "catalog-internal.h"
 
-/* One file as parsed: its advertisements (owned here), the problems the parse found, and
- * the identity the file had just before it was read. */
-struct catalog_file {
-	unsigned refs;
-	char *path; /* as read: a directory's path + "/" + name, or a configured path */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtim, ctim;
-	bool reusable; /* read (whatever it said), not modified in the tick it was read */
-	struct advert **ads;
-	size_t n_ads;
-	struct diag_list diags;
-};
-
-static void file_unref(struct catalog_file *f)
+static void group_clear(struct catalog_group *g)
 {
-	if (!f || --f->refs > 0)
-		return;
-	for (size_t i = 0; i < f->n_ads; i++)
-		advert_free(f->ads[i]);
-	free(f->ads);
-	diag_clear(&f->diags);
-	free(f->path);
-	free(f);
+	free(g->path);
+	free(g->realdir);
+	diag_clear(&g->diags);
 }
 
 void catalog_free(struct catalog *cat)
@@ -53,13 +36,102 @@ void catalog_free(struct catalog *cat)
 	if (!cat)
 		return;
 	for (size_t i = 0; i < cat->n_parsed; i++)
-		file_unref(cat->parsed[i]);
+		catalog_file_unref(cat->parsed[i]);
 	free(cat->parsed);
-	free(cat->by_path);
+	for (size_t i = 0; i < cat->n_groups; i++)
+		group_clear(&cat->groups[i]);
+	free(cat->groups);
 	free(cat->by_id);
 	free(cat->items);
-	strv_free(cat->files);
+	free(cat->files);
 	free(cat);
+}
+
+/* Grows *v (elements of size sz) to hold at least n + extra; returns 0 or -ENOMEM. */
+static int grow(void *v, size_t *cap, size_t n, size_t extra, size_t sz)
+{
+	if (n + extra <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 16;
+	while (c < n + extra)
+		c *= 2;
+	void *p = reallocarray(*(void **)v, c, sz);
+	if (!p)
+		return -ENOMEM;
+	*(void **)v = p;
+	*cap = c;
+	return 0;
+}
+
+/* An empty catalog with room for n_paths groups and n entries; NULL on ENOMEM. */
+struct catalog *catalog_new(size_t n_paths, size_t n)
+{
+	struct catalog *cat = calloc(1, sizeof(*cat));
+	if (!cat)
+		return NULL;
+	cat->groups = calloc(n_paths ? n_paths : 1, sizeof(*cat->groups));
+	cat->parsed = malloc((n ? n : 1) * sizeof(*cat->parsed));
+	if (!cat->groups || !cat->parsed) {
+		catalog_free(cat);
+		return NULL;
+	}
+	return cat;
+}
+
+static int append(struct catalog *cat, size_t *cap, struct catalog_file *f)
+{
+	if (grow(&cat->parsed, cap, cat->n_parsed, 1, sizeof(*cat->parsed)) < 0) {
+		catalog_file_unref(f);
+		return -ENOMEM;
+	}
+	cat->parsed[cat->n_parsed++] = f;
+	return 0;
+}
+
+/* Copies a group's or a file's own problems into the load's list. */
+int catalog_copy_diags(struct diag_list *diags, const struct diag_list *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		const struct diag *g = &from->items[i];
+		if (diag_add(diags, g->level, g->file, g->line, "%s", g->msg) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Every problem (each group's, then its files', in reading order), every advertisement
+ * and every file read, then the checks across files. */
+int catalog_assemble(struct catalog *cat, const struct catalog_accounts *acc,
+		     struct diag_list *diags)
+{
+	size_t total = 0, n_files = 0;
+	for (size_t i = 0; i < cat->n_parsed; i++) {
+		const struct catalog_file *f = cat->parsed[i];
+		total += f->n_ads;
+		n_files += f->real != NULL;
+		cat->n_foreign += f->foreign;
+		cat->n_retry += f->retry;
+	}
+	cat->items = malloc((total ? total : 1) * sizeof(*cat->items));
+	cat->files = malloc((n_files + 1) * sizeof(*cat->files));
+	if (!cat->items || !cat->files)
+		return -ENOMEM;
+	for (size_t g = 0; g < cat->n_groups; g++) {
+		const struct catalog_group *grp = &cat->groups[g];
+		if (catalog_copy_diags(diags, &grp->diags) < 0)
+			return -ENOMEM;
+		for (size_t i = grp->first; i < grp->first + grp->n; i++) {
+			const struct catalog_file *f = cat->parsed[i];
+			if (catalog_copy_diags(diags, &f->diags) < 0)
+				return -ENOMEM;
+			if (f->real)
+				cat->files[cat->n_files++] = f->real;
+			for (size_t k = 0; k < f->n_ads; k++)
+				cat->items[cat->n++] = f->ads[k];
+		}
+	}
+	cat->files[cat->n_files] = NULL;
+	return catalog_validate(cat, acc, diags);
 }
 
 /* --- the files read so far, by real path (a file named twice is read once) ---------- */
@@ -112,198 +184,63 @@ static int path_set_reserve(struct path_set *s)
 	return 0;
 }
 
-/* --- loading ------------------------------------------------------------------------ */
+/* --- reading everything ------------------------------------------------------------- */
 
 struct loader {
 	struct catalog *cat;
 	const struct catalog *old;
-	struct diag_list *diags;
 	struct catalog_reload_stats stats;
 	struct timespec started; /* CLOCK_REALTIME before the first stat */
 	struct path_set read;
-	size_t cap_files, cap_parsed;
+	size_t cap_parsed;
 };
 
-/* Grows *v (elements of size sz) to hold at least n + extra; returns 0 or -ENOMEM. */
-static int grow(void *v, size_t *cap, size_t n, size_t extra, size_t sz)
-{
-	if (n + extra <= *cap)
-		return 0;
-	size_t c = *cap ? *cap : 16;
-	while (c < n + extra)
-		c *= 2;
-	void *p = reallocarray(*(void **)v, c, sz);
-	if (!p)
-		return -ENOMEM;
-	*(void **)v = p;
-	*cap = c;
-	return 0;
-}
-
 /* Records real as read; returns 1, or 0 when it was read already, or -ENOMEM. */
-static int add_file(struct loader *ld, const char *real)
+static int claim_once(void *data, const char *real)
 {
-	struct catalog *cat = ld->cat;
-	if (path_set_has(&ld->read, real))
+	struct loader *ld = data;
+	if (path_set_has(&ld->read, real)) {
+		ld->cat->duplicates = true;
 		return 0;
-	if (path_set_reserve(&ld->read) < 0 ||
-	    grow(&cat->files, &ld->cap_files, cat->n_files, 2, sizeof(char *)) < 0 ||
-	    !(cat->files[cat->n_files] = strdup(real)))
+	}
+	if (path_set_reserve(&ld->read) < 0)
 		return -ENOMEM;
-	path_set_put(&ld->read, cat->files[cat->n_files]);
-	cat->files[++cat->n_files] = NULL;
+	/* The string must outlive the set: the entry is made after the claim. */
+	char *copy = strdup(real);
+	if (!copy)
+		return -ENOMEM;
+	path_set_put(&ld->read, copy);
 	return 1;
 }
 
-static int cmp_file_path(const void *a, const void *b)
+/* The entry of path in c (a directory's entries are in path order), or NULL. */
+static struct catalog_file *entry_of(const struct catalog *c, const char *path)
 {
-	const struct catalog_file *x = *(struct catalog_file *const *)a,
-				  *y = *(struct catalog_file *const *)b;
-	return strcmp(x->path, y->path);
-}
-
-static struct catalog_file *old_parse(const struct catalog *old, const char *path)
-{
-	size_t lo = 0, hi = old ? old->n_parsed : 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(old->by_path[mid]->path, path);
-		if (c == 0)
-			return old->by_path[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	for (size_t g = 0; c && g < c->n_groups; g++) {
+		size_t lo = c->groups[g].first, hi = lo + c->groups[g].n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int r = strcmp(c->parsed[mid]->path, path);
+			if (r == 0)
+				return c->parsed[mid];
+			if (r < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
 	}
 	return NULL;
 }
 
-static bool same_time(struct timespec a, struct timespec b)
-{
-	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
-}
-
-static bool unchanged(const struct catalog_file *f, const struct stat *st)
-{
-	return f->dev == st->st_dev && f->ino == st->st_ino && f->size == st->st_size &&
-	       same_time(f->mtim, st->st_mtim) && same_time(f->ctim, st->st_ctim);
-}
-
-/* Whether a change made after the read would surely show in the ctime. File times come
- * from the kernel's coarse clock, so a write in the same tick as the read (or, on a file
- * system with whole-second times, the same second) could leave them as they were: such
- * a file is read again next time, as git does with its "racily clean" entries. */
-static bool settled(const struct stat *st, struct timespec started)
-{
-	if (st->st_ctim.tv_nsec == 0) /* probably whole seconds: allow for 2 s ones (FAT) */
-		return st->st_ctim.tv_sec + 2 <= started.tv_sec;
-	/* File times can lag the clock by a few coarse ticks, or (multigrain timestamps)
-	 * be finer than it: settled means older than the read by a safe margin. */
-	const long margin_ns = 20 * 1000 * 1000;
-	long long c = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
-	long long s = (long long)started.tv_sec * 1000000000LL + started.tv_nsec;
-	return c + margin_ns < s;
-}
-
-/* Copies a file's own problems into the reload's list. */
-static int report(struct diag_list *diags, const struct diag_list *from)
-{
-	for (size_t i = 0; i < from->n; i++) {
-		const struct diag *g = &from->items[i];
-		if (diag_add(diags, g->level, g->file, g->line, "%s", g->msg) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-static int parse(struct loader *ld, const char *path, const struct stat *st,
-		 struct catalog_file **ret)
-{
-	struct catalog_file *f = calloc(1, sizeof(*f));
-	char *copy = strdup(path);
-	if (!f || !copy) {
-		free(f);
-		free(copy);
-		return -ENOMEM;
-	}
-	*f = (struct catalog_file){ .refs = 1,
-				    .path = copy,
-				    .dev = st->st_dev,
-				    .ino = st->st_ino,
-				    .size = st->st_size,
-				    .mtim = st->st_mtim,
-				    .ctim = st->st_ctim };
-	int r = advert_parse_file(path, &f->ads, &f->n_ads, &f->diags);
-	if (r == -ENOMEM) {
-		file_unref(f);
-		return r;
-	}
-	/* What the bytes say (valid or not: a syntax error, @include, a NUL) holds until the
-	 * file changes, so a broken file is not parsed again at every rescan; one that
-	 * could not be read is, the cause being outside it. */
-	f->reusable = (r == 0 || r == -EINVAL || r == -EPERM) && settled(st, ld->started);
-	*ret = f;
-	return 0;
-}
-
 static int load_file(struct loader *ld, const char *path, const char *real_hint)
 {
-	struct catalog *cat = ld->cat;
-	ld->stats.files_seen++;
-	char *why = NULL;
-	/* A plain file in a directory that was just checked needs only its own lstat; a
-	 * symlink or a file named directly gets the full walk up to /. */
-	struct stat lst;
-	int r = real_hint && lstat(path, &lst) == 0 ? trust_check_entry(path, &lst, &why) : -EAGAIN;
-	if (r == -EAGAIN)
-		r = trust_check(path, TRUST_FILE, &why);
-	if (r < 0) {
-		ld->stats.files_refused++;
-		r = diag_error(ld->diags, path, 0, "refusing advertisement file: %s",
-			       why ? why : strerror(-r)) < 0 ||
-				    r == -ENOMEM
-			    ? -ENOMEM
-			    : 0;
-		free(why);
-		return r;
-	}
-	char *real = real_hint ? strdup(real_hint) : realpath(path, NULL);
-	if (!real) {
-		ld->stats.files_refused++;
-		return errno == ENOMEM ? -ENOMEM : 0;
-	}
-	r = add_file(ld, real);
-	free(real);
-	if (r <= 0) /* already read through another path, or ENOMEM */
-		return r;
-
-	/* The identity is taken before the read: a change during it shows next time. */
-	struct stat st;
-	if (real_hint && S_ISREG(lst.st_mode))
-		st = lst;
-	else if (stat(path, &st) < 0) {
-		ld->stats.files_refused++;
-		return diag_error(ld->diags, path, 0, "cannot read the file: %s", strerror(errno)) <
-				       0
-			       ? -ENOMEM
-			       : 0;
-	}
-	if (grow(&cat->parsed, &ld->cap_parsed, cat->n_parsed, 1, sizeof(*cat->parsed)) < 0)
-		return -ENOMEM;
-	struct catalog_file *f = old_parse(ld->old, path);
-	if (f && f->reusable && unchanged(f, &st)) {
-		f->refs++;
-		ld->stats.files_reused++;
-	} else {
-		if ((r = parse(ld, path, &st, &f)) < 0)
-			return r;
-		ld->stats.files_parsed++;
-	}
-	cat->parsed[cat->n_parsed++] = f;
-	return report(ld->diags, &f->diags);
+	struct catalog_file *f = NULL;
+	int r = catalog_file_load(path, real_hint, entry_of(ld->old, path), ld->started, claim_once,
+				  ld, &ld->stats, &f);
+	return r < 0 || !f ? r : append(ld->cat, &ld->cap_parsed, f);
 }
 
-static bool is_conf_name(const char *name)
+bool catalog_is_conf_name(const char *name)
 {
 	size_t len = strlen(name);
 	return name[0] != '.' && len > 5 && strcmp(name + len - 5, ".conf") == 0;
@@ -319,12 +256,40 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(((const struct dir_entry *)a)->name, ((const struct dir_entry *)b)->name);
 }
 
-static int load_directory(struct loader *ld, const char *dir)
+/* name's path in the directory g (as configured + "/" + name) and, for a regular file,
+ * its real path (the directory's + "/" + name; else NULL). Returns 0 or -ENOMEM. */
+int catalog_entry_paths(const struct catalog_group *g, const char *name, bool regular,
+			char **ret_path, char **ret_real)
 {
+	/* realdir is "/" or has no trailing slash; one per file of 10,000: no asprintf */
+	size_t plen = strlen(g->path), nlen = strlen(name);
+	size_t rlen = strcmp(g->realdir, "/") == 0 ? 0 : strlen(g->realdir);
+	char *path = malloc(plen + nlen + 2), *real = regular ? malloc(rlen + nlen + 2) : NULL;
+	if (!path || (regular && !real)) {
+		free(path);
+		free(real);
+		return -ENOMEM;
+	}
+	memcpy(path, g->path, plen);
+	path[plen] = '/';
+	memcpy(path + plen + 1, name, nlen + 1);
+	if (real) {
+		memcpy(real, g->realdir, rlen);
+		real[rlen] = '/';
+		memcpy(real + rlen + 1, name, nlen + 1);
+	}
+	*ret_path = path;
+	*ret_real = real;
+	return 0;
+}
+
+static int load_directory(struct loader *ld, struct catalog_group *g)
+{
+	const char *dir = g->path;
 	char *why = NULL;
 	int r = trust_check(dir, TRUST_DIRECTORY, &why);
 	if (r < 0) {
-		r = diag_error(ld->diags, dir, 0, "refusing advertisement directory: %s",
+		r = diag_error(&g->diags, dir, 0, "refusing advertisement directory: %s",
 			       why ? why : strerror(-r)) < 0 ||
 				    r == -ENOMEM
 			    ? -ENOMEM
@@ -335,18 +300,19 @@ static int load_directory(struct loader *ld, const char *dir)
 	char *realdir = realpath(dir, NULL);
 	DIR *d = realdir ? opendir(dir) : NULL;
 	if (!d) {
-		r = diag_error(ld->diags, dir, 0, "cannot read the directory: %s",
+		r = diag_error(&g->diags, dir, 0, "cannot read the directory: %s",
 			       strerror(errno)) < 0
 			    ? -ENOMEM
 			    : 0;
 		free(realdir);
 		return r;
 	}
+	g->realdir = realdir;
 	struct dir_entry *names = NULL;
 	size_t n = 0, cap = 0;
 	r = 0;
 	for (struct dirent *de; (de = readdir(d));) {
-		if (!is_conf_name(de->d_name))
+		if (!catalog_is_conf_name(de->d_name))
 			continue;
 		if (grow(&names, &cap, n, 1, sizeof(*names)) < 0 ||
 		    !(names[n].name = strdup(de->d_name))) {
@@ -358,318 +324,60 @@ static int load_directory(struct loader *ld, const char *dir)
 	closedir(d);
 	if (n > 0)
 		qsort(names, n, sizeof(*names), cmp_entry);
-	size_t rlen = strlen(realdir), dlen = strlen(dir);
 	for (size_t i = 0; i < n; i++) {
-		size_t nlen = strlen(names[i].name);
-		char *path = r == 0 ? malloc(dlen + nlen + 2) : NULL;
-		char *real = path && names[i].regular ? malloc(rlen + nlen + 2) : NULL;
-		if (r == 0 && (!path || (names[i].regular && !real)))
+		char *path = NULL, *real = NULL;
+		if (r == 0 &&
+		    catalog_entry_paths(g, names[i].name, names[i].regular, &path, &real) < 0)
 			r = -ENOMEM;
-		if (r == 0) {
-			memcpy(path, dir, dlen);
-			path[dlen] = '/';
-			memcpy(path + dlen + 1, names[i].name, nlen + 1);
-			if (real) {
-				/* realdir is "/" or has no trailing slash */
-				memcpy(real, realdir, rlen);
-				real[rlen] = '/';
-				memcpy(real + rlen + (rlen > 1), names[i].name, nlen + 1);
-			}
+		if (r == 0)
 			r = load_file(ld, path, real);
-		}
 		free(path);
 		free(real);
 		free(names[i].name);
 	}
 	free(names);
-	free(realdir);
 	return r;
 }
-
-/* --- checks across files ---------------------------------------------------------------
- * All of them together are O(n log n): one sort by id, then linear passes. */
-
-/* Id → position, for lookups in checks that span the whole catalog. */
-struct id_index {
-	const char *id;
-	size_t pos;
-};
-
-static int cmp_index(const void *a, const void *b)
-{
-	const struct id_index *x = a, *y = b;
-	int r = strcmp(x->id, y->id);
-	return r ? r : (x->pos > y->pos) - (x->pos < y->pos);
-}
-
-static const struct id_index *index_find(const struct id_index *idx, size_t n, const char *id)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) { /* first entry with this id */
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(idx[mid].id, id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && strcmp(idx[lo].id, id) == 0 ? &idx[lo] : NULL;
-}
-
-static bool account_exists(const struct catalog_accounts *acc, const char *name)
-{
-	if (strcmp(name, "system") == 0)
-		return true;
-	for (size_t i = 0; acc && i < acc->n; i++)
-		if (strcmp(acc->names[i], name) == 0)
-			return true;
-	return false;
-}
-
-static int check_run_as(const struct catalog *cat, const struct catalog_accounts *acc, bool *keep,
-			struct diag_list *diags)
-{
-	for (size_t i = 0; i < cat->n; i++) {
-		const struct advert *a = cat->items[i];
-		if (!keep[i] || account_exists(acc, a->program.run_as))
-			continue;
-		keep[i] = false;
-		const char **names = calloc((acc ? acc->n : 0) + 2, sizeof(*names));
-		const char *hint = NULL;
-		if (names) {
-			names[0] = "system";
-			for (size_t k = 0; acc && k < acc->n; k++)
-				names[k + 1] = acc->names[k];
-			hint = cfgread_suggest(a->program.run_as, names);
-			free(names);
-		}
-		int r = hint ? diag_error(diags, a->file, a->line,
-					  "advertisement \"%s\": run_as \"%s\" names no account "
-					  "in advertd.conf (did you mean \"%s\"?)",
-					  a->id, a->program.run_as, hint)
-			     : diag_error(diags, a->file, a->line,
-					  "advertisement \"%s\": run_as \"%s\" names no account "
-					  "in advertd.conf and is not \"system\"",
-					  a->id, a->program.run_as);
-		if (r < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-#define NONE SIZE_MAX
-
-enum dep_state { DEP_UNKNOWN, DEP_OK, DEP_MISSING, DEP_REJECTED, DEP_WALKING };
-
-/* Leaves out advertisements in a depends_on cycle, then those whose dependency is
- * missing or was left out, however long the chain. dep[i] is the position of the
- * definition that i depends on (the winner among duplicates), or NONE. */
-static int check_dependencies(const struct catalog *cat, const size_t *dep, bool *keep,
-			      struct diag_list *diags)
-{
-	size_t n = cat->n;
-	unsigned char *st = calloc(n, 1);
-	size_t *stack = malloc(n * sizeof(*stack));
-	if (!st || !stack) {
-		free(st);
-		free(stack);
-		return -ENOMEM;
-	}
-	/* Cycles among the kept: each has at most one dependency, so walking from each
-	 * unvisited one either ends, joins an earlier walk, or meets itself. */
-	enum { WHITE, ON_PATH, DONE, CYCLE };
-	for (size_t i = 0; i < n; i++) {
-		size_t p = i;
-		while (p != NONE && keep[p] && st[p] == WHITE) {
-			st[p] = ON_PATH;
-			p = dep[p];
-		}
-		if (p != NONE && keep[p] && st[p] == ON_PATH)
-			for (size_t q = p; st[q] == ON_PATH; q = dep[q])
-				st[q] = CYCLE;
-		for (size_t q = i; q != NONE && keep[q] && st[q] == ON_PATH; q = dep[q])
-			st[q] = DONE;
-	}
-	int r = 0;
-	for (size_t i = 0; i < n && r == 0; i++) {
-		if (st[i] != CYCLE)
-			continue;
-		const struct advert *a = cat->items[i];
-		r = diag_error(diags, a->file, a->line,
-			       "advertisement \"%s\": depends_on \"%s\" forms a cycle", a->id,
-			       a->program.depends_on);
-	}
-	for (size_t i = 0; i < n; i++)
-		if (st[i] == CYCLE)
-			keep[i] = false;
-
-	/* Then what each kept one's chain ends in, each chain walked once. */
-	memset(st, DEP_UNKNOWN, n);
-	for (size_t i = 0; i < n; i++) {
-		size_t depth = 0, p = i;
-		enum dep_state end = DEP_OK;
-		for (;;) {
-			if (!keep[p]) {
-				end = DEP_REJECTED;
-				break;
-			}
-			if (st[p] != DEP_UNKNOWN) {
-				end = st[p] == DEP_OK ? DEP_OK : DEP_REJECTED;
-				break;
-			}
-			if (!cat->items[p]->program.depends_on) {
-				st[p] = DEP_OK;
-				break;
-			}
-			if (dep[p] == NONE) {
-				st[p] = DEP_MISSING;
-				end = DEP_REJECTED;
-				break;
-			}
-			st[p] = DEP_WALKING; /* no cycle is left, but never loop on a bug */
-			stack[depth++] = p;
-			p = dep[p];
-		}
-		while (depth > 0)
-			st[stack[--depth]] = end;
-	}
-	for (size_t i = 0; i < n && r == 0; i++) {
-		if (!keep[i] || st[i] == DEP_OK)
-			continue;
-		keep[i] = false;
-		const struct advert *a = cat->items[i];
-		r = diag_error(diags, a->file, a->line,
-			       st[i] == DEP_REJECTED ? "advertisement \"%s\": depends_on \"%s\" "
-						       "names an advertisement that was rejected"
-						     : "advertisement \"%s\": depends_on \"%s\" "
-						       "names no advertisement",
-			       a->id, a->program.depends_on);
-	}
-	free(st);
-	free(stack);
-	return r < 0 ? -ENOMEM : 0;
-}
-
-static int cmp_advert_id(const void *a, const void *b)
-{
-	return strcmp((*(struct advert *const *)a)->id, (*(struct advert *const *)b)->id);
-}
-
-/* Leaves out what fails a check across files (cat->items keeps the rest, in order), then
- * builds the lookup indexes. */
-static int validate(struct catalog *cat, const struct catalog_accounts *acc,
-		    struct diag_list *diags)
-{
-	size_t n = cat->n;
-	bool *keep = malloc((n ? n : 1) * sizeof(*keep));
-	struct id_index *idx = malloc((n ? n : 1) * sizeof(*idx));
-	size_t *dep = malloc((n ? n : 1) * sizeof(*dep));
-	int r = keep && idx && dep ? 0 : -ENOMEM;
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		keep[i] = true;
-		idx[i] = (struct id_index){ cat->items[i]->id, i };
-	}
-	if (r == 0 && n > 0)
-		qsort(idx, n, sizeof(*idx), cmp_index);
-
-	/* Duplicate ids: the first definition (file order) wins; idx is sorted by id, then
-	 * by position, so the first of each run of equal ids is the winner. */
-	for (size_t k = 1, first = 0; r == 0 && k < n; k++) {
-		if (strcmp(idx[k].id, idx[first].id) != 0) {
-			first = k;
-			continue;
-		}
-		const struct advert *a = cat->items[idx[k].pos], *f = cat->items[idx[first].pos];
-		keep[idx[k].pos] = false;
-		r = diag_error(diags, a->file, a->line,
-			       "advertisement id \"%s\" is already defined at %s:%d", a->id,
-			       f->file, f->line) < 0
-			    ? -ENOMEM
-			    : 0;
-	}
-	if (r == 0)
-		r = check_run_as(cat, acc, keep, diags);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		const char *d = cat->items[i]->program.depends_on;
-		const struct id_index *e = d ? index_find(idx, n, d) : NULL;
-		dep[i] = e ? e->pos : NONE;
-	}
-	if (r == 0)
-		r = check_dependencies(cat, dep, keep, diags);
-
-	if (r == 0) {
-		size_t k = 0;
-		for (size_t i = 0; i < n; i++)
-			if (keep[i])
-				cat->items[k++] = cat->items[i];
-		cat->n = k;
-		cat->by_id = malloc((k ? k : 1) * sizeof(*cat->by_id));
-		cat->by_path = malloc((cat->n_parsed ? cat->n_parsed : 1) * sizeof(*cat->by_path));
-		if (!cat->by_id || !cat->by_path)
-			r = -ENOMEM;
-	}
-	if (r == 0) {
-		memcpy(cat->by_id, cat->items, cat->n * sizeof(*cat->by_id));
-		qsort(cat->by_id, cat->n, sizeof(*cat->by_id), cmp_advert_id);
-		if (cat->n_parsed > 0) {
-			memcpy(cat->by_path, cat->parsed, cat->n_parsed * sizeof(*cat->by_path));
-			qsort(cat->by_path, cat->n_parsed, sizeof(*cat->by_path), cmp_file_path);
-		}
-	}
-	free(keep);
-	free(idx);
-	free(dep);
-	return r;
-}
-
-/* --- the catalog -------------------------------------------------------------------- */
 
 static int gather(struct loader *ld, const char *const *paths, size_t n_paths)
 {
+	struct catalog *cat = ld->cat;
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < n_paths; i++) {
+		struct catalog_group *g = &cat->groups[cat->n_groups++];
+		g->first = cat->n_parsed;
 		struct stat st;
-		if (stat(paths[i], &st) < 0)
-			r = diag_warning(ld->diags, paths[i], 0,
+		if (!(g->path = strdup(paths[i])))
+			r = -ENOMEM;
+		else if (stat(paths[i], &st) < 0)
+			r = diag_warning(&g->diags, paths[i], 0,
 					 "advertisement path is missing: %s", strerror(errno)) < 0
 				    ? -ENOMEM
 				    : 0;
 		else if (S_ISDIR(st.st_mode))
-			r = load_directory(ld, paths[i]);
+			r = load_directory(ld, g);
 		else
 			r = load_file(ld, paths[i], NULL);
+		g->n = cat->n_parsed - g->first;
 	}
-	if (r < 0)
-		return r;
-
-	/* Every advertisement of every file read, in reading order. */
-	struct catalog *cat = ld->cat;
-	size_t total = 0;
-	for (size_t i = 0; i < cat->n_parsed; i++)
-		total += cat->parsed[i]->n_ads;
-	if (!(cat->items = malloc((total ? total : 1) * sizeof(*cat->items))))
-		return -ENOMEM;
-	for (size_t i = 0; i < cat->n_parsed; i++)
-		for (size_t k = 0; k < cat->parsed[i]->n_ads; k++)
-			cat->items[cat->n++] = cat->parsed[i]->ads[k];
-	return 0;
+	return r;
 }
 
 int catalog_reload(const struct catalog *old, const char *const *paths, size_t n_paths,
 		   const struct catalog_accounts *accounts, struct catalog **ret,
 		   struct diag_list *diags, struct catalog_reload_stats *stats)
 {
-	struct loader ld = { .old = old, .diags = diags };
-	ld.cat = calloc(1, sizeof(*ld.cat));
-	if (!ld.cat || !(ld.cat->files = calloc(1, sizeof(char *)))) {
-		free(ld.cat);
+	struct loader ld = { .old = old, .stats.full = true };
+	if (!(ld.cat = catalog_new(n_paths, 0)))
 		return -ENOMEM;
-	}
-	ld.cap_files = 1;
+	ld.cap_parsed = 1;
 	clock_gettime(CLOCK_REALTIME, &ld.started);
 	int r = gather(&ld, paths, n_paths);
+	for (size_t i = 0; i < ld.read.cap; i++)
+		free((char *)ld.read.slots[i]);
 	free(ld.read.slots);
 	if (r == 0)
-		r = validate(ld.cat, accounts, diags);
+		r = catalog_assemble(ld.cat, accounts, diags);
 	if (r < 0) {
 		catalog_free(ld.cat);
 		return r;
