@@ -65,6 +65,12 @@ struct history_stats {
 int history_open(const char *state_dir, struct history **ret)
 	__attribute__((nonnull, warn_unused_result));
 
+/* The same for a look that must change nothing (advertd --dry-run): no lock, so a
+ * running daemon does not stop it; no compaction, nothing created; every write fails
+ * with -EROFS. A record being appended meanwhile may be missed, never half-read. */
+int history_open_readonly(const char *state_dir, struct history **ret)
+	__attribute__((nonnull, warn_unused_result));
+
 void history_close(struct history *h);
 
 /* Records that a run of advert_id starts now, durably (fdatasync) before returning 0 and

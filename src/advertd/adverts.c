@@ -346,6 +346,7 @@ void daemon_load_catalog(struct daemon *d)
 		return;
 	}
 	daemon_report_problems(d, &diags);
+	d->rejected = diag_count(&diags, DIAG_ERROR);
 	diag_clear(&diags);
 
 	bool announced = false;

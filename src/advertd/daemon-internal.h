@@ -85,6 +85,7 @@ struct daemon {
 	unsigned ends_since_compaction;
 	/* --once bookkeeping */
 	unsigned ran, failed;
+	size_t rejected; /* errors in the advertisements at the latest load */
 };
 
 /* A status line now. */

@@ -452,6 +452,26 @@ static void teardown(struct daemon *d)
 		close(d->sfd);
 }
 
+/* What --once did, and what it left for later: an occurrence that has come but waits for
+ * this host's splay is not "nothing to do", and a rejected advertisement is a failure. */
+static void once_summary(struct daemon *d)
+{
+	time_t now = time(NULL);
+	unsigned splayed = 0;
+	for (size_t i = 0; d->cat && i < d->cat->n; i++) {
+		const struct advert *a = d->cat->items[i];
+		struct schedule_decision dec = daemon_decide(d, a, now);
+		if (dec.verdict != SCHED_WAIT || !dec.when || dec.occurrence > now)
+			continue;
+		if (splayed++ == 0)
+			printf("not yet due (this host's splay):\n");
+		printf("  %-12s due in %lld s\n", a->id, (long long)(dec.when - now));
+	}
+	printf("advertd --once: %u program(s) ran, %u problem(s), %u waiting for splay, %zu "
+	       "error(s) in the advertisements\n",
+	       d->ran, d->failed, splayed, d->rejected);
+}
+
 int daemon_main(const struct daemon_options *opt)
 {
 	struct daemon d = { .opt = opt, .sfd = -1, .ifd = -1, .lock_fd = -1 };
@@ -530,9 +550,9 @@ int daemon_main(const struct daemon_options *opt)
 		if (status_queued(d.status))
 			status_flush(d.status, time(NULL));
 	}
-	int rc = opt->once ? (d.failed ? 1 : 0) : 0;
+	int rc = opt->once ? (d.failed || d.rejected ? 1 : 0) : 0;
 	if (opt->once && idle_once)
-		printf("advertd --once: %u program(s) ran, %u problem(s)\n", d.ran, d.failed);
+		once_summary(&d);
 	teardown(&d);
 	return rc;
 }

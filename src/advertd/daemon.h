@@ -17,4 +17,9 @@ struct daemon_options {
  * running). Returns the process exit status. */
 int daemon_main(const struct daemon_options *opt);
 
+/* advertd --dry-run: prints what a run now would start, as whom, with which rights, and
+ * why each other advertisement would not, changing nothing anywhere. Returns the exit
+ * status: 1 when the configuration or an advertisement has an error. */
+int dryrun_main(const char *config_path);
+
 #endif

@@ -16,7 +16,7 @@
 #include "daemon.h"
 #include "testid.h"
 
-enum { OPT_ONCE = 256, OPT_CHECK, OPT_TEST_IDENTITY };
+enum { OPT_ONCE = 256, OPT_DRY_RUN, OPT_CHECK, OPT_TEST_IDENTITY };
 
 /* Whatever the parent left us: fds 0-2 open (else the first file we open becomes stderr,
  * and a warning lands in the run history), every signal at its default and none blocked
@@ -40,10 +40,13 @@ static void sanitize_process(void)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: advertd [-f] [-c FILE] [--once] [--check] [--test-identity ACCOUNT]\n"
+		"Usage: advertd [-f] [-c FILE] [--once [--dry-run]] [--check]\n"
+		"               [--test-identity ACCOUNT]\n"
 		"  -f, --foreground         stay in the foreground, log to stderr\n"
 		"  -c, --config FILE        configuration (default %s)\n"
 		"      --once               run what is due now, wait for it, exit\n"
+		"      --dry-run            say what --once would run, as whom, and why not the\n"
+		"                           others; touches no DC, history or program\n"
 		"      --check              validate the configuration and advertisements, exit\n"
 		"      --test-identity ACCT impersonate ACCT, look it up, print it, revert\n"
 		"  -h, --help               this text\n"
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "test-identity", required_argument, NULL, OPT_TEST_IDENTITY },
 		{ "help", no_argument, NULL, 'h' },
@@ -130,7 +134,7 @@ int main(int argc, char **argv)
 	};
 	const char *config_path = ADV_DEFAULT_CONFIG;
 	const char *test_identity = NULL;
-	bool check = false, once = false, foreground = false;
+	bool check = false, once = false, foreground = false, dry_run = false;
 
 	sanitize_process();
 	log_setup("advertd", LOG_TARGET_STDERR, LOG_DAEMON);
@@ -141,6 +145,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_ONCE:
 			once = true;
+			break;
+		case OPT_DRY_RUN:
+			dry_run = true;
 			break;
 		case OPT_TEST_IDENTITY:
 			test_identity = optarg;
@@ -170,6 +177,8 @@ int main(int argc, char **argv)
 
 	if (check)
 		return run_check(config_path);
+	if (dry_run)
+		return dryrun_main(config_path);
 	if (test_identity)
 		return run_test_identity(config_path, test_identity);
 

@@ -457,7 +457,7 @@ static int open_log(int dfd, int *ret_fd, int *ret_write_error)
 	return 0;
 }
 
-int history_open(const char *state_dir, struct history **ret)
+static int open_history(const char *state_dir, bool readonly, struct history **ret)
 {
 	struct history *h = calloc(1, sizeof(*h));
 	if (!h)
@@ -468,12 +468,19 @@ int history_open(const char *state_dir, struct history **ret)
 	h->dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (h->dfd < 0)
 		r = -errno;
-	if (r == 0)
+	if (r == 0 && readonly) {
+		/* A look, not a writer: no lock (the daemon may hold it), nothing created. */
+		h->fd = openat(h->dfd, LOG_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (h->fd < 0 && errno != ENOENT)
+			r = -errno;
+		h->write_error = -EROFS;
+	} else if (r == 0) {
 		r = open_log(h->dfd, &h->fd, &h->write_error);
+	}
 
 	struct stat st = { 0 };
 	if (r == 0 && h->fd >= 0) {
-		if (flock(h->fd, LOCK_EX | LOCK_NB) < 0)
+		if (!readonly && flock(h->fd, LOCK_EX | LOCK_NB) < 0)
 			r = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		else if (fstat(h->fd, &st) < 0)
 			r = -errno;
@@ -513,6 +520,16 @@ int history_open(const char *state_dir, struct history **ret)
 	}
 	*ret = h;
 	return 0;
+}
+
+int history_open(const char *state_dir, struct history **ret)
+{
+	return open_history(state_dir, false, ret);
+}
+
+int history_open_readonly(const char *state_dir, struct history **ret)
+{
+	return open_history(state_dir, true, ret);
 }
 
 void history_close(struct history *h)

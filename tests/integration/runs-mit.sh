@@ -118,6 +118,26 @@ advertisements = (
 AD
 chmod 644 "$ADVERTISEMENTS_DIR"/*.conf
 
+# --- dry run first: it says what would run and touches nothing ------------------------
+kdc_before=$(dc_lines 1)
+syslog_before=$(wc -l <"$SYSLOG_LOG")
+run "$ADVERTD" --dry-run -c "$conf"
+dry_rc=$?
+dry=$OUT
+check "dry run: exit 1, because an advertisement file has an error" test "$dry_rc" -eq 1
+check "dry run: a due program is listed with its account and DC" \
+	grep -Eq "would run +RUN00001 .*as swinstall, on dc9.example.test" <<<"$dry"
+check "dry run: admin rights are named" grep -Eq "would run +RUN00030 .*swinstall with admin rights" <<<"$dry"
+check "dry run: a disabled one says why not" grep -Eq "would not +RUN00013 +disabled" <<<"$dry"
+check "dry run: an expired one says why not" grep -Eq "would not +RUN00017 +expired" <<<"$dry"
+check "dry run: a platform it does not support is said before any run" \
+	grep -Eq "would not +RUN00009 +due, but platform" <<<"$dry"
+check "dry run: the broken file is named" grep -q "broken.conf:1" <<<"$dry"
+check "dry run: no request reached any DC" test "$(dc_lines 1)" -eq "$kdc_before"
+check "dry run: no history was written" test ! -e "$ADVERTD_STATE_DIR/history.log"
+check "dry run: no program ran, no status message was sent" \
+	test ! -e "$ADVERTD_LOG_DIR/RUN00001" -a "$(wc -l <"$SYSLOG_LOG")" -eq "$syslog_before"
+
 export CANARY_FROM_DAEMON=leak-me-not
 t0=$EPOCHREALTIME
 run "$ADVERTD" --once -c "$conf"
@@ -259,5 +279,26 @@ check "a hostile parent (SIGCHLD ignored, signals blocked, fds 0-2 closed): --on
 	test $rc -eq 0 -a -f "$OUT_DIR/RUN00099"
 check "... and the run history holds records only" \
 	test -z "$(grep -Ev '^v1 [0-9a-f]+ [a-z]+ ' "$ADVERTD_STATE_DIR/history.log" | head -1)"
+
+# --once says what waits for this host's splay instead of "0 program(s) ran", and a
+# rejected advertisement makes it fail.
+splayed=$REALM_DIR/ads-splay
+mkdir -p "$splayed" && chmod 755 "$splayed"
+printf 'advertisements = (\n%s\n);\n' "$(ad SPLAY001 swinstall '[ "./probe" ]' | sed '$ s/,$//')" \
+	>"$splayed/splay.conf"
+chmod 644 "$splayed/splay.conf"
+sed -e "s|^advertisements *=.*|advertisements = [ \"$splayed\" ];|" -e 's|^splay .*|splay = 86400;|' \
+	"$conf" >"$REALM_DIR/splay.conf"
+chmod 644 "$REALM_DIR/splay.conf"
+OUT=$("$ADVERTD" --once -c "$REALM_DIR/splay.conf" 2>&1)
+rc=$?
+check "--once with a program waiting for its splay: exit 0, and it says which and when" \
+	bash -c '[[ $1 -eq 0 ]] && grep -Eq "SPLAY001 +due in [0-9]+ s" <<<"$2" && grep -q "1 waiting for splay" <<<"$2"' _ "$rc" "$OUT"
+printf 'advertisements = ( { id = "BAD"; } );\n' >"$splayed/bad.conf"
+chmod 644 "$splayed/bad.conf"
+OUT=$("$ADVERTD" --once -c "$REALM_DIR/splay.conf" 2>&1)
+rc=$?
+check "--once with a rejected advertisement: exit 1, counted in the summary" \
+	bash -c '[[ $1 -eq 1 ]] && grep -Eq "[1-9][0-9]* error\(s\) in the advertisements" <<<"$2"' _ "$rc" "$OUT"
 
 finish
