@@ -42,7 +42,7 @@ static void usage(FILE *out)
 		"Commands:\n"
 		"  list                  every advertisement: state, next due, last result\n"
 		"  status ID             one advertisement in detail\n"
-		"  explain ID            why it is or is not due, and what a run would use\n"
+		"  explain ID|--all      why it is or is not due, and what a run would use\n"
 		"  run ID                run it now (root)\n"
 		"  history [ID] [-n N]   the latest runs\n"
 		"  identity ACCOUNT      the lockout guard's state for an account\n"
@@ -355,6 +355,16 @@ static void print_object(struct json_object *o, int indent)
 			tty_put(key, 0, false);
 			printf(":\n");
 			print_object(v, indent + 2);
+		} else if (json_object_is_type(v, json_type_array) &&
+			   json_object_array_length(v) > 0 &&
+			   json_object_is_type(json_object_array_get_idx(v, 0), json_type_object)) {
+			tty_put(key, 0, false);
+			printf(":\n");
+			for (size_t i = 0; i < json_object_array_length(v); i++) {
+				if (i > 0)
+					putchar('\n');
+				print_object(json_object_array_get_idx(v, i), indent + 2);
+			}
 		} else if (json_object_is_type(v, json_type_array) &&
 			   (json_object_array_length(v) == 0 ||
 			    !json_object_is_type(json_object_array_get_idx(v, 0),

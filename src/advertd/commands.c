@@ -233,12 +233,15 @@ static struct json_object *account_json(struct daemon *d, const char *name, time
 	return o;
 }
 
-static struct json_object *cmd_explain(struct daemon *d, const struct advert *a, time_t now)
+/* Why a is or is not due, and what a run would use. */
+static struct json_object *explain_object(struct daemon *d, const struct advert *a, time_t now)
 {
-	struct json_object *o = ok_reply(), *e = json_object_new_object();
+	struct json_object *e = json_object_new_object();
 	struct schedule_decision dec = daemon_decide(d, a, now);
 	struct active_run *r = daemon_run_of(d, a->id);
 	add(e, "id", jstr(a->id));
+	add(e, "run_as", jstr(a->program.run_as));
+	add(e, "rights", jstr(advert_rights_name(a->program.rights)));
 	add(e, "verdict", jstr(r ? "running" : schedule_verdict_name(dec.verdict)));
 	add(e, "reason", jstr(dec.reason));
 	add(e, "occurrence", jtime(dec.occurrence));
@@ -291,7 +294,23 @@ static struct json_object *cmd_explain(struct daemon *d, const struct advert *a,
 	add(dc, "servers",
 	    d->cfg->directory.n_servers ? servers : (json_object_put(servers), jstr("DNS SRV")));
 	add(e, "dc", dc);
-	add(o, "explain", e);
+	return e;
+}
+
+static struct json_object *cmd_explain(struct daemon *d, const struct advert *a, time_t now)
+{
+	struct json_object *o = ok_reply();
+	add(o, "explain", explain_object(d, a, now));
+	return o;
+}
+
+/* explain --all: every advertisement, in catalog order. */
+static struct json_object *cmd_explain_all(struct daemon *d, time_t now)
+{
+	struct json_object *o = ok_reply(), *all = json_object_new_array();
+	for (size_t i = 0; d->cat && i < d->cat->n; i++)
+		json_object_array_add(all, explain_object(d, d->cat->items[i], now));
+	add(o, "explain", all);
 	return o;
 }
 
@@ -345,6 +364,8 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 	}
 	if (strcmp(cmd, "clear-damage") == 0)
 		return cmd_clear_damage(d, argv, argc);
+	if (strcmp(cmd, "explain") == 0 && argc == 2 && strcmp(argv[1], "--all") == 0)
+		return cmd_explain_all(d, now);
 	if (argc != 2)
 		return control_error(CONTROL_USAGE, "usage: %s %s", cmd,
 				     strcmp(cmd, "identity") == 0 ? "ACCOUNT" : "ID");

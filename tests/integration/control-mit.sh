@@ -97,6 +97,10 @@ check_output "status ID" "state +running" ctl status CTL2
 check_output "explain ID gives the reason and the dependency" \
 	"reason .*(running|depend).*dependency:" bash -c "'$ADVERTCTL' -c '$conf' explain CTL2 | tr '\n' ' '"
 check_output "explain shows the lockout guard's state for the account" "guard:" ctl explain CTL1
+check_output "explain --all explains every advertisement, rights included" \
+	"id +CTL1 .*rights|rights .*id +CTL1" bash -c "'$ADVERTCTL' -c '$conf' explain --all | tr '\n' ' '"
+check "explain --all --json is one array with an entry per advertisement" \
+	bash -c "'$ADVERTCTL' -c '$conf' --json explain --all | python3 -c 'import json,sys; e=json.load(sys.stdin)[\"explain\"]; sys.exit(0 if len(e) >= 2 and all(\"verdict\" in x for x in e) else 1)'"
 check_output "history lists runs newest first" "CTL2 .*running.*CTL1 .*succeeded" \
 	bash -c "'$ADVERTCTL' -c '$conf' history | tr '\n' ' '"
 check_output "history ID -n 1" "^RUN.*CTL1" bash -c "'$ADVERTCTL' -c '$conf' history CTL1 -n 1 | tr '\n' ' '"
