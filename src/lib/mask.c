@@ -38,16 +38,16 @@ int mask_paths(const char *const *paths, size_t n, char **why)
 		/* A symlink is covered where it points: that is what a program would open. */
 		if (S_ISLNK(st.st_mode) && stat(paths[i], &st) < 0)
 			continue;
-		int r = S_ISDIR(st.st_mode)
-				? mount("advertd-mask", paths[i], "tmpfs",
-					MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=000,size=4k")
-				: mount("/dev/null", paths[i], NULL, MS_BIND, NULL);
+		int r = S_ISDIR(st.st_mode) ? mount("advertd-mask", paths[i], "tmpfs",
+						    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+						    "mode=000,size=4k")
+					    : mount("/dev/null", paths[i], NULL, MS_BIND, NULL);
 		if (r < 0)
 			return failed(why, "covering", paths[i]);
 		/* A bind mount takes its flags only on a remount. */
 		if (!S_ISDIR(st.st_mode) &&
-		    mount(NULL, paths[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
-			  NULL) < 0)
+		    mount(NULL, paths[i], NULL,
+			  MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
 			return failed(why, "making read-only", paths[i]);
 	}
 	return 0;
