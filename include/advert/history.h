@@ -73,6 +73,12 @@ int history_open_readonly(const char *state_dir, struct history **ret)
 
 void history_close(struct history *h);
 
+/* The boot (/proc/sys/kernel/random/boot_id) this process runs in, and the one the
+ * latest ended run of advert_id ran in; "" when unknown (a history from before it was
+ * kept). A run that ended "restart pending" is restarted once the two differ. */
+const char *history_boot_id(const struct history *h);
+const char *history_last_boot(const struct history *h, const char *advert_id);
+
 /* Records that a run of advert_id starts now, durably (fdatasync) before returning 0 and
  * the new run id. Any other return (-ENOSPC, -EROFS, -EIO, …) means nothing is recorded
  * as started and the program must not run. -EBUSY: that advertisement has a run without

@@ -241,6 +241,7 @@ static int write_compacted(struct history *h, int fd, struct compact_ctx *c, uin
 				     .started = sum->ever_started,
 				     .succeeded = sum->ever_succeeded };
 		snprintf(rec->advert_id, sizeof(rec->advert_id), "%s", e->id);
+		snprintf(rec->boot_id, sizeof(rec->boot_id), "%s", e->last_boot);
 		r = out_rec(o, rec, l);
 	}
 

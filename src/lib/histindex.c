@@ -167,6 +167,10 @@ void hist_apply(struct history *h, struct entry *e, const struct rec *r)
 			hist_seen_seq(h, r->seq);
 			break;
 		}
+		/* The boot it ran in: its start's, else what the end says. */
+		char boot[HISTORY_BOOT_ID_MAX];
+		snprintf(boot, sizeof(boot), "%s",
+			 o && o->entry == e->index && o->boot_id[0] ? o->boot_id : r->boot_id);
 		if (o && o->entry == e->index)
 			hist_drop_open(h, o);
 		e->sum.ever_started = true;
@@ -179,6 +183,7 @@ void hist_apply(struct history *h, struct entry *e, const struct rec *r)
 				e->sum.last_start = r->start;
 			e->sum.last_end = r->time;
 			e->sum.last_result = r->result;
+			snprintf(e->last_boot, sizeof(e->last_boot), "%s", boot);
 		}
 		hist_seen_seq(h, r->seq);
 		break;
@@ -191,6 +196,7 @@ void hist_apply(struct history *h, struct entry *e, const struct rec *r)
 			e->sum.last_result = r->result;
 			e->sum.last_start = r->start;
 			e->sum.last_end = r->time;
+			snprintf(e->last_boot, sizeof(e->last_boot), "%s", r->boot_id);
 		}
 		if (r->seq)
 			hist_seen_seq(h, r->seq);

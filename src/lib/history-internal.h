@@ -102,10 +102,11 @@ struct entry {
 	char id[ADV_ID_MAX + 1];
 	size_t index; /* in history.entries */
 	struct schedule_history sum;
-	uint64_t last_seq; /* the run the summary's last_* describe */
-	size_t runs;       /* start records seen, for the compaction trigger */
-	unsigned open;     /* runs started and not ended */
-	unsigned cleared;  /* the damage epoch an admin cleared it at */
+	uint64_t last_seq;                   /* the run the summary's last_* describe */
+	size_t runs;                         /* start records seen, for the compaction trigger */
+	unsigned open;                       /* runs started and not ended */
+	unsigned cleared;                    /* the damage epoch an admin cleared it at */
+	char last_boot[HISTORY_BOOT_ID_MAX]; /* the boot the latest ended run ran in */
 };
 
 struct open_run {

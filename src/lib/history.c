@@ -143,6 +143,7 @@ static void end_rec(const struct history *h, const struct open_run *o, enum run_
 			     .signal = signal,
 			     .duration_ms = duration_ms < -1 ? -1 : duration_ms };
 	snprintf(rec->advert_id, sizeof(rec->advert_id), "%s", h->entries[o->entry]->id);
+	snprintf(rec->boot_id, sizeof(rec->boot_id), "%s", o->boot_id);
 	snprintf(rec->dc, sizeof(rec->dc), "%s", dc ? dc : "");
 	snprintf(rec->account, sizeof(rec->account), "%s", o->account);
 	snprintf(rec->reason, sizeof(rec->reason), "%s", reason ? reason : "");
@@ -520,6 +521,17 @@ static int open_history(const char *state_dir, bool readonly, struct history **r
 	}
 	*ret = h;
 	return 0;
+}
+
+const char *history_last_boot(const struct history *h, const char *advert_id)
+{
+	const struct entry *e = hist_lookup(h, advert_id);
+	return e ? e->last_boot : "";
+}
+
+const char *history_boot_id(const struct history *h)
+{
+	return h->boot_id;
 }
 
 int history_open(const char *state_dir, struct history **ret)

@@ -102,6 +102,8 @@ int histrec_format(const struct rec *r, struct line *l)
 	case REC_END:
 		line_run_id(l, r->seq);
 		line_field(l, "advert", r->advert_id, SIZE_MAX);
+		if (r->boot_id[0])
+			line_field(l, "boot", r->boot_id, SIZE_MAX);
 		line_num(l, "start", r->start);
 		line_num(l, "time", r->time);
 		line_field(l, "result", run_result_name(r->result), SIZE_MAX);
@@ -120,6 +122,8 @@ int histrec_format(const struct rec *r, struct line *l)
 		line_num(l, "start", r->start);
 		line_num(l, "end", r->time);
 		line_num(l, "seq", (intmax_t)r->seq);
+		if (r->boot_id[0])
+			line_field(l, "boot", r->boot_id, SIZE_MAX);
 		break;
 	case REC_SEQ:
 		line_num(l, "next", (intmax_t)r->seq);
@@ -202,6 +206,12 @@ static const unsigned required[] = {
 	[REC_DAMAGE] = 0,
 	[REC_CLEAR] = K_ADVERT,
 	[REC_CLEAR_ALL] = 0,
+};
+
+/* Keys a kind may have or not: the boot a run ran in came after the first records. */
+static const unsigned optional[ARRAY_SIZE(required)] = {
+	[REC_END] = K_BOOT,
+	[REC_SUMMARY] = K_BOOT,
 };
 
 /* One key=value of a record; unknown keys are ignored, so a later version may add
@@ -317,7 +327,7 @@ bool histrec_parse(const char *s, size_t n, struct rec *r)
 		p = sp;
 	}
 	/* Exactly the keys of its kind: a known key of another kind is damage, not data. */
-	if (seen != required[r->kind])
+	if ((seen & ~optional[r->kind]) != required[r->kind])
 		return false;
 	/* An end always has a result. */
 	return r->kind != REC_END || r->result != RUN_NONE;
