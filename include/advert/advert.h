@@ -25,6 +25,12 @@ enum advert_rights {
 	ADV_RIGHTS_ADMIN,
 };
 
+/* What follows a successful run (SMS: "after running"). */
+enum advert_after_run {
+	ADV_AFTER_NOTHING,
+	ADV_AFTER_RESTART, /* advertd asks for a restart once nothing of it runs */
+};
+
 #define ADV_ID_MAX            64
 #define ADV_MAX_RUNTIME_LIMIT (7 * 86400)
 
@@ -50,6 +56,10 @@ struct advert_program {
 	char **platforms;   /* uname -m values, NULL-terminated; empty: any */
 	long long min_free_mb;
 	char *depends_on; /* advertisement id, or NULL */
+	/* With depends_on: wait until a restart the dependency's latest run asked for (a
+	 * reboot code, "restart pending") has happened. Default true. */
+	bool wait_for_restart;
+	enum advert_after_run after_run;
 };
 
 struct advert_schedule {
@@ -83,6 +93,7 @@ void advert_free(struct advert *a);
 
 const char *advert_rerun_name(enum advert_rerun r);
 const char *advert_rights_name(enum advert_rights r);
+const char *advert_after_run_name(enum advert_after_run r);
 
 /* True for 1..64 of [A-Za-z0-9._-], not starting with '.' or '-' (ids become file
  * names). */

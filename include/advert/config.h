@@ -91,6 +91,12 @@ struct config {
 		 * spends (kept for a human). */
 		int reserve;
 	} lockout;
+
+	/* What after_run = "restart" and reboot codes lead to. */
+	struct {
+		char **command;      /* argv run as root to ask for the restart */
+		char *required_file; /* Debian's flag file: written either way */
+	} restart;
 };
 
 /* Reads and validates path. Problems go to diags (file:line). Returns 0 with *ret set to

@@ -36,6 +36,9 @@ struct schedule_history {
 	 * time is fine). It anchors the splay of an as-soon-as-possible advertisement's first
 	 * run, which has no scheduled instant of its own; 0: unknown, due at once. */
 	time_t first_seen;
+	/* Not stored by the history either: the latest run ended "restart pending" in this
+	 * boot, so the restart it needs has not happened yet. */
+	bool restart_pending;
 };
 
 enum schedule_verdict {

@@ -36,7 +36,8 @@ enum status_id {
 	STATUS_HISTORY_DAMAGED = 11013,  /* damaged history records: 'never' programs held */
 	STATUS_DAEMON_STARTED = 11020,
 	STATUS_DAEMON_STOPPING = 11021,
-	STATUS_MESSAGES_DROPPED = 11022, /* the queue overflowed while syslog was away */
+	STATUS_MESSAGES_DROPPED = 11022,  /* the queue overflowed while syslog was away */
+	STATUS_RESTART_REQUESTED = 11030, /* after_run = "restart": the restart was asked for */
 };
 
 struct status_field {

@@ -242,6 +242,8 @@ static struct json_object *explain_object(struct daemon *d, const struct advert 
 	add(e, "id", jstr(a->id));
 	add(e, "run_as", jstr(a->program.run_as));
 	add(e, "rights", jstr(advert_rights_name(a->program.rights)));
+	add(e, "after_run", jstr(advert_after_run_name(a->program.after_run)));
+	add(e, "restart_pending", json_object_new_boolean(daemon_restart_pending(d, a->id)));
 	add(e, "verdict", jstr(r ? "running" : schedule_verdict_name(dec.verdict)));
 	add(e, "reason", jstr(dec.reason));
 	add(e, "occurrence", jtime(dec.occurrence));

@@ -37,7 +37,9 @@ struct active_run {
 	char program[128];
 	char run_id[HISTORY_RUN_ID_MAX];
 	char account[64];
-	bool admin; /* program.rights = "admin": root for the run, the account's tickets */
+	bool admin;         /* program.rights = "admin": root for the run, the account's tickets */
+	bool restart_after; /* program.after_run = "restart" */
+	char package_name[128];
 	char dc[128];
 	bool begun;    /* its start is in the history */
 	bool finished; /* its end is in the history */
@@ -83,6 +85,14 @@ struct daemon {
 	size_t n_forced;
 	time_t next_rescan;
 	unsigned ends_since_compaction;
+	/* A restart asked for by after_run = "restart" (restart.c). */
+	struct {
+		bool wanted;       /* asked for as soon as nothing runs */
+		bool requested;    /* asked for in this boot: not again for that run */
+		time_t hold_until; /* no new program starts before (the restart is coming) */
+		char run_id[HISTORY_RUN_ID_MAX];
+		char advert_id[ADV_ID_MAX + 1];
+	} restart;
 	/* --once bookkeeping */
 	unsigned ran, failed;
 	size_t rejected; /* errors in the advertisements at the latest load */
@@ -125,6 +135,23 @@ void daemon_read_events(struct daemon *d, struct active_run *r);
 void daemon_reap_children(struct daemon *d);
 /* Drops the runs that are over from the table. */
 void daemon_collect_runs(struct daemon *d);
+
+/* --- restart.c: reboot codes and after_run = "restart" -------------------------------- */
+
+/* Reads state_dir/restart: a restart wanted or asked for in this boot is still so; one
+ * from an earlier boot has happened. */
+void daemon_restart_load(struct daemon *d);
+/* Once per run whose restart has happened since (a new boot): 10008, completed. */
+void daemon_restart_report(struct daemon *d);
+/* A run ended: a reboot code or after_run = "restart" writes the restart-required file;
+ * after_run = "restart" wants the restart. */
+void daemon_restart_after(struct daemon *d, const struct active_run *r, enum run_result res);
+/* Asks for a wanted restart once no program of ours runs (11030), once per run. */
+void daemon_restart_poll(struct daemon *d);
+/* Whether new programs wait: a restart is wanted or was just asked for. */
+bool daemon_restart_holds(const struct daemon *d, time_t now);
+/* Whether advert_id's latest run ended "restart pending" in this very boot. */
+bool daemon_restart_pending(const struct daemon *d, const char *advert_id);
 
 /* --- daemon.c: scheduling and the loop ----------------------------------------------- */
 

@@ -85,6 +85,7 @@ struct schedule_decision daemon_decide(struct daemon *d, const struct advert *a,
 	struct advert_state *st = daemon_state_of(d, a->id);
 	struct schedule_history own = *history_summary(d->hist, a->id);
 	own.running = daemon_run_of(d, a->id) != NULL;
+	own.restart_pending = daemon_restart_pending(d, a->id);
 	own.first_seen = st ? st->first_seen : now;
 	const struct schedule_history *dep =
 		a->program.depends_on ? history_summary(d->hist, a->program.depends_on) : NULL;
@@ -92,6 +93,7 @@ struct schedule_decision daemon_decide(struct daemon *d, const struct advert *a,
 	if (dep) {
 		dep_copy = *dep;
 		dep_copy.running = daemon_run_of(d, a->program.depends_on) != NULL;
+		dep_copy.restart_pending = daemon_restart_pending(d, a->program.depends_on);
 		dep = &dep_copy;
 	}
 	uint32_t splay = schedule_splay(d->host, a->id, (uint32_t)d->cfg->splay);
@@ -372,9 +374,11 @@ static int setup(struct daemon *d)
 	d->ifd = -1;
 	daemon_watch_directories(d);
 	daemon_load_received(d);
+	daemon_restart_load(d);
 	daemon_load_catalog(d);
 	struct status_field f[] = { { "version", PACKAGE_VERSION }, { "config", d->cfg->file } };
 	emit(d, STATUS_DAEMON_STARTED, f, 2);
+	daemon_restart_report(d);
 	if (hs.damaged) {
 		char count[24];
 		snprintf(count, sizeof(count), "%zu", hs.skipped);
@@ -497,8 +501,12 @@ int daemon_main(const struct daemon_options *opt)
 			daemon_load_catalog(&d);
 			next_rescan = now + d.cfg->poll_interval;
 		}
+		daemon_restart_poll(&d);
 		bool any_due = false;
-		time_t next = d.stopping ? now + 1 : schedule_pass(&d, &any_due);
+		/* While a restart is wanted or on its way, nothing new starts: it would be cut
+		 * short, or hold the restart up. */
+		bool hold = daemon_restart_holds(&d, now);
+		time_t next = d.stopping || hold ? now + 1 : schedule_pass(&d, &any_due);
 		if (next > next_rescan)
 			next = next_rescan;
 		if ((d.stopping || (opt->once && !any_due)) && d.n_runs == 0) {

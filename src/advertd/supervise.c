@@ -93,6 +93,8 @@ void daemon_start_run(struct daemon *d, const struct advert *a)
 	snprintf(r->program, sizeof(r->program), "%s", a->program.name);
 	snprintf(r->account, sizeof(r->account), "%s", a->program.run_as);
 	r->admin = a->program.rights == ADV_RIGHTS_ADMIN;
+	r->restart_after = a->program.after_run == ADV_AFTER_RESTART;
+	snprintf(r->package_name, sizeof(r->package_name), "%s", a->package.name);
 }
 
 static void retry_later(struct daemon *d, const char *advert_id)
@@ -250,6 +252,7 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 		finish_run(d, r, result_of(ev->outcome), ev->signal ? -1 : ev->exit_code,
 			   ev->signal, ev->duration_ms, ev->reason);
 		emit(d, id, f, n);
+		daemon_restart_after(d, r, result_of(ev->outcome));
 		break;
 	}
 	}

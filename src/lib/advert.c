@@ -20,6 +20,13 @@ const char *advert_rights_name(enum advert_rights r)
 	return (unsigned)r < 2 ? rights_names[r] : "?";
 }
 
+static const char *const after_run_names[] = { "nothing", "restart", NULL };
+
+const char *advert_after_run_name(enum advert_after_run r)
+{
+	return (unsigned)r < 2 ? after_run_names[r] : "?";
+}
+
 const char *advert_rerun_name(enum advert_rerun r)
 {
 	return rerun_names[r];
@@ -218,10 +225,20 @@ static void read_rights(struct cfgread *c, const config_setting_t *g, struct adv
 
 static void read_program(struct cfgread *c, const config_setting_t *ad, struct advert *a)
 {
-	static const char *const keys[] = { "name",         "command",     "working_dir",
-					    "run_as",       "max_runtime", "success_codes",
-					    "reboot_codes", "environment", "requirements",
-					    "depends_on",   "rights",      NULL };
+	static const char *const keys[] = { "name",
+					    "command",
+					    "working_dir",
+					    "run_as",
+					    "max_runtime",
+					    "success_codes",
+					    "reboot_codes",
+					    "environment",
+					    "requirements",
+					    "depends_on",
+					    "rights",
+					    "after_run",
+					    "wait_for_restart",
+					    NULL };
 	config_setting_t *g;
 	if (cfgread_group(c, ad, "", "program", true, false, &g) != CFG_OK)
 		return;
@@ -264,6 +281,19 @@ static void read_program(struct cfgread *c, const config_setting_t *ad, struct a
 	read_environment(c, g, a);
 	read_requirements(c, g, a);
 	read_id(c, g, "program", "depends_on", false, &a->program.depends_on);
+	a->program.wait_for_restart = true;
+	cfgread_bool(c, g, "program", "wait_for_restart", false, &a->program.wait_for_restart);
+	char *after = NULL;
+	if (cfgread_string(c, g, "program", "after_run", false, &after) == CFG_OK) {
+		if (strcmp(after, "restart") == 0)
+			a->program.after_run = ADV_AFTER_RESTART;
+		else if (strcmp(after, "nothing") != 0)
+			cfgread_error(c, config_setting_get_member(g, "after_run"),
+				      "\"program.after_run\" is \"%s\", expected \"nothing\" or "
+				      "\"restart\"",
+				      after);
+		free(after);
+	}
 	if (a->program.depends_on && a->id && strcmp(a->program.depends_on, a->id) == 0)
 		cfgread_error(c, config_setting_get_member(g, "depends_on"),
 			      "\"program.depends_on\" names the advertisement itself");

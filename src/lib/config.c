@@ -15,6 +15,7 @@
 #include "advert/cfgread.h"
 #include "advert/config.h"
 #include "advert/trust.h"
+#include "advert/util.h"
 
 static const struct {
 	const char *name;
@@ -71,9 +72,24 @@ struct config *config_new_default(void)
 	cfg->directory.max_id = INT32_MAX;
 	cfg->lockout.backoff = 1800;
 	cfg->lockout.reserve = 1;
-	if (!cfg->advertisements || !cfg->advertisements[0] || !cfg->state_dir || !cfg->log_dir ||
-	    !cfg->control_socket || !cfg->admin_group || !cfg->syslog.ident ||
-	    !cfg->syslog.socket || !cfg->client_token.keytab || !cfg->directory.site) {
+	/* Through logind, with a delay and a wall message: users get two minutes' warning. */
+	static const char *const restart[] = {
+		"/usr/sbin/shutdown", "-r", "+2",
+		"advertd: software was installed that needs a restart; the computer restarts in "
+		"2 minutes",
+		NULL
+	};
+	cfg->restart.command = calloc(ARRAY_SIZE(restart), sizeof(char *));
+	for (size_t i = 0; cfg->restart.command && restart[i]; i++)
+		if (!(cfg->restart.command[i] = strdup(restart[i]))) {
+			strv_free(cfg->restart.command);
+			cfg->restart.command = NULL;
+		}
+	cfg->restart.required_file = strdup("/run/reboot-required");
+	if (!cfg->restart.command || !cfg->restart.required_file || !cfg->advertisements ||
+	    !cfg->advertisements[0] || !cfg->state_dir || !cfg->log_dir || !cfg->control_socket ||
+	    !cfg->admin_group || !cfg->syslog.ident || !cfg->syslog.socket ||
+	    !cfg->client_token.keytab || !cfg->directory.site) {
 		config_free(cfg);
 		return NULL;
 	}
@@ -115,6 +131,8 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_accounts; i++)
 		account_clear(&cfg->accounts[i]);
 	free(cfg->accounts);
+	strv_free(cfg->restart.command);
+	free(cfg->restart.required_file);
 	free(cfg);
 }
 
@@ -433,6 +451,28 @@ static void read_lockout(struct cfgread *c, const config_setting_t *root, struct
 	read_int(c, g, "lockout", "reserve", 0, 1000, &cfg->lockout.reserve);
 }
 
+static void read_restart(struct cfgread *c, const config_setting_t *root, struct config *cfg)
+{
+	static const char *const keys[] = { "command", "required_file", NULL };
+	config_setting_t *g;
+	if (cfgread_group(c, root, "", "restart", false, false, &g) != CFG_OK)
+		return;
+	cfgread_unknown_keys(c, g, "restart", keys);
+	char **v = NULL;
+	size_t n = 0;
+	if (cfgread_strv(c, g, "restart", "command", false, false, &v, &n) == CFG_OK) {
+		if (n == 0 || v[0][0] != '/') {
+			cfgread_error(c, config_setting_get_member(g, "command"),
+				      "\"restart.command\" must start with an absolute path");
+			strv_free(v);
+		} else {
+			strv_free(cfg->restart.command);
+			cfg->restart.command = v;
+		}
+	}
+	read_path(c, g, "restart", "required_file", false, &cfg->restart.required_file);
+}
+
 static void read_advertisement_paths(struct cfgread *c, const config_setting_t *root,
 				     struct config *cfg)
 {
@@ -504,10 +544,23 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 	}
 
 	static const char *const keys[] = {
-		"advertisements", "poll_interval", "splay",        "max_concurrent",
-		"kill_grace",     "max_log_bytes", "state_dir",    "log_dir",
-		"control_socket", "syslog",        "client_token", "directory",
-		"accounts",       "lockout",       "admin_group",  NULL,
+		"advertisements",
+		"poll_interval",
+		"splay",
+		"max_concurrent",
+		"kill_grace",
+		"max_log_bytes",
+		"state_dir",
+		"log_dir",
+		"control_socket",
+		"syslog",
+		"client_token",
+		"directory",
+		"accounts",
+		"lockout",
+		"admin_group",
+		"restart",
+		NULL,
 	};
 	config_setting_t *root = config_root_setting(&lc);
 	cfgread_unknown_keys(&c, root, "", keys);
@@ -528,6 +581,7 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 	read_directory(&c, root, cfg);
 	read_accounts(&c, root, cfg);
 	read_lockout(&c, root, cfg);
+	read_restart(&c, root, cfg);
 	derive_directory(cfg);
 	validate_whole(&c, root, cfg);
 

@@ -407,6 +407,15 @@ struct schedule_decision schedule_decide(const struct advert *a,
 		decide_dependency(a, dep, &p, &d);
 		return d;
 	}
+	if (dep && dep->restart_pending && a->program.wait_for_restart) {
+		d.verdict = SCHED_WAIT_DEPENDENCY;
+		d.occurrence = p.at;
+		snprintf(d.reason, sizeof(d.reason),
+			 "waiting for dependency \"%.40s\": it succeeded and needs a restart "
+			 "first (wait_for_restart = false runs it now)",
+			 a->program.depends_on ? a->program.depends_on : "?");
+		return d;
+	}
 	if (a->rerun == ADV_RERUN_NEVER && own->ever_started) {
 		d.verdict = SCHED_WILL_NOT_RERUN;
 		d.occurrence = p.at;

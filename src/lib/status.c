@@ -60,6 +60,7 @@ static const struct status_event {
 	{ STATUS_DAEMON_STARTED, "daemon-started", LOG_NOTICE },
 	{ STATUS_DAEMON_STOPPING, "daemon-stopping", LOG_NOTICE },
 	{ STATUS_MESSAGES_DROPPED, "messages-dropped", LOG_WARNING },
+	{ STATUS_RESTART_REQUESTED, "restart-requested", LOG_NOTICE },
 };
 
 /* An id missing from the table is a caller bug: say so in the line, and at a severity

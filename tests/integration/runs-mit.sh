@@ -301,4 +301,51 @@ rc=$?
 check "--once with a rejected advertisement: exit 1, counted in the summary" \
 	bash -c '[[ $1 -eq 1 ]] && grep -Eq "[1-9][0-9]* error\(s\) in the advertisements" <<<"$2"' _ "$rc" "$OUT"
 
+# --- restarts: a reboot code, a dependent that waits for the restart, after_run -------
+boots=$REALM_DIR/ads-restart
+mkdir -p "$boots" && chmod 755 "$boots"
+{
+	echo "advertisements = ("
+	ad RBT00001 swinstall '[ "./probe", "exit=3" ]' 'reboot_codes = [ 3 ];'
+	ad RBT00002 swinstall "[ \"./probe\", \"append=$OUT_DIR/RBT00002\" ]" 'depends_on = "RBT00001";'
+	ad RBT00003 swinstall "[ \"./probe\", \"append=$OUT_DIR/RBT00003\" ]" 'depends_on = "RBT00001"; wait_for_restart = false;'
+	ad RBT00004 swinstall '[ "./probe", "sleep=2" ]'
+	ad RBT00005 swinstall '[ "./probe" ]' 'after_run = "restart";' | sed '$ s/,$//'
+	echo ");"
+} >"$boots/restart.conf"
+chmod 644 "$boots/restart.conf"
+sed -e "s|^advertisements *=.*|advertisements = [ \"$boots\" ];|" "$conf" >"$REALM_DIR/restart.conf"
+chmod 644 "$REALM_DIR/restart.conf"
+in_boot() { # BOOT-ID COMMAND…: runs COMMAND as if the machine were in that boot
+	local id=$1; shift
+	printf '%s\n' "$id" >"$REALM_DIR/boot_id.$id"
+	unshare -m --propagation private sh -c \
+		'mount --bind "$0" /proc/sys/kernel/random/boot_id && exec "$@"' "$REALM_DIR/boot_id.$id" "$@"
+}
+BOOT1=11111111-1111-4111-8111-111111111111
+BOOT2=22222222-2222-4222-8222-222222222222
+OUT=$(in_boot $BOOT1 "$ADVERTD" --once -c "$REALM_DIR/restart.conf" 2>&1)
+expect_log "a reboot code: 10022, restart pending" 10022 "advert=RBT00001 .*exit=3"
+check "... and $REBOOT_REQUIRED says so, as Debian's flag file" \
+	grep -qx '\*\*\* System restart required \*\*\*' "$REBOOT_REQUIRED"
+check "... naming the package in its .pkgs list" grep -qx "Probe" "$REBOOT_REQUIRED.pkgs"
+check "a dependent waits for the restart" test ! -e "$OUT_DIR/RBT00002"
+check "... unless it says it need not (wait_for_restart = false)" test -s "$OUT_DIR/RBT00003"
+check "after_run = restart: the restart was asked for exactly once" \
+	test "$(grep -c '^restart -r +2$' "$RESTART_LOG" 2>/dev/null)" -eq 1
+expect_log "... with 11030, naming the run" 11030 "advert=RBT00005 run=r[0-9]+ "
+check "... only once no other program of ours ran (after RBT00004's end)" bash -c \
+	'[[ $(grep -n "10008 program-completed advert=RBT00004 " "$1" | cut -d: -f1) -lt $(grep -n " 11030 " "$1" | cut -d: -f1) ]]' _ "$SYSLOG_LOG"
+OUT=$(in_boot $BOOT1 "$ADVERTD" --once -c "$REALM_DIR/restart.conf" 2>&1)
+check "the same boot again: no second restart, the dependent still waits" \
+	test "$(grep -c '^restart' "$RESTART_LOG")" -eq 1 -a ! -e "$OUT_DIR/RBT00002"
+OUT=$(in_boot $BOOT2 "$ADVERTD" --once -c "$REALM_DIR/restart.conf" 2>&1)
+expect_log "after the restart (a new boot id): 10008 completed for the run that needed it" \
+	10008 "advert=RBT00001 .*the restart it needed has happened"
+check "... and the dependent ran" test -s "$OUT_DIR/RBT00002"
+OUT=$(in_boot $BOOT2 "$ADVERTD" --once -c "$REALM_DIR/restart.conf" 2>&1)
+check "... reported once, not at every start" \
+	test "$(grep -c 'advert=RBT00001 .*the restart it needed has happened' "$SYSLOG_LOG")" -eq 1
+check "no restart was asked for after it either" test "$(grep -c '^restart' "$RESTART_LOG")" -eq 1
+
 finish

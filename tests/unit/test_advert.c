@@ -127,6 +127,8 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(a->schedule.recur, 0);
 	CU_ASSERT_EQUAL(a->rerun, ADV_RERUN_NEVER);
 	CU_ASSERT_EQUAL(a->program.rights, ADV_RIGHTS_ACCOUNT);
+	CU_ASSERT_EQUAL(a->program.after_run, ADV_AFTER_NOTHING);
+	CU_ASSERT(a->program.wait_for_restart);
 	CU_ASSERT(a->enabled);
 	parsed_clear(&p);
 }
@@ -227,6 +229,10 @@ static const struct {
 	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "              rights = \"admin\"; };" MARK "\n",
 	  "admin rights are for an installation account", false },
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"sw\";\n"
+	  "              after_run = \"reboot\"; };" MARK "\n",
+	  "\"program.after_run\" is \"reboot\", expected \"nothing\" or \"restart\"", false },
 	{ "  id = \"A\";\n" PKG
 	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    max_runtime = 0; };" MARK "\n",

@@ -139,6 +139,12 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(cfg->directory.timeout, 5);
 	CU_ASSERT_EQUAL(cfg->n_accounts, 0);
 	CU_ASSERT_EQUAL(cfg->lockout.backoff, 1800);
+	CU_ASSERT_STRING_EQUAL(cfg->restart.command[0], "/usr/sbin/shutdown");
+	CU_ASSERT_STRING_EQUAL(cfg->restart.command[1], "-r");
+	CU_ASSERT_STRING_EQUAL(cfg->restart.command[2], "+2");
+	CU_ASSERT_PTR_NOT_NULL(cfg->restart.command[3]);
+	CU_ASSERT_PTR_NULL(cfg->restart.command[4]);
+	CU_ASSERT_STRING_EQUAL(cfg->restart.required_file, "/run/reboot-required");
 	config_free(cfg);
 	diag_clear(&diags);
 }
@@ -227,6 +233,11 @@ static const struct {
 	  "directory.min_id (5000) is above directory.max_id (4000)" },
 	{ "directory = { min_id = 0; };\n", 1,
 	  "\"directory.min_id\" is 0, expected 1 to 2147483647" },
+	/* restart */
+	{ "restart = { command = [ \"shutdown\", \"-r\" ]; };\n", 1,
+	  "\"restart.command\" must start with an absolute path" },
+	{ "restart = {\n required_file = \"run/reboot\"; };\n", 2,
+	  "\"restart.required_file\" is \"run/reboot\", expected an absolute path" },
 };
 
 static void test_bad_values(void)

@@ -641,6 +641,32 @@ static void test_if_failed_retry_backs_off(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "falls after expiry"));
 }
 
+/* A dependency that succeeded with "restart pending": its dependents wait for the
+ * restart, unless they say they need not. */
+static void test_dependency_restart_pending(void)
+{
+	struct advert a = { .id = "AFTER", .enabled = true, .rerun = ADV_RERUN_NEVER };
+	a.program.depends_on = (char *)"RBT";
+	a.program.wait_for_restart = true;
+	struct schedule_history own = { 0 };
+	struct schedule_history dep = { .ever_started = true,
+					.ever_succeeded = true,
+					.last_result = RUN_SUCCEEDED_REBOOT,
+					.last_start = S - 60,
+					.restart_pending = true };
+	struct schedule_decision d = schedule_decide(&a, &own, &dep, 0, S);
+	CU_ASSERT_EQUAL(d.verdict, SCHED_WAIT_DEPENDENCY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "needs a restart first"));
+	a.program.wait_for_restart = false;
+	d = schedule_decide(&a, &own, &dep, 0, S);
+	CU_ASSERT_EQUAL(d.verdict, SCHED_DUE);
+	/* After the restart (a new boot), it runs. */
+	a.program.wait_for_restart = true;
+	dep.restart_pending = false;
+	d = schedule_decide(&a, &own, &dep, 0, S);
+	CU_ASSERT_EQUAL(d.verdict, SCHED_DUE);
+}
+
 static void test_extremes(void)
 {
 	struct advert a = { .id = "X", .enabled = true, .rerun = ADV_RERUN_ALWAYS };
@@ -815,6 +841,7 @@ int main(void)
 		{ "recurring without anchor counts from last run",
 		  test_recurring_without_anchor_counts_from_last_run },
 		{ "if-failed retry backs off", test_if_failed_retry_backs_off },
+		{ "a dependency's pending restart", test_dependency_restart_pending },
 		{ "extreme times", test_extremes },
 		{ "dependency chain through a history", test_dependency_chain },
 		{ "splay: stable and spread", test_splay },
