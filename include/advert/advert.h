@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "advert/diag.h"
+#include "advert/window.h"
 
 enum advert_rerun {
 	ADV_RERUN_NEVER,
@@ -67,7 +68,9 @@ struct advert_schedule {
 	time_t start;
 	bool has_expires;
 	time_t expires;
-	int recur; /* seconds between occurrences; 0: once */
+	int recur;              /* seconds between occurrences; 0: once */
+	struct window *windows; /* maintenance windows; none: any time */
+	size_t n_windows;
 };
 
 struct advert {

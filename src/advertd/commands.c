@@ -255,6 +255,25 @@ static struct json_object *explain_object(struct daemon *d, const struct advert 
 	    a->schedule.has_start ? jtime(a->schedule.start) : jstr("as soon as possible"));
 	add(sched, "expires", a->schedule.has_expires ? jtime(a->schedule.expires) : NULL);
 	add(sched, "recur", json_object_new_int(a->schedule.recur));
+	if (a->schedule.n_windows) {
+		static const char *const days[] = {
+			"sun", "mon", "tue", "wed", "thu", "fri", "sat"
+		};
+		struct json_object *wins = json_object_new_array();
+		for (size_t i = 0; i < a->schedule.n_windows; i++) {
+			const struct window *w = &a->schedule.windows[i];
+			char text[96] = "";
+			size_t n = 0;
+			for (int k = 0; k < 7; k++)
+				if (w->days & (1u << k))
+					n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s",
+							      n ? "," : "", days[k]);
+			snprintf(text + n, sizeof(text) - n, " %02d:%02d for %d s", w->start / 60,
+				 w->start % 60, w->duration);
+			json_object_array_add(wins, jstr(text));
+		}
+		add(sched, "windows", wins);
+	}
 	add(e, "schedule", sched);
 	add(e, "rerun", jstr(advert_rerun_name(a->rerun)));
 	struct json_object *last = json_object_new_array();

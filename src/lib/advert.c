@@ -67,6 +67,7 @@ void advert_free(struct advert *a)
 	free(a->program.run_as);
 	free(a->program.success_codes);
 	free(a->program.reboot_codes);
+	free(a->schedule.windows);
 	strv_free(a->program.environment);
 	strv_free(a->program.platforms);
 	free(a->program.depends_on);
@@ -299,9 +300,63 @@ static void read_program(struct cfgread *c, const config_setting_t *ad, struct a
 			      "\"program.depends_on\" names the advertisement itself");
 }
 
+/* schedule.windows: ( { days = [ "mon", … ]; start = "HH:MM"; duration = seconds; }, … ) */
+static void read_windows(struct cfgread *c, const config_setting_t *sched, struct advert *a)
+{
+	static const char *const keys[] = { "days", "start", "duration", NULL };
+	config_setting_t *list;
+	if (cfgread_group(c, sched, "schedule", "windows", false, true, &list) != CFG_OK)
+		return;
+	int n = config_setting_length(list);
+	if (n == 0 || n > WINDOW_MAX) {
+		cfgread_error(c, list, "\"schedule.windows\" has %d windows, expected 1 to %d", n,
+			      WINDOW_MAX);
+		return;
+	}
+	a->schedule.windows = calloc((size_t)n, sizeof(*a->schedule.windows));
+	if (!a->schedule.windows)
+		return;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		char prefix[40];
+		snprintf(prefix, sizeof(prefix), "schedule.windows[%d]", i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			cfgread_error(c, g, "\"%s\" must be a group { days = …; start = …; }",
+				      prefix);
+			continue;
+		}
+		cfgread_unknown_keys(c, g, prefix, keys);
+		struct window *w = &a->schedule.windows[a->schedule.n_windows++];
+		char **days = NULL;
+		if (cfgread_strv(c, g, prefix, "days", true, false, &days, NULL) == CFG_OK)
+			for (char **d = days; *d; d++) {
+				int k = window_day(*d);
+				if (k < 0)
+					cfgread_error(
+						c, config_setting_get_member(g, "days"),
+						"\"%s.days\" lists \"%s\", expected sun, mon, tue, "
+						"wed, thu, fri or sat",
+						prefix, *d);
+				else
+					w->days |= 1u << k;
+			}
+		strv_free(days);
+		char *start = NULL;
+		if (cfgread_string(c, g, prefix, "start", true, &start) == CFG_OK &&
+		    (w->start = window_parse_time(start)) < 0)
+			cfgread_error(c, config_setting_get_member(g, "start"),
+				      "\"%s.start\" is \"%s\", expected local time as HH:MM",
+				      prefix, start);
+		free(start);
+		long long duration = 3600;
+		cfgread_int(c, g, prefix, "duration", true, 60, WINDOW_DURATION_MAX, &duration);
+		w->duration = (int)duration;
+	}
+}
+
 static void read_schedule(struct cfgread *c, const config_setting_t *ad, struct advert *a)
 {
-	static const char *const keys[] = { "start", "expires", "recur", NULL };
+	static const char *const keys[] = { "start", "expires", "recur", "windows", NULL };
 	config_setting_t *g;
 	if (cfgread_group(c, ad, "", "schedule", false, false, &g) != CFG_OK)
 		return;
@@ -318,6 +373,7 @@ static void read_schedule(struct cfgread *c, const config_setting_t *ad, struct 
 			"\"schedule.recur\" is %lld, expected 0 (once) or at least 60 seconds",
 			recur);
 	a->schedule.recur = (int)recur;
+	read_windows(c, g, a);
 	if (a->schedule.has_start && a->schedule.has_expires &&
 	    a->schedule.expires <= a->schedule.start)
 		cfgread_error(c, config_setting_get_member(g, "expires"),
@@ -377,6 +433,14 @@ static struct advert *parse_one(struct cfgread *c, config_setting_t *ad, size_t 
 				"advertisement \"%s\" recurs but its rerun policy is \"never\": it "
 				"will run once at most",
 				a->id ? a->id : "?");
+
+	/* SCCM's best-known trap: a program too long for every window never runs. */
+	if (c->errors == errors && a->schedule.n_windows &&
+	    !window_fits(a->schedule.windows, a->schedule.n_windows, a->program.max_runtime))
+		cfgread_error(c, config_setting_get_member(ad, "schedule"),
+			      "advertisement \"%s\": program.max_runtime (%d s) fits in no "
+			      "maintenance window of schedule.windows: it would never start",
+			      a->id ? a->id : "?", a->program.max_runtime);
 
 	if (c->errors != errors) {
 		advert_free(a);

@@ -384,10 +384,10 @@ static void decide_retry(const struct advert *a, const struct schedule_history *
 	}
 }
 
-struct schedule_decision schedule_decide(const struct advert *a,
-					 const struct schedule_history *own_or_null,
-					 const struct schedule_history *dep, uint32_t splay_offset,
-					 time_t now)
+static struct schedule_decision decide(const struct advert *a,
+				       const struct schedule_history *own_or_null,
+				       const struct schedule_history *dep, uint32_t splay_offset,
+				       time_t now)
 {
 	static const struct schedule_history none = { 0 };
 	const struct schedule_history *own = own_or_null ? own_or_null : &none;
@@ -438,5 +438,47 @@ struct schedule_decision schedule_decide(const struct advert *a,
 		decide_pending(a, own, &p, splay, now, &d);
 	else
 		decide_done(a, own, &p, splay_offset, allowed, &d);
+	return d;
+}
+
+/* A due program with maintenance windows starts only inside one that leaves room for its
+ * max_runtime: otherwise it waits for the next such window. */
+static void in_window(const struct advert *a, time_t now, struct schedule_decision *d)
+{
+	char t1[RFC3339_BUFSIZE], t2[RFC3339_BUFSIZE];
+	const struct advert_schedule *s = &a->schedule;
+	time_t at = window_next_start(s->windows, s->n_windows, a->program.max_runtime, now);
+	if (at == now)
+		return;
+	d->verdict = SCHED_WAIT;
+	if (!at) {
+		d->when = 0;
+		snprintf(d->reason, sizeof(d->reason),
+			 "due, but no maintenance window in the next 8 days has room for its "
+			 "max_runtime (%d s)",
+			 a->program.max_runtime);
+	} else if (s->has_expires && at >= s->expires) {
+		d->when = s->expires;
+		snprintf(d->reason, sizeof(d->reason),
+			 "will not run: the next maintenance window with room opens at %s, after "
+			 "expiry at %s",
+			 FMT(at, t1), FMT(s->expires, t2));
+	} else {
+		d->when = at;
+		snprintf(d->reason, sizeof(d->reason),
+			 "due, waiting for a maintenance window: the next with room for %d s "
+			 "opens at %s",
+			 a->program.max_runtime, FMT(at, t1));
+	}
+}
+
+struct schedule_decision schedule_decide(const struct advert *a,
+					 const struct schedule_history *own_or_null,
+					 const struct schedule_history *dep, uint32_t splay_offset,
+					 time_t now)
+{
+	struct schedule_decision d = decide(a, own_or_null, dep, splay_offset, now);
+	if (d.verdict == SCHED_DUE && a->schedule.n_windows)
+		in_window(a, now, &d);
 	return d;
 }

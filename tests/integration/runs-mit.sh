@@ -85,6 +85,7 @@ AD
 	ad RUN00012 swinstall '[ "./probe" ]' 'depends_on = "RUN00013";'
 	ad RUN00014 badpw '[ "./probe" ]'
 	ad RUN00015 pwinstall '[ "./probe", "report" ]'
+	ad RUN00032 swinstall '[ "./probe" ]' "max_runtime = 600; }; schedule = { windows = ( { days = [ \"$(LC_ALL=C date -d '+2 days' +%a | tr '[:upper:]' '[:lower:]')\" ]; start = \"03:00\"; duration = 3600; } );"
 	ad RUN00030 swinstall "[ \"./admin.sh\", \"$CLIENT_KEYTAB\", \"$ADVERTD_STATE_DIR\", \"$SWINSTALL_KEYTAB\", \"$ROOT_ONLY\", \"$REALM_DIR/bin/realm-exec\", \"$DC1_LDAP_URI\" ]" 'rights = "admin";'
 	cat <<AD
   { id = "RUN00020"; package = { id = "P20"; name = "Open"; source = "$DP/open"; };
@@ -133,6 +134,9 @@ check "dry run: an expired one says why not" grep -Eq "would not +RUN00017 +expi
 check "dry run: a platform it does not support is said before any run" \
 	grep -Eq "would not +RUN00009 +due, but platform" <<<"$dry"
 check "dry run: the broken file is named" grep -q "broken.conf:1" <<<"$dry"
+check "dry run: a program outside its maintenance window says when the next one opens" \
+	grep -Eq "waits until .* RUN00032 .*" <<<"$dry"
+check "... and why" grep -q "waiting for a maintenance window: the next with room for 600 s opens at" <<<"$dry"
 check "dry run: no request reached any DC" test "$(dc_lines 1)" -eq "$kdc_before"
 check "dry run: no history was written" test ! -e "$ADVERTD_STATE_DIR/history.log"
 check "dry run: no program ran, no status message was sent" \

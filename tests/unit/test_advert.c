@@ -234,6 +234,21 @@ static const struct {
 	  "              after_run = \"reboot\"; };" MARK "\n",
 	  "\"program.after_run\" is \"reboot\", expected \"nothing\" or \"restart\"", false },
 	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"sw\"; max_runtime = 7200; };\n"
+	  "  schedule = { windows = ( { days = [ \"sat\" ]; start = \"22:00\"; duration = 3600; } ); };" MARK
+	  "\n",
+	  "program.max_runtime (7200 s) fits in no maintenance window", false },
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"sw\"; };\n"
+	  "  schedule = { windows = ( { days = [ \"saturday\" ]; start = \"22:00\"; duration = 3600; } ); };" MARK
+	  "\n",
+	  "lists \"saturday\", expected sun, mon, tue, wed, thu, fri or sat", false },
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"sw\"; };\n"
+	  "  schedule = { windows = ( { days = [ \"sat\" ]; start = \"10pm\"; duration = 3600; } ); };" MARK
+	  "\n",
+	  "\"schedule.windows[0].start\" is \"10pm\", expected local time as HH:MM", false },
+	{ "  id = \"A\";\n" PKG
 	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\";\n"
 	  "    max_runtime = 0; };" MARK "\n",
 	  "\"program.max_runtime\" is 0, expected 1 to 604800", false },
