@@ -26,6 +26,13 @@ enum advert_rights {
 	ADV_RIGHTS_ADMIN,
 };
 
+/* Whether a user must be logged on (SMS: "program can run"). */
+enum advert_when {
+	ADV_WHEN_ANY,     /* whether or not a user is logged on */
+	ADV_WHEN_NO_USER, /* only when no user is logged on */
+	ADV_WHEN_USER,    /* only when a user is logged on */
+};
+
 /* What follows a successful run (SMS: "after running"). */
 enum advert_after_run {
 	ADV_AFTER_NOTHING,
@@ -61,6 +68,7 @@ struct advert_program {
 	 * reboot code, "restart pending") has happened. Default true. */
 	bool wait_for_restart;
 	enum advert_after_run after_run;
+	enum advert_when when;
 };
 
 struct advert_schedule {
@@ -97,6 +105,7 @@ void advert_free(struct advert *a);
 const char *advert_rerun_name(enum advert_rerun r);
 const char *advert_rights_name(enum advert_rights r);
 const char *advert_after_run_name(enum advert_after_run r);
+const char *advert_when_name(enum advert_when w);
 
 /* True for 1..64 of [A-Za-z0-9._-], not starting with '.' or '-' (ids become file
  * names). */

@@ -39,6 +39,10 @@ struct schedule_history {
 	/* Not stored by the history either: the latest run ended "restart pending" in this
 	 * boot, so the restart it needs has not happened yet. */
 	bool restart_pending;
+	/* Not stored either: the user sessions on this machine now, for program.when. */
+	bool sessions_known;
+	unsigned user_sessions;
+	const char *sessions_source; /* "logind" or "utmp", for the reason */
 };
 
 enum schedule_verdict {
@@ -51,6 +55,7 @@ enum schedule_verdict {
 	SCHED_DISABLED,
 	SCHED_RUNNING,         /* already running: never overlap itself */
 	SCHED_HISTORY_DAMAGED, /* rerun = never, and its history may have lost a start */
+	SCHED_WAIT_LOGON,      /* due, but program.when is not met: looked at again at `when` */
 };
 
 struct schedule_decision {

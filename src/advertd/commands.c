@@ -243,6 +243,15 @@ static struct json_object *explain_object(struct daemon *d, const struct advert 
 	add(e, "run_as", jstr(a->program.run_as));
 	add(e, "rights", jstr(advert_rights_name(a->program.rights)));
 	add(e, "after_run", jstr(advert_after_run_name(a->program.after_run)));
+	add(e, "when", jstr(advert_when_name(a->program.when)));
+	if (a->program.when != ADV_WHEN_ANY) {
+		/* Where the sessions came from, as the decision above saw them. */
+		struct json_object *ses = json_object_new_object();
+		add(ses, "source", jstr(d->sessions.error ? NULL : d->sessions.source));
+		add(ses, "users",
+		    d->sessions.error ? NULL : json_object_new_int64(d->sessions.users));
+		add(e, "sessions", ses);
+	}
 	add(e, "restart_pending", json_object_new_boolean(daemon_restart_pending(d, a->id)));
 	add(e, "verdict", jstr(r ? "running" : schedule_verdict_name(dec.verdict)));
 	add(e, "reason", jstr(dec.reason));

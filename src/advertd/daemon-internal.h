@@ -93,6 +93,13 @@ struct daemon {
 		char run_id[HISTORY_RUN_ID_MAX];
 		char advert_id[ADV_ID_MAX + 1];
 	} restart;
+	/* Who is logged on, read at most once a second (program.when). */
+	struct {
+		time_t at;
+		int error;
+		unsigned users;
+		const char *source;
+	} sessions;
 	/* --once bookkeeping */
 	unsigned ran, failed;
 	size_t rejected; /* errors in the advertisements at the latest load */

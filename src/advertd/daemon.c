@@ -38,6 +38,7 @@
 #include "advert/textrec.h"
 #include "daemon-internal.h"
 #include "run.h"
+#include "sessions.h"
 
 #define STATUS_QUEUE_MAX 4096
 
@@ -64,6 +65,9 @@ static void report_verdict(void *data, const struct advert *a, const struct sche
 	case SCHED_HISTORY_DAMAGED:
 		id = STATUS_HISTORY_DAMAGED;
 		break;
+	case SCHED_WAIT_LOGON:
+		id = STATUS_WAITING_LOGON;
+		break;
 	default:
 		return;
 	}
@@ -86,6 +90,18 @@ struct schedule_decision daemon_decide(struct daemon *d, const struct advert *a,
 	struct schedule_history own = *history_summary(d->hist, a->id);
 	own.running = daemon_run_of(d, a->id) != NULL;
 	own.restart_pending = daemon_restart_pending(d, a->id);
+	if (a->program.when != ADV_WHEN_ANY) {
+		if (d->sessions.at != now) {
+			struct sessions ses;
+			d->sessions.error = sessions_read(&ses);
+			d->sessions.users = ses.users;
+			d->sessions.source = ses.source;
+			d->sessions.at = now;
+		}
+		own.sessions_known = d->sessions.error == 0;
+		own.user_sessions = d->sessions.users;
+		own.sessions_source = d->sessions.source;
+	}
 	own.first_seen = st ? st->first_seen : now;
 	const struct schedule_history *dep =
 		a->program.depends_on ? history_summary(d->hist, a->program.depends_on) : NULL;

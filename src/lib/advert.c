@@ -27,6 +27,13 @@ const char *advert_after_run_name(enum advert_after_run r)
 	return (unsigned)r < 2 ? after_run_names[r] : "?";
 }
 
+static const char *const when_names[] = { "any", "no-user", "user", NULL };
+
+const char *advert_when_name(enum advert_when w)
+{
+	return (unsigned)w < 3 ? when_names[w] : "?";
+}
+
 const char *advert_rerun_name(enum advert_rerun r)
 {
 	return rerun_names[r];
@@ -226,20 +233,11 @@ static void read_rights(struct cfgread *c, const config_setting_t *g, struct adv
 
 static void read_program(struct cfgread *c, const config_setting_t *ad, struct advert *a)
 {
-	static const char *const keys[] = { "name",
-					    "command",
-					    "working_dir",
-					    "run_as",
-					    "max_runtime",
-					    "success_codes",
-					    "reboot_codes",
-					    "environment",
-					    "requirements",
-					    "depends_on",
-					    "rights",
-					    "after_run",
-					    "wait_for_restart",
-					    NULL };
+	static const char *const keys[] = {
+		"name",          "command",      "working_dir",      "run_as",       "max_runtime",
+		"success_codes", "reboot_codes", "environment",      "requirements", "depends_on",
+		"rights",        "after_run",    "wait_for_restart", "when",         NULL
+	};
 	config_setting_t *g;
 	if (cfgread_group(c, ad, "", "program", true, false, &g) != CFG_OK)
 		return;
@@ -284,6 +282,21 @@ static void read_program(struct cfgread *c, const config_setting_t *ad, struct a
 	read_id(c, g, "program", "depends_on", false, &a->program.depends_on);
 	a->program.wait_for_restart = true;
 	cfgread_bool(c, g, "program", "wait_for_restart", false, &a->program.wait_for_restart);
+	char *when = NULL;
+	if (cfgread_string(c, g, "program", "when", false, &when) == CFG_OK) {
+		size_t k;
+		for (k = 0; when_names[k] && strcmp(when_names[k], when) != 0; k++)
+			;
+		if (when_names[k])
+			a->program.when = (enum advert_when)k;
+		else
+			cfgread_error(
+				c, config_setting_get_member(g, "when"),
+				"\"program.when\" is \"%s\", expected \"any\", \"no-user\" or "
+				"\"user\"",
+				when);
+		free(when);
+	}
 	char *after = NULL;
 	if (cfgread_string(c, g, "program", "after_run", false, &after) == CFG_OK) {
 		if (strcmp(after, "restart") == 0)

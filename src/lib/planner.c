@@ -87,7 +87,8 @@ size_t planner_pass(struct plan_item *items, size_t n, const struct planner_io *
 		}
 		if (dec.verdict != SCHED_RUNNING)
 			report(io, c, a, &dec);
-		if ((dec.verdict == SCHED_WAIT || dec.verdict == SCHED_WILL_NOT_RERUN) &&
+		if ((dec.verdict == SCHED_WAIT || dec.verdict == SCHED_WILL_NOT_RERUN ||
+		     dec.verdict == SCHED_WAIT_LOGON) &&
 		    dec.when > now)
 			c->recheck_at = dec.when;
 		else if (a->schedule.has_expires && a->schedule.expires > now)

@@ -23,6 +23,7 @@ static const char *const verdict_names[] = {
 	[SCHED_DISABLED] = "disabled",
 	[SCHED_RUNNING] = "running",
 	[SCHED_HISTORY_DAMAGED] = "history-damaged",
+	[SCHED_WAIT_LOGON] = "wait-logon",
 };
 
 static const char *const result_names[] = {
@@ -472,6 +473,34 @@ static void in_window(const struct advert *a, time_t now, struct schedule_decisi
 	}
 }
 
+/* How often a program waiting for a logon condition is looked at again. */
+#define LOGON_RECHECK 60
+
+/* program.when: a due program waits until no user, or some user, is logged on. Sessions
+ * that cannot be read hold it: better late than on someone's desktop. */
+static void logon_condition(const struct advert *a, const struct schedule_history *own, time_t now,
+			    struct schedule_decision *d)
+{
+	bool want_user = a->program.when == ADV_WHEN_USER;
+	const char *src = own->sessions_source ? own->sessions_source : "sessions";
+	if (own->sessions_known && (own->user_sessions > 0) == want_user)
+		return;
+	d->verdict = SCHED_WAIT_LOGON;
+	d->when = now + LOGON_RECHECK;
+	if (!own->sessions_known)
+		snprintf(d->reason, sizeof(d->reason),
+			 "due, waiting: when = \"%s\" and the user sessions cannot be read",
+			 advert_when_name(a->program.when));
+	else if (want_user)
+		snprintf(d->reason, sizeof(d->reason),
+			 "due, waiting for a user to log on (when = \"user\"; %s: none)", src);
+	else
+		snprintf(d->reason, sizeof(d->reason),
+			 "due, waiting until no user is logged on (when = \"no-user\"; %s: %u "
+			 "session(s))",
+			 src, own->user_sessions);
+}
+
 struct schedule_decision schedule_decide(const struct advert *a,
 					 const struct schedule_history *own_or_null,
 					 const struct schedule_history *dep, uint32_t splay_offset,
@@ -480,5 +509,7 @@ struct schedule_decision schedule_decide(const struct advert *a,
 	struct schedule_decision d = decide(a, own_or_null, dep, splay_offset, now);
 	if (d.verdict == SCHED_DUE && a->schedule.n_windows)
 		in_window(a, now, &d);
+	if (d.verdict == SCHED_DUE && a->program.when != ADV_WHEN_ANY && own_or_null)
+		logon_condition(a, own_or_null, now, &d);
 	return d;
 }

@@ -61,6 +61,7 @@ static const struct status_event {
 	{ STATUS_DAEMON_STOPPING, "daemon-stopping", LOG_NOTICE },
 	{ STATUS_MESSAGES_DROPPED, "messages-dropped", LOG_WARNING },
 	{ STATUS_RESTART_REQUESTED, "restart-requested", LOG_NOTICE },
+	{ STATUS_WAITING_LOGON, "waiting-for-logon-condition", LOG_INFO },
 };
 
 /* An id missing from the table is a caller bug: say so in the line, and at a severity

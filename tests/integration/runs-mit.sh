@@ -352,4 +352,42 @@ check "... reported once, not at every start" \
 	test "$(grep -c 'advert=RBT00001 .*the restart it needed has happened' "$SYSLOG_LOG")" -eq 1
 check "no restart was asked for after it either" test "$(grep -c '^restart' "$RESTART_LOG")" -eq 1
 
+# --- logon conditions, from real utmp records: program.when ---------------------------
+UTMP=$top_builddir/tests/helpers/utmp
+logon=$REALM_DIR/ads-logon
+mkdir -p "$logon" "$REALM_DIR/sessions" && chmod 755 "$logon"
+{
+	echo "advertisements = ("
+	ad LOGON001 swinstall "[ \"./probe\", \"append=$OUT_DIR/LOGON001\" ]" 'when = "no-user";'
+	ad LOGON002 swinstall "[ \"./probe\", \"append=$OUT_DIR/LOGON002\" ]" 'when = "user";' | sed '$ s/,$//'
+	echo ");"
+} >"$logon/logon.conf"
+chmod 644 "$logon/logon.conf"
+sed -e "s|^advertisements *=.*|advertisements = [ \"$logon\" ];|" "$conf" >"$REALM_DIR/logon.conf"
+chmod 644 "$REALM_DIR/logon.conf"
+# A private /run (no logind there: utmp is the source) whose utmp the test writes.
+with_utmp() {
+	unshare -m --propagation private sh -c \
+		'mount -t tmpfs none /run && cp "$0" /run/utmp && exec "$@"' "$REALM_DIR/sessions/utmp" "$@"
+}
+sleep 300 &
+alice_pid=$!
+true &
+gone_pid=$!
+wait "$gone_pid"
+"$UTMP" "$REALM_DIR/sessions/utmp" login alice pts/7 "$alice_pid"
+"$UTMP" "$REALM_DIR/sessions/utmp" login bob pts/8 "$gone_pid" # stale: its process is gone
+OUT=$(with_utmp "$ADVERTD" --once -c "$REALM_DIR/logon.conf" 2>&1)
+check "when = user: with alice logged on (utmp), it ran" test -s "$OUT_DIR/LOGON002"
+check "when = no-user: it did not" test ! -e "$OUT_DIR/LOGON001"
+expect_log "... and said why, naming the source; bob's stale entry counts as no one" 11031 \
+	"advert=LOGON001 .*waiting until no user is logged on .*utmp: 1 session"
+dry=$(with_utmp "$ADVERTD" --dry-run -c "$REALM_DIR/logon.conf" 2>&1)
+check "dry run: the waiting program says why" grep -q "waiting until no user is logged on" <<<"$dry"
+"$UTMP" "$REALM_DIR/sessions/utmp" logout pts/7
+kill "$alice_pid" 2>/dev/null
+wait "$alice_pid" 2>/dev/null
+OUT=$(with_utmp "$ADVERTD" --once -c "$REALM_DIR/logon.conf" 2>&1)
+check "alice logged out: when = no-user runs" test -s "$OUT_DIR/LOGON001"
+
 finish

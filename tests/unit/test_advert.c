@@ -128,6 +128,7 @@ static void test_defaults(void)
 	CU_ASSERT_EQUAL(a->rerun, ADV_RERUN_NEVER);
 	CU_ASSERT_EQUAL(a->program.rights, ADV_RIGHTS_ACCOUNT);
 	CU_ASSERT_EQUAL(a->program.after_run, ADV_AFTER_NOTHING);
+	CU_ASSERT_EQUAL(a->program.when, ADV_WHEN_ANY);
 	CU_ASSERT(a->program.wait_for_restart);
 	CU_ASSERT(a->enabled);
 	parsed_clear(&p);
@@ -233,6 +234,10 @@ static const struct {
 	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"sw\";\n"
 	  "              after_run = \"reboot\"; };" MARK "\n",
 	  "\"program.after_run\" is \"reboot\", expected \"nothing\" or \"restart\"", false },
+	{ "  id = \"A\";\n" PKG
+	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"sw\";\n"
+	  "              when = \"nobody\"; };" MARK "\n",
+	  "\"program.when\" is \"nobody\", expected \"any\", \"no-user\" or \"user\"", false },
 	{ "  id = \"A\";\n" PKG
 	  "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"sw\"; max_runtime = 7200; };\n"
 	  "  schedule = { windows = ( { days = [ \"sat\" ]; start = \"22:00\"; duration = 3600; } ); };" MARK

@@ -234,6 +234,44 @@ static void test_reports_once(void)
 	CU_ASSERT_FALSE(w.cache[again].has_shown);
 }
 
+/* program.when: a due program waits while the condition is not met, is looked at again
+ * a minute later, reported once however long it waits, and starts once it is met. */
+static void test_logon_condition(void)
+{
+	struct world w = { 0 };
+	size_t nu = add(&w, "NOUSER", ADV_RERUN_NEVER, 0, 0);
+	size_t u = add(&w, "USER", ADV_RERUN_NEVER, 0, 0);
+	w.ads[nu].program.when = ADV_WHEN_NO_USER;
+	w.ads[u].program.when = ADV_WHEN_USER;
+	for (size_t i = 0; i < 2; i++) {
+		w.hist[i].sessions_known = true;
+		w.hist[i].user_sessions = 1;
+		w.hist[i].sessions_source = "utmp";
+	}
+	struct pass p = run_pass(&w, 2, NOW);
+	CU_ASSERT_EQUAL_FATAL(p.n, 1);
+	CU_ASSERT_EQUAL(p.start[0], u); /* a user is logged on */
+	ran(&w, u, RUN_SUCCEEDED, NOW);
+	CU_ASSERT_EQUAL(w.last_report[nu], SCHED_WAIT_LOGON);
+	CU_ASSERT_EQUAL(p.next, NOW + 60);
+	for (int k = 1; k <= 10; k++) /* ten more minutes of it */
+		run_pass(&w, 2, NOW + 60 * k);
+	CU_ASSERT_EQUAL(w.reports[nu], 1);
+	CU_ASSERT(w.decisions[nu] >= 10);
+	/* The user logs off: at the next look it starts. */
+	w.hist[nu].user_sessions = 0;
+	p = run_pass(&w, 2, NOW + 11 * 60);
+	CU_ASSERT_EQUAL_FATAL(p.n, 1);
+	CU_ASSERT_EQUAL(p.start[0], nu);
+	/* Sessions that cannot be read hold it. */
+	struct world v = { 0 };
+	size_t x = add(&v, "X", ADV_RERUN_NEVER, 0, 0);
+	v.ads[x].program.when = ADV_WHEN_NO_USER;
+	p = run_pass(&v, 2, NOW);
+	CU_ASSERT_EQUAL(p.n, 0);
+	CU_ASSERT_EQUAL(v.last_report[x], SCHED_WAIT_LOGON);
+}
+
 /* Recurrence: after a run, the next occurrence is the recheck time and the wake-up. */
 static void test_recurrence(void)
 {
@@ -309,6 +347,7 @@ int main(void)
 		{ "forced runs", test_forced },
 		{ "the decision cache, invalidation, retries", test_cache_and_invalidation },
 		{ "a verdict is reported once per change", test_reports_once },
+		{ "logon conditions", test_logon_condition },
 		{ "recurrence", test_recurrence },
 		{ "expiry", test_expiry },
 		{ "dependencies", test_dependency },
