@@ -244,6 +244,8 @@ static struct json_object *explain_object(struct daemon *d, const struct advert 
 	add(e, "rights", jstr(advert_rights_name(a->program.rights)));
 	add(e, "after_run", jstr(advert_after_run_name(a->program.after_run)));
 	add(e, "when", jstr(advert_when_name(a->program.when)));
+	if (a->program.depends_on)
+		add(e, "wait_for_restart", json_object_new_boolean(a->program.wait_for_restart));
 	if (a->program.when != ADV_WHEN_ANY) {
 		/* Where the sessions came from, as the decision above saw them. */
 		struct json_object *ses = json_object_new_object();
