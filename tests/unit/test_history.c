@@ -649,7 +649,8 @@ static void test_last_boot(void)
 {
 	fresh_dir();
 	struct history *h = open_ok();
-	const char *boot = history_boot_id(h);
+	char boot[HISTORY_BOOT_ID_MAX];
+	snprintf(boot, sizeof(boot), "%s", history_boot_id(h)); /* it outlives h */
 	one_run(h, "RBT", T0, RUN_SUCCEEDED_REBOOT, NULL);
 	CU_ASSERT_STRING_EQUAL(history_last_boot(h, "RBT"), boot);
 	CU_ASSERT_STRING_EQUAL(history_last_boot(h, "NONE"), "");
