@@ -24,6 +24,7 @@
 
 #include "advert/runner.h"
 #include "advert/util.h"
+#include "runner-internal.h"
 
 /* What the child reports through its close-on-exec pipe when it cannot exec. */
 enum child_stage {
@@ -203,134 +204,6 @@ child(const struct runner_spec *s, const char *path, int out_fd, int err_fd, int
 	child_fail(err_fd, STAGE_EXEC, errno);
 }
 
-/* The parent of pid, from /proc/<pid>/stat; -1 when it is gone or a zombie. */
-static pid_t proc_ppid(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return -1;
-	buf[len] = '\0';
-	/* "pid (comm) state ppid …": comm may hold spaces and parentheses. */
-	char *rp = strrchr(buf, ')');
-	char state;
-	int ppid;
-	if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2 || state == 'Z')
-		return -1;
-	return (pid_t)ppid;
-}
-
-/* Every live descendant of root with its parent, from one scan of /proc (root itself
- * excluded). */
-static size_t descendants(pid_t root, pid_t (*out)[2], size_t max)
-{
-	DIR *d = opendir("/proc");
-	if (!d)
-		return 0;
-	size_t cap = 4096, n = 0, found = 0;
-	pid_t(*pairs)[2] = malloc(cap * sizeof(*pairs));
-	if (!pairs) {
-		closedir(d);
-		return 0;
-	}
-	for (struct dirent *de; (de = readdir(d));) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		pid_t pid = (pid_t)atoi(de->d_name), ppid = proc_ppid(pid);
-		if (ppid < 0)
-			continue;
-		if (n == cap) {
-			pid_t(*np)[2] = realloc(pairs, 2 * cap * sizeof(*pairs));
-			if (!np)
-				break;
-			pairs = np;
-			cap *= 2;
-		}
-		pairs[n][0] = pid;
-		pairs[n][1] = ppid;
-		n++;
-	}
-	closedir(d);
-	/* Breadth-first from root over the parent links. */
-	for (size_t i = 0; i < n; i++)
-		if (pairs[i][1] == root && found < max)
-			out[found][0] = pairs[i][0], out[found++][1] = root;
-	for (size_t k = 0; k < found; k++)
-		for (size_t i = 0; i < n; i++)
-			if (pairs[i][1] == out[k][0] && found < max)
-				out[found][0] = pairs[i][0], out[found++][1] = out[k][0];
-	free(pairs);
-	return found;
-}
-
-int runner_signal(pid_t pid, pid_t parent, int sig, bool group)
-{
-	/* A PID read from /proc may have been reaped and reused since: pin the process with
-	 * a pidfd first, then make sure the pinned one is still parent's child. */
-	int fd = pidfd_open(pid, 0);
-	if (fd < 0)
-		return -errno;
-	int r = proc_ppid(pid) == parent ? 0 : -ESRCH;
-	/* While the leader lives, its group id cannot be reused either. */
-	if (r == 0 && group && kill(-pid, sig) < 0 && errno != ESRCH)
-		r = -errno;
-	if (r == 0 && pidfd_send_signal(fd, sig, NULL, 0) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-/* Signals every process of the run (and the program's group while the program is not
- * reaped); returns how many were found. */
-static unsigned signal_all(pid_t main_pid, bool main_done, int sig)
-{
-	static pid_t found[1024][2];
-	size_t n = descendants(getpid(), found, sizeof(found) / sizeof(found[0]));
-	if (main_pid > 0 && !main_done)
-		runner_signal(main_pid, getpid(), sig, true);
-	for (size_t i = 0; i < n; i++)
-		runner_signal(found[i][0], found[i][1], sig, false);
-	return (unsigned)n;
-}
-
-static void reap(pid_t main_pid, bool *main_done, int *main_status)
-{
-	for (;;) {
-		int st;
-		pid_t p = waitpid(-1, &st, WNOHANG);
-		if (p <= 0)
-			return;
-		if (p == main_pid) {
-			*main_done = true;
-			*main_status = st;
-		}
-	}
-}
-
-/* Whether this process has any child left, exited or not. As a subreaper it inherits
- * every orphan of the run, so "no child" means "nothing of the run is left" — known
- * without scanning /proc. */
-static bool has_children(void)
-{
-	siginfo_t si = { 0 };
-	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
-}
-
-/* Sleeps ms, then reaps whatever of the run has exited (re-parented ones too). */
-static void pause_and_reap(long ms)
-{
-	struct timespec ts = { 0, ms * 1000 * 1000 };
-	nanosleep(&ts, NULL);
-	bool done;
-	int st;
-	reap(-1, &done, &st);
-}
-
 /* The last lines of the output, printable, for a status message. */
 static void make_tail(const char *ring, size_t len, char *out, size_t size)
 {
@@ -367,35 +240,206 @@ static const char *env_path(char *const *env)
 	return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 }
 
+/* One run's plumbing while it is supervised. */
+struct supervision {
+	pid_t pid;
+	int pidfd;
+	int out, err; /* read ends: the program's output, the child's exec report */
+	int log_fd;
+	bool main_done, out_open, err_open, exec_failed;
+	int main_status;
+	struct child_error ce;
+	char ring[RUNNER_TAIL_MAX * 2]; /* the newest output, for the tail */
+	size_t ring_len;
+};
+
+/* Output into the log up to max_log_bytes (the rest counted), and into the tail ring. */
+static void capture(struct supervision *v, const struct runner_spec *s, struct runner_result *res)
+{
+	char buf[8192];
+	ssize_t k = read(v->out, buf, sizeof(buf));
+	if (k <= 0) {
+		v->out_open = false;
+		return;
+	}
+	res->output_bytes += k;
+	long long room = s->max_log_bytes - (res->output_bytes - k);
+	size_t keep = room <= 0 ? 0 : room < k ? (size_t)room : (size_t)k;
+	if (keep && write(v->log_fd, buf, keep) < 0)
+		keep = 0;
+	res->output_dropped += k - (ssize_t)keep;
+	if ((size_t)k >= sizeof(v->ring)) {
+		memcpy(v->ring, buf + k - sizeof(v->ring), sizeof(v->ring));
+		v->ring_len = sizeof(v->ring);
+		return;
+	}
+	if (v->ring_len + (size_t)k > sizeof(v->ring)) {
+		size_t drop = v->ring_len + (size_t)k - sizeof(v->ring);
+		memmove(v->ring, v->ring + drop, v->ring_len - drop);
+		v->ring_len -= drop;
+	}
+	memcpy(v->ring + v->ring_len, buf, (size_t)k);
+	v->ring_len += (size_t)k;
+}
+
+/* Until the program has ended and its output is closed: the deadline (TERM, grace,
+ * KILL), a stop request, stragglers holding the output, the exec report. */
+static void supervise(struct supervision *v, const struct runner_spec *s, long t0,
+		      void (*started)(void *data, pid_t pid), void *data, struct runner_result *res)
+{
+	long deadline = t0 + (long)s->max_runtime * 1000, kill_at = -1;
+	while (!v->main_done || v->out_open) {
+		long now = now_ms();
+		if (kill_at < 0 && !v->main_done && (now >= deadline || stop_requested)) {
+			/* Over time, or told to stop: TERM to every process of the run, KILL
+			 * after the grace. */
+			res->outcome = stop_requested ? RUNNER_INTERRUPTED : RUNNER_TIMED_OUT;
+			runner_signal_all(v->pid, v->main_done, SIGTERM);
+			kill_at = now + (long)s->kill_grace * 1000;
+		}
+		if (kill_at >= 0 && now >= kill_at) {
+			runner_signal_all(v->pid, v->main_done, SIGKILL);
+			kill_at = now + 1000; /* and again, for anything forked meanwhile */
+		}
+		long wait = v->main_done ? 1000 : (kill_at >= 0 ? kill_at : deadline) - now;
+		struct pollfd p[3] = { { v->out_open ? v->out : -1, POLLIN, 0 },
+				       { v->err_open ? v->err : -1, POLLIN, 0 },
+				       { v->main_done ? -1 : v->pidfd, POLLIN, 0 } };
+		int n = poll(p, 3, (int)(wait < 0 ? 0 : wait > 1000 ? 1000 : wait));
+		if (n < 0 && errno != EINTR)
+			break;
+		if (p[1].revents) {
+			ssize_t k = read(v->err, &v->ce, sizeof(v->ce));
+			v->exec_failed = k == (ssize_t)sizeof(v->ce);
+			v->err_open = false;
+			close(v->err);
+			if (!v->exec_failed && started)
+				started(data, v->pid);
+		}
+		if (p[0].revents)
+			capture(v, s, res);
+		runner_reap(v->pid, &v->main_done, &v->main_status);
+		if (v->main_done && v->out_open && kill_at < 0) {
+			/* The program is done but something of it still holds its output:
+			 * stragglers get the same TERM, grace, KILL as an overrun. */
+			res->stragglers = runner_signal_all(0, true, SIGTERM);
+			kill_at = now_ms() + (long)s->kill_grace * 1000;
+		}
+	}
+}
+
+/* Whatever of the run is left (it closed its output but lives on) goes too. */
+static void kill_leftovers(const struct runner_spec *s, struct runner_result *res)
+{
+	runner_reap(-1, &(bool){ false }, &(int){ 0 });
+	unsigned left = runner_has_children() ? runner_signal_all(0, true, SIGTERM) : 0;
+	if (!left)
+		return;
+	res->stragglers += left;
+	long until = now_ms() + (long)s->kill_grace * 1000;
+	while (runner_has_children() && runner_signal_all(0, true, 0) && now_ms() < until)
+		runner_pause_and_reap(20);
+	if (runner_has_children())
+		runner_signal_all(0, true, SIGKILL);
+	for (int i = 0; i < 100 && runner_has_children(); i++)
+		runner_pause_and_reap(10);
+}
+
+/* How it ended, from the exec report and the main process's status. */
+static void classify(const struct runner_spec *s, const struct supervision *v,
+		     struct runner_result *res)
+{
+	if (v->exec_failed) {
+		res->outcome = RUNNER_NOT_STARTED;
+		snprintf(res->reason, sizeof(res->reason), "%s failed: %s", stage_text(v->ce.stage),
+			 strerror(v->ce.err));
+		return;
+	}
+	bool stopped = res->outcome == RUNNER_TIMED_OUT || res->outcome == RUNNER_INTERRUPTED;
+	if (WIFSIGNALED(v->main_status)) {
+		res->signal = WTERMSIG(v->main_status);
+		if (!stopped)
+			res->outcome = RUNNER_FAILED;
+		const char *abbrev = sigabbrev_np(res->signal);
+		snprintf(res->reason, sizeof(res->reason), "killed by SIG%s%s",
+			 abbrev ? abbrev : "?",
+			 res->outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time"
+			 : res->outcome == RUNNER_INTERRUPTED ? " when advertd stopped"
+							      : "");
+		return;
+	}
+	res->exit_code = WEXITSTATUS(v->main_status);
+	if (!stopped) {
+		if (code_in(s->success_codes, s->n_success_codes, res->exit_code))
+			res->outcome = RUNNER_SUCCEEDED;
+		else if (code_in(s->reboot_codes, s->n_reboot_codes, res->exit_code))
+			res->outcome = RUNNER_SUCCEEDED_REBOOT;
+		else
+			res->outcome = RUNNER_FAILED;
+	}
+	snprintf(res->reason, sizeof(res->reason), "exit code %d%s", res->exit_code,
+		 res->outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time" : "");
+}
+
+/* The log's last words (a truncation note), made durable. */
+static void close_log(const struct runner_spec *s, int log_fd, const struct runner_result *res)
+{
+	if (res->output_dropped > 0) {
+		char note[128];
+		int len = snprintf(
+			note, sizeof(note),
+			"\n[advertd: output truncated at %lld bytes; %lld more bytes dropped]\n",
+			s->max_log_bytes, res->output_dropped);
+		ssize_t w = write(log_fd, note, (size_t)len);
+		(void)w; /* the log is best effort; the status says it all */
+	}
+	fsync(log_fd);
+	close(log_fd);
+}
+
+/* What must hold before anything is created: never uid 0 for an account, the working
+ * directory there, the program the caller resolved and checked (*ret_path). Returns 0,
+ * -ENOMEM, or 1 with res->reason set (the run did not start). */
+static int preflight(const struct runner_spec *s, char **ret_path, struct runner_result *res)
+{
+	struct stat st;
+	*ret_path = NULL;
+	if (!s->as_root && s->uid == 0) {
+		snprintf(res->reason, sizeof(res->reason),
+			 "refusing to run as uid 0 for an account");
+		return 1;
+	}
+	if (stat(s->working_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(res->reason, sizeof(res->reason), "working directory \"%s\" is missing",
+			 s->working_dir);
+		return 1;
+	}
+	/* The program the caller resolved and checked is the one that runs: resolving again
+	 * could find another (a file put meanwhile in an earlier PATH directory). */
+	int r = s->program ? ((*ret_path = strdup(s->program))
+				      ? (is_executable_file(*ret_path) ? 0 : -ENOENT)
+				      : -ENOMEM)
+			   : runner_resolve(s->argv[0], s->working_dir, env_path(s->env), ret_path);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		snprintf(res->reason, sizeof(res->reason), "program \"%s\" %s", *ret_path,
+			 r == -EACCES ? "is not executable" : "is missing");
+		return 1;
+	}
+	return 0;
+}
+
 int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pid), void *data,
 	       struct runner_result *ret)
 {
 	struct runner_result res = { .outcome = RUNNER_NOT_STARTED, .exit_code = -1 };
-	struct stat st;
 	char *path = NULL;
-	int r;
-
-	if (!s->as_root && s->uid == 0) {
-		snprintf(res.reason, sizeof(res.reason), "refusing to run as uid 0 for an account");
-		goto out;
-	}
-	if (stat(s->working_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(res.reason, sizeof(res.reason), "working directory \"%s\" is missing",
-			 s->working_dir);
-		goto out;
-	}
-	/* The program the caller resolved and checked is the one that runs: resolving again
-	 * could find another (a file put meanwhile in an earlier PATH directory). */
-	r = s->program ? ((path = strdup(s->program)) ? (is_executable_file(path) ? 0 : -ENOENT)
-						      : -ENOMEM)
-		       : runner_resolve(s->argv[0], s->working_dir, env_path(s->env), &path);
-	if (r == -ENOMEM)
+	int r = preflight(s, &path, &res);
+	if (r < 0)
 		return r;
-	if (r < 0) {
-		snprintf(res.reason, sizeof(res.reason), "program \"%s\" %s", path,
-			 r == -EACCES ? "is not executable" : "is missing");
+	if (r > 0)
 		goto out;
-	}
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	/* O_EXCL: an earlier run's output is never overwritten, whatever the history says. */
@@ -437,138 +481,25 @@ int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pi
 		return r;
 	}
 	res.pid = pid;
-	int pidfd = pidfd_open(pid, 0);
-
-	char ring[RUNNER_TAIL_MAX * 2];
-	size_t ring_len = 0;
-	bool main_done = false, out_open = true, err_open = true, exec_failed = false;
-	int main_status = 0;
-	long deadline = t0 + (long)s->max_runtime * 1000, kill_at = -1;
-	struct child_error ce = { 0 };
-
-	while (!main_done || out_open) {
-		long now = now_ms();
-		if (kill_at < 0 && !main_done && (now >= deadline || stop_requested)) {
-			/* Over time, or told to stop: TERM to every process of the run, KILL
-			 * after the grace. */
-			res.outcome = stop_requested ? RUNNER_INTERRUPTED : RUNNER_TIMED_OUT;
-			signal_all(pid, main_done, SIGTERM);
-			kill_at = now + (long)s->kill_grace * 1000;
-		}
-		if (kill_at >= 0 && now >= kill_at) {
-			signal_all(pid, main_done, SIGKILL);
-			kill_at = now + 1000; /* and again, for anything forked meanwhile */
-		}
-		long wait = main_done ? 1000 : (kill_at >= 0 ? kill_at : deadline) - now;
-		struct pollfd p[3] = { { out_open ? outp[0] : -1, POLLIN, 0 },
-				       { err_open ? errp[0] : -1, POLLIN, 0 },
-				       { main_done ? -1 : pidfd, POLLIN, 0 } };
-		int n = poll(p, 3, (int)(wait < 0 ? 0 : wait > 1000 ? 1000 : wait));
-		if (n < 0 && errno != EINTR)
-			break;
-		if (p[1].revents) {
-			ssize_t k = read(errp[0], &ce, sizeof(ce));
-			exec_failed = k == (ssize_t)sizeof(ce);
-			err_open = false;
-			close(errp[0]);
-			if (!exec_failed && started)
-				started(data, pid);
-		}
-		if (p[0].revents) {
-			char buf[8192];
-			ssize_t k = read(outp[0], buf, sizeof(buf));
-			if (k <= 0) {
-				out_open = false;
-			} else {
-				res.output_bytes += k;
-				long long room = s->max_log_bytes - (res.output_bytes - k);
-				size_t keep = room <= 0 ? 0 : room < k ? (size_t)room : (size_t)k;
-				if (keep && write(log_fd, buf, keep) < 0)
-					keep = 0;
-				res.output_dropped += k - (ssize_t)keep;
-				/* The tail ring keeps the newest bytes. */
-				if ((size_t)k >= sizeof(ring)) {
-					memcpy(ring, buf + k - sizeof(ring), sizeof(ring));
-					ring_len = sizeof(ring);
-				} else {
-					if (ring_len + (size_t)k > sizeof(ring)) {
-						size_t drop = ring_len + (size_t)k - sizeof(ring);
-						memmove(ring, ring + drop, ring_len - drop);
-						ring_len -= drop;
-					}
-					memcpy(ring + ring_len, buf, (size_t)k);
-					ring_len += (size_t)k;
-				}
-			}
-		}
-		reap(pid, &main_done, &main_status);
-		if (main_done && out_open && kill_at < 0) {
-			/* The program is done but something of it still holds its output:
-			 * stragglers get the same TERM, grace, KILL as an overrun. */
-			res.stragglers = signal_all(0, true, SIGTERM);
-			kill_at = now_ms() + (long)s->kill_grace * 1000;
-		}
-	}
-	/* Whatever is left (it closed its output but lives on) goes too. */
-	reap(-1, &(bool){ false }, &(int){ 0 });
-	unsigned left = has_children() ? signal_all(0, true, SIGTERM) : 0;
-	if (left) {
-		res.stragglers += left;
-		long until = now_ms() + (long)s->kill_grace * 1000;
-		while (has_children() && signal_all(0, true, 0) && now_ms() < until)
-			pause_and_reap(20);
-		if (has_children())
-			signal_all(0, true, SIGKILL);
-		for (int i = 0; i < 100 && has_children(); i++)
-			pause_and_reap(10);
-	}
-	if (err_open)
-		close(errp[0]);
-	if (out_open)
-		close(outp[0]);
-	if (pidfd >= 0)
-		close(pidfd);
-	if (res.output_dropped > 0) {
-		char note[128];
-		int len = snprintf(
-			note, sizeof(note),
-			"\n[advertd: output truncated at %lld bytes; %lld more bytes dropped]\n",
-			s->max_log_bytes, res.output_dropped);
-		ssize_t w = write(log_fd, note, (size_t)len);
-		(void)w; /* the log is best effort; the status says it all */
-	}
-	fsync(log_fd);
-	close(log_fd);
+	struct supervision v = { .pid = pid,
+				 .pidfd = pidfd_open(pid, 0),
+				 .out = outp[0],
+				 .err = errp[0],
+				 .log_fd = log_fd,
+				 .out_open = true,
+				 .err_open = true };
+	supervise(&v, s, t0, started, data, &res);
+	kill_leftovers(s, &res);
+	if (v.err_open)
+		close(v.err);
+	if (v.out_open)
+		close(v.out);
+	if (v.pidfd >= 0)
+		close(v.pidfd);
+	close_log(s, log_fd, &res);
 	res.duration_ms = now_ms() - t0;
-	make_tail(ring, ring_len, res.tail, sizeof(res.tail));
-
-	if (exec_failed) {
-		res.outcome = RUNNER_NOT_STARTED;
-		snprintf(res.reason, sizeof(res.reason), "%s failed: %s", stage_text(ce.stage),
-			 strerror(ce.err));
-	} else if (WIFSIGNALED(main_status)) {
-		res.signal = WTERMSIG(main_status);
-		if (res.outcome != RUNNER_TIMED_OUT && res.outcome != RUNNER_INTERRUPTED)
-			res.outcome = RUNNER_FAILED;
-		const char *abbrev = sigabbrev_np(res.signal);
-		snprintf(res.reason, sizeof(res.reason), "killed by SIG%s%s", abbrev ? abbrev : "?",
-			 res.outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time"
-			 : res.outcome == RUNNER_INTERRUPTED ? " when advertd stopped"
-							     : "");
-	} else {
-		res.exit_code = WEXITSTATUS(main_status);
-		if (res.outcome != RUNNER_TIMED_OUT && res.outcome != RUNNER_INTERRUPTED) {
-			if (code_in(s->success_codes, s->n_success_codes, res.exit_code))
-				res.outcome = RUNNER_SUCCEEDED;
-			else if (code_in(s->reboot_codes, s->n_reboot_codes, res.exit_code))
-				res.outcome = RUNNER_SUCCEEDED_REBOOT;
-			else
-				res.outcome = RUNNER_FAILED;
-		}
-		snprintf(res.reason, sizeof(res.reason), "exit code %d%s", res.exit_code,
-			 res.outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time"
-							 : "");
-	}
+	make_tail(v.ring, v.ring_len, res.tail, sizeof(res.tail));
+	classify(s, &v, &res);
 out:
 	free(path);
 	*ret = res;
