@@ -332,10 +332,9 @@ static const char *await_go(int go_fd, const char *account)
 	return go.run_id;
 }
 
-void run_child(const struct config *cfg, const struct advert *a, int fd, int go_fd)
+/* The daemon blocks these for its signalfd; this process takes them itself. */
+static void take_signals(void)
 {
-	event_fd = fd;
-	/* The daemon blocks these for its signalfd; this process takes them itself. */
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_UNBLOCK, &all, NULL);
@@ -344,9 +343,13 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	const char *account = a->program.run_as;
-	const char *wd = a->program.working_dir ? a->program.working_dir : a->package.source;
+}
 
+/* Everything that can be checked before the identity: the paths, the requirements, the
+ * program (resolved once: *ret), and, as root, that root alone wrote them. */
+static char *prepare(const struct config *cfg, const struct advert *a, const char *account,
+		     const char *wd, bool admin, bool as_root)
+{
 	/* "The drive letter moved": say which path is gone, before anything else. */
 	struct stat st;
 	if (stat(a->package.source, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -355,6 +358,12 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 	if (stat(wd, &st) < 0 || !S_ISDIR(st.st_mode))
 		fail(RUN_EV_PREPARE_FAILED, account, "working directory \"%s\" is missing", wd);
 	check_requirements(a, wd);
+	const struct config_account *acct = config_find_account(cfg, account);
+	if (admin && (!acct || acct->kind == ACCOUNT_LOCAL))
+		fail(RUN_EV_PREPARE_FAILED, account,
+		     "rights = \"admin\" gives the program the installation account's network "
+		     "identity, and \"%s\" is a local account: use a keytab or password account",
+		     account);
 	/* The program itself, before anything is recorded: a program that is not there has
 	 * not started, and must not count as started once the admin puts it back. */
 	const char *path = DEFAULT_PATH;
@@ -370,8 +379,6 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 	/* As root, run nothing that root did not write: the program, and the directories
 	 * a bare name or a relative path is found in (anyone who can write them can put
 	 * another program there). */
-	bool admin = a->program.rights == ADV_RIGHTS_ADMIN;
-	bool as_root = admin || strcmp(account, "system") == 0;
 	if (as_root) {
 		const char *const paths[] = { a->package.source, wd, resolved };
 		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
@@ -382,7 +389,12 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 			free(why);
 		}
 	}
+	return resolved;
+}
 
+/* Impersonate, look up, on one DC; a failover is reported, a failure ends the run. */
+static struct identity *acquire(const struct config *cfg, const char *account)
+{
 	struct identity *id = NULL;
 	struct identity_report rep;
 	int r = identity_acquire(cfg, account, time(NULL), &id, &rep);
@@ -396,21 +408,33 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 	if (r < 0)
 		fail(rep.stage == IDENTITY_STAGE_GUARD ? RUN_EV_GUARD : RUN_EV_PREPARE_FAILED,
 		     account, "%s: %s", identity_stage_name(rep.stage), rep.message);
+	return id;
+}
 
-	const char *user = account;
+/* USER and LOGNAME: the local user, the principal's name part, or root. */
+static const char *user_name(const struct config *cfg, const char *account)
+{
 	const struct config_account *acct = config_find_account(cfg, account);
-	if (admin && (!acct || acct->kind == ACCOUNT_LOCAL))
-		fail(RUN_EV_PREPARE_FAILED, account,
-		     "rights = \"admin\" gives the program the installation account's network "
-		     "identity, and \"%s\" is a local account: use a keytab or password account",
-		     account);
 	char *dir_name = NULL;
 	if (acct && acct->kind == ACCOUNT_LOCAL)
-		user = acct->local_user;
-	else if (acct && (dir_name = strndup(acct->principal, strcspn(acct->principal, "@"))))
-		user = dir_name;
-	else if (!acct)
-		user = "root";
+		return acct->local_user;
+	if (acct && (dir_name = strndup(acct->principal, strcspn(acct->principal, "@"))))
+		return dir_name; /* lives as long as this process */
+	return acct ? account : "root";
+}
+
+void run_child(const struct config *cfg, const struct advert *a, int fd, int go_fd)
+{
+	event_fd = fd;
+	take_signals();
+	const char *account = a->program.run_as;
+	const char *wd = a->program.working_dir ? a->program.working_dir : a->package.source;
+	bool admin = a->program.rights == ADV_RIGHTS_ADMIN;
+	bool as_root = admin || strcmp(account, "system") == 0;
+	char *resolved = prepare(cfg, a, account, wd, admin, as_root);
+	struct identity *id = acquire(cfg, account);
+	const char *user = user_name(cfg, account);
+	int r;
 
 	stop_if_requested(); /* the guard has recorded whatever the KDC said */
 	const char *run_id = await_go(go_fd, account);
