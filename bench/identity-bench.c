@@ -54,7 +54,7 @@ static int bench_advertd(const char *conf, const char *account, int n)
 		struct identity *id = NULL;
 		if (identity_acquire(cfg, account, time(NULL), &id, &rep) < 0) {
 			failures++;
-			fprintf(stderr, "run %d: %s\n", i, rep.message);
+			fprintf(stderr, "run %d: %s\n", i, rep.why.text);
 		}
 		identity_free(id);
 		t[i] = now_ms() - t0;

@@ -282,7 +282,7 @@ int main(int argc, char **argv)
 				end = now_us();
 				if (e < 0 || r.outcome != RUNNER_SUCCEEDED) {
 					fprintf(stderr, "runner-bench: run %d: %s\n", seq,
-						e < 0 ? strerror(-e) : r.reason);
+						e < 0 ? strerror(-e) : r.why.text);
 					return 1;
 				}
 				stamp = read_stamp(log, &cpu);

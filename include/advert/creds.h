@@ -14,6 +14,7 @@
 #include "advert/config.h"
 #include "advert/dcloc.h"
 #include "advert/lockout.h"
+#include "advert/util.h"
 
 /* What came of a request, in the terms an admin and the lockout guard need. */
 enum creds_status {
@@ -39,7 +40,7 @@ typedef int (*creds_before_secret_fn)(void *data);
 struct creds_result {
 	enum creds_status status;
 	krb5_error_code code; /* 0 when the status needs none */
-	char message[256];    /* krb5's own text, or ours */
+	struct why why;       /* krb5's own text, or ours */
 };
 
 /* A krb5 context pinned to one DC. */
@@ -66,7 +67,7 @@ unsigned creds_kdc_requests(const struct creds_ctx *c) __attribute__((nonnull));
 /* The fingerprint (hex SHA-256) of the account's secret as it is now: its keytab's keys
  * for its principal, or its password file's content. Checks the file is root-owned and
  * not readable by group or others first. Returns 0, or -errno with res->status =
- * CREDS_NO_SECRET and a message naming the file. Sends nothing. */
+ * CREDS_NO_SECRET and a why naming the file. Sends nothing. */
 int creds_fingerprint(struct creds_ctx *c, const struct config_account *acct,
 		      char fp[LOCKOUT_FP_LEN + 1], struct creds_result *res)
 	__attribute__((nonnull, warn_unused_result));

@@ -13,6 +13,7 @@
 #include "advert/config.h"
 #include "advert/dcloc.h"
 #include "advert/lockout.h"
+#include "advert/util.h"
 
 struct directory_conn;
 
@@ -50,25 +51,25 @@ struct directory_stats {
 
 /* Connects to dc->address:ldap_port within timeout seconds and prepares an LDAP handle
  * for ldap://<dc->host>. Returns 0, -EHOSTUNREACH/-ETIMEDOUT/-ECONNREFUSED (the DC does
- * not answer: try the next one) or -errno; *ret_err (malloc'd, may be NULL) says more. */
-int directory_connect(const struct dc *dc, int timeout, struct directory_conn **ret, char **ret_err)
-	__attribute__((nonnull(1, 3, 4)));
+ * not answer: try the next one) or -errno; why says more. */
+int directory_connect(const struct dc *dc, int timeout, struct directory_conn **ret,
+		      struct why *why) __attribute__((nonnull(1, 3, 4)));
 
 /* SASL/GSSAPI bind as the principal of ccache, using only that ccache (which must
  * already hold ldap/<host>: no KDC is contacted). Returns 0 or -EACCES/-EIO. */
 int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache ccache,
-			  char **ret_err) __attribute__((nonnull(1, 2, 3, 4)));
+			  struct why *why) __attribute__((nonnull(1, 2, 3, 4)));
 
 /* Finds the account name (uid, or sAMAccountName / userPrincipalName for "ad") under
  * base. Returns 0, -ENOENT, -EPROTO (no uidNumber/gidNumber) or -EIO. */
 int directory_find_account(struct directory_conn *d, enum config_schema schema, const char *base,
 			   const char *name, const char *principal, struct directory_account *ret,
-			   char **ret_err) __attribute__((nonnull(1, 3, 4, 5, 6, 7)));
+			   struct why *why) __attribute__((nonnull(1, 3, 4, 5, 6, 7)));
 
 /* Every group of the account, nested membership included (cycle-safe). */
 int directory_find_groups(struct directory_conn *d, enum config_schema schema, const char *base,
 			  const struct directory_account *acct, struct directory_groups *ret,
-			  char **ret_err) __attribute__((nonnull(1, 3, 4, 5, 6)));
+			  struct why *why) __attribute__((nonnull(1, 3, 4, 5, 6)));
 
 /* What AD says of the account (sAMAccountName name or userPrincipalName principal, under
  * base) as far as the lockout guard must know, and the domain's lockoutThreshold (the
@@ -76,7 +77,7 @@ int directory_find_groups(struct directory_conn *d, enum config_schema schema, c
  * account, never the installation account. Returns 0 (ret->found false when there is no
  * such entry), -EHOSTUNREACH when the DC did not answer, or another -errno. */
 int directory_lockout_facts(struct directory_conn *d, const char *base, const char *name,
-			    const char *principal, struct lockout_facts *ret, char **ret_err)
+			    const char *principal, struct lockout_facts *ret, struct why *why)
 	__attribute__((nonnull, warn_unused_result));
 
 /* Initialises Cyrus SASL for this process with only its GSSAPI plugin (the only

@@ -46,8 +46,8 @@ struct identity_report {
 	enum identity_stage stage;
 	enum creds_status creds_status;
 	enum lockout_verdict verdict;
-	time_t hold_until; /* for LOCKOUT_HOLD_BACKOFF */
-	char message[512];
+	time_t hold_until;   /* for LOCKOUT_HOLD_BACKOFF */
+	struct why why;      /* where it stopped, and why */
 	char dcs_tried[512]; /* "dc1 (no answer), dc2" */
 	unsigned dcs_unreachable;
 	/* What this acquisition cost, on the DC that answered. */

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "advert/util.h"
+
 #define RUNNER_TAIL_MAX 512 /* bytes of the last output lines kept for status */
 
 struct runner_spec {
@@ -38,7 +40,7 @@ enum runner_outcome {
 	RUNNER_SUCCEEDED_REBOOT,
 	RUNNER_FAILED,      /* exit code not a success, or a signal */
 	RUNNER_TIMED_OUT,   /* max_runtime exceeded: the run was killed */
-	RUNNER_NOT_STARTED, /* the program never ran: see reason */
+	RUNNER_NOT_STARTED, /* the program never ran: see why */
 	RUNNER_INTERRUPTED, /* runner_request_stop(): the run was stopped */
 };
 
@@ -52,7 +54,7 @@ struct runner_result {
 	long long output_dropped;   /* beyond max_log_bytes */
 	unsigned stragglers;        /* processes of the run still alive at its end, killed */
 	char tail[RUNNER_TAIL_MAX]; /* its last lines, for a failure status */
-	char reason[256];           /* why it did not start, or how it ended */
+	struct why why;             /* why it did not start, or how it ended */
 };
 
 /* Resolves argv0 the way a run will exec it: with a '/', relative to working_dir unless

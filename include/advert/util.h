@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -29,5 +30,21 @@ size_t util_unique_gids(gid_t *v, size_t n);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 double util_now_ms(void);
+
+/* Why something failed, in one sentence for an admin: the one shape the text of a
+ * failure takes on its way up (the directory, creds, the identity, the runner, the run
+ * process's events), fixed-size so that it can cross a pipe and needs no freeing. */
+#define UTIL_WHY_MAX 640
+struct why {
+	char text[UTIL_WHY_MAX];
+};
+
+/* Sets w's text; returns r, so that "return why_set(w, -EIO, …)" is one step. */
+int why_set(struct why *w, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same with a va_list. */
+int why_vset(struct why *w, int r, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+/* Puts the formatted text before what w says, as "prefix: text"; returns r. */
+int why_prefix(struct why *w, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -41,7 +41,7 @@ fail(int type, const char *account, const char *fmt, ...)
 	snprintf(ev.account, sizeof(ev.account), "%s", account ? account : "");
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(ev.reason, sizeof(ev.reason), fmt, ap);
+	why_vset(&ev.why, 0, fmt, ap);
 	va_end(ap);
 	emit(&ev);
 	_exit(0);
@@ -58,8 +58,7 @@ static void check_requirements(const struct advert *a, const char *wd)
 			ok = strcmp(*p, u.machine) == 0;
 		if (!ok) {
 			struct run_event ev = { .type = RUN_EV_REJECTED, .platform = 1 };
-			snprintf(ev.reason, sizeof(ev.reason), "platform %s is not supported",
-				 u.machine);
+			why_set(&ev.why, 0, "platform %s is not supported", u.machine);
 			emit(&ev);
 			_exit(0);
 		}
@@ -70,9 +69,8 @@ static void check_requirements(const struct advert *a, const char *wd)
 			long long free_mb = (long long)sv.f_bavail * (long long)sv.f_frsize >> 20;
 			if (free_mb < a->program.min_free_mb) {
 				struct run_event ev = { .type = RUN_EV_REJECTED };
-				snprintf(ev.reason, sizeof(ev.reason),
-					 "%lld MB free in %s, %lld MB required", free_mb, wd,
-					 a->program.min_free_mb);
+				why_set(&ev.why, 0, "%lld MB free in %s, %lld MB required", free_mb,
+					wd, a->program.min_free_mb);
 				emit(&ev);
 				_exit(0);
 			}
@@ -171,8 +169,7 @@ static void stop_if_requested(void)
 	remove_ccache();
 	if (have_go) {
 		struct run_event ev = { .type = RUN_EV_PREPARE_FAILED };
-		snprintf(ev.reason, sizeof(ev.reason),
-			 "advertd is stopping: the program was not started");
+		why_set(&ev.why, 0, "advertd is stopping: the program was not started");
 		emit(&ev);
 	}
 	_exit(0);
@@ -402,12 +399,12 @@ static struct identity *acquire(const struct config *cfg, const char *account)
 		struct run_event ev = { .type = RUN_EV_FAILOVER };
 		snprintf(ev.account, sizeof(ev.account), "%s", account);
 		snprintf(ev.dc, sizeof(ev.dc), "%s", id && id->dc ? id->dc : "");
-		snprintf(ev.reason, sizeof(ev.reason), "%s", rep.dcs_tried);
+		why_set(&ev.why, 0, "%s", rep.dcs_tried);
 		emit(&ev);
 	}
 	if (r < 0)
 		fail(rep.stage == IDENTITY_STAGE_GUARD ? RUN_EV_GUARD : RUN_EV_PREPARE_FAILED,
-		     account, "%s: %s", identity_stage_name(rep.stage), rep.message);
+		     account, "%s: %s", identity_stage_name(rep.stage), rep.why.text);
 	return id;
 }
 
@@ -499,7 +496,7 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 	if (r < 0)
 		fail(RUN_EV_PREPARE_FAILED, account, "cannot run the program: %s", strerror(-r));
 	if (res.outcome == RUNNER_NOT_STARTED)
-		fail(RUN_EV_PREPARE_FAILED, account, "%s", res.reason);
+		fail(RUN_EV_PREPARE_FAILED, account, "%s", res.why.text);
 	ev.outcome = res.outcome;
 	ev.exit_code = res.exit_code;
 	ev.signal = res.signal;
@@ -507,7 +504,7 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 	ev.duration_ms = res.duration_ms;
 	ev.output_dropped = res.output_dropped;
 	ev.stragglers = res.stragglers;
-	snprintf(ev.reason, sizeof(ev.reason), "%s", res.reason);
+	why_set(&ev.why, 0, "%s", res.why.text);
 	snprintf(ev.tail, sizeof(ev.tail), "%s", res.tail);
 	emit(&ev);
 	_exit(0);

@@ -33,7 +33,7 @@ struct run_event {
 	unsigned stragglers;
 	char account[64];
 	char dc[128];
-	char reason[640];
+	struct why why;
 	char tail[RUNNER_TAIL_MAX];
 };
 

@@ -169,26 +169,26 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 
 	switch (ev->type) {
 	case RUN_EV_FAILOVER:
-		f[n++] = (struct status_field){ "tried", ev->reason };
+		f[n++] = (struct status_field){ "tried", ev->why.text };
 		emit(d, STATUS_DC_FAILOVER, f, n);
 		break;
 	case RUN_EV_GUARD:
-		f[n++] = (struct status_field){ "reason", ev->reason };
+		f[n++] = (struct status_field){ "reason", ev->why.text };
 		emit(d, STATUS_GUARD_HOLDING, f, n);
 		retry_later(d, r->advert_id);
 		d->failed++;
 		break;
 	case RUN_EV_PREPARE_FAILED:
-		f[n++] = (struct status_field){ "reason", ev->reason };
+		f[n++] = (struct status_field){ "reason", ev->why.text };
 		emit(d, STATUS_PREPARE_FAILED, f, n);
 		/* Recorded, but the program was never exec'd: it does not count as run. */
 		if (r->begun)
-			finish_run(d, r, RUN_NOT_STARTED, -1, 0, 0, ev->reason);
+			finish_run(d, r, RUN_NOT_STARTED, -1, 0, 0, ev->why.text);
 		retry_later(d, r->advert_id);
 		d->failed++;
 		break;
 	case RUN_EV_REJECTED:
-		f[n++] = (struct status_field){ "reason", ev->reason };
+		f[n++] = (struct status_field){ "reason", ev->why.text };
 		emit(d, ev->platform ? STATUS_PLATFORM_REJECTED : STATUS_REQUIREMENTS_NOT_MET, f,
 		     n);
 		retry_later(d, r->advert_id);
@@ -245,12 +245,12 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 		if (ev->output_dropped)
 			f[n++] = (struct status_field){ "output_dropped", dropped };
 		if (id != STATUS_PROGRAM_SUCCEEDED && id != STATUS_SUCCESS_REBOOT) {
-			f[n++] = (struct status_field){ "reason", ev->reason };
+			f[n++] = (struct status_field){ "reason", ev->why.text };
 			f[n++] = (struct status_field){ "output", ev->tail[0] ? ev->tail : NULL };
 			d->failed++;
 		}
 		finish_run(d, r, result_of(ev->outcome), ev->signal ? -1 : ev->exit_code,
-			   ev->signal, ev->duration_ms, ev->reason);
+			   ev->signal, ev->duration_ms, ev->why.text);
 		emit(d, id, f, n);
 		daemon_restart_after(d, r, result_of(ev->outcome));
 		break;

@@ -66,7 +66,7 @@ static int run_child(const struct config *cfg, const char *account)
 	if (rep.dcs_tried[0])
 		printf("dcs        %s\n", rep.dcs_tried);
 	if (r < 0) {
-		printf("failed     %s: %s\n", identity_stage_name(rep.stage), rep.message);
+		printf("failed     %s: %s\n", identity_stage_name(rep.stage), rep.why.text);
 		if (rep.stage == IDENTITY_STAGE_GUARD && rep.verdict == LOCKOUT_HOLD_BACKOFF) {
 			char until[RFC3339_BUFSIZE];
 			printf("held until %s\n",

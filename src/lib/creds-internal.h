@@ -31,7 +31,7 @@ struct creds_ctx {
 	char *password;     /* wiped on close */
 };
 
-/* Fills res (status, code, message from fmt); returns ret. */
+/* Fills res (status, code, and its why from fmt); returns ret. */
 int creds_res(struct creds_result *res, enum creds_status status, krb5_error_code code, int ret,
 	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* A TCP connection to the pinned DC, made before the deadline. Returns the fd (the caller

@@ -206,7 +206,7 @@ int creds_res(struct creds_result *res, enum creds_status status, krb5_error_cod
 	res->code = code;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(res->message, sizeof(res->message), fmt, ap);
+	why_vset(&res->why, 0, fmt, ap);
 	va_end(ap);
 	return ret;
 }
@@ -275,8 +275,11 @@ static int as_exchange(struct creds_ctx *c, krb5_init_creds_context icc,
 			}
 			/* Once the secret went, "unreachable" is not true any more: the DC got
 			 * it, and it must go to no other. */
-			if (sent && res->status == CREDS_UNREACHABLE)
-				r = creds_res(res, CREDS_ERROR, kc, -EIO, "%s", res->message);
+			if (sent && res->status == CREDS_UNREACHABLE) {
+				res->status = CREDS_ERROR; /* what krb5 said stays the why */
+				res->code = kc;
+				r = -EIO;
+			}
 			return r;
 		}
 		bool secret = kdcmsg_carries_secret(out.data, out.length);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "advert/directory.h"
+#include "advert/util.h"
 
 struct directory_conn {
 	LDAP *ld;
@@ -19,11 +20,9 @@ struct directory_conn {
 
 typedef int (*dir_entry_fn)(LDAP *ld, LDAPMessage *e, void *data);
 
-/* Replaces *ret_err with the formatted text; returns r. */
-int dir_fail(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* One search, paged when not base-scoped; fn sees every entry. Referrals are ignored. */
 int dir_search(struct directory_conn *d, const char *base, int scope, const char *filter,
-	       char **attrs, dir_entry_fn fn, void *data, char **ret_err);
+	       char **attrs, dir_entry_fn fn, void *data, struct why *why);
 /* The first value of attr as a string, or NULL (caller frees). */
 char *dir_first_value(LDAP *ld, LDAPMessage *e, const char *attr);
 /* A uid or gid in decimal, below (uid_t)-1. */

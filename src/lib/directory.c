@@ -34,17 +34,6 @@ int ldap_init_fd(ber_socket_t fd, int proto, const char *url, LDAP **ldp);
 
 #define PAGE_SIZE 500
 
-int dir_fail(char **ret_err, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	free(*ret_err);
-	if (vasprintf(ret_err, fmt, ap) < 0)
-		*ret_err = NULL;
-	va_end(ap);
-	return r;
-}
-
 /* Time left until d->deadline in *tv, also applied as SO_RCVTIMEO/SO_SNDTIMEO so that no
  * blocking read or write inside libldap (the SASL layer reads whole packets) outlives it;
  * false when none is left. Never yields {0, 0}, which ldap_search_ext_s rejects. */
@@ -63,7 +52,7 @@ static bool time_left(struct directory_conn *d, struct timeval *tv)
 }
 
 /* A non-blocking connect bounded by timeout, then back to blocking for libldap. */
-static int connect_to(const char *address, unsigned port, int timeout, char **ret_err)
+static int connect_to(const char *address, unsigned port, int timeout, struct why *why)
 {
 	char portstr[8];
 	snprintf(portstr, sizeof(portstr), "%u", port);
@@ -72,7 +61,7 @@ static int connect_to(const char *address, unsigned port, int timeout, char **re
 			*ai = NULL;
 	int g = getaddrinfo(address, portstr, &hints, &ai);
 	if (g != 0)
-		return dir_fail(ret_err, -EINVAL, "address \"%s\": %s", address, gai_strerror(g));
+		return why_set(why, -EINVAL, "address \"%s\": %s", address, gai_strerror(g));
 
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int r = 0;
@@ -102,7 +91,7 @@ static int connect_to(const char *address, unsigned port, int timeout, char **re
 	if (r < 0) {
 		if (fd >= 0)
 			close(fd);
-		return dir_fail(ret_err, r, "LDAP %s:%u: %s", address, port, strerror(-r));
+		return why_set(why, r, "LDAP %s:%u: %s", address, port, strerror(-r));
 	}
 	return fd;
 }
@@ -132,15 +121,16 @@ void directory_init(void)
 	sasl_client_init(callbacks);
 }
 
-int directory_connect(const struct dc *dc, int timeout, struct directory_conn **ret, char **ret_err)
+int directory_connect(const struct dc *dc, int timeout, struct directory_conn **ret,
+		      struct why *why)
 {
-	*ret_err = NULL;
+	why->text[0] = '\0';
 	directory_init();
 	/* One budget for the connect and all that follows. */
 	struct timespec deadline;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += timeout;
-	int fd = connect_to(dc->address, dc->ldap_port, timeout, ret_err);
+	int fd = connect_to(dc->address, dc->ldap_port, timeout, why);
 	if (fd < 0)
 		return fd;
 
@@ -155,7 +145,7 @@ int directory_connect(const struct dc *dc, int timeout, struct directory_conn **
 	free(url);
 	if (rc != LDAP_SUCCESS) {
 		close(fd);
-		return dir_fail(ret_err, -EIO, "LDAP on %s: %s", dc->host, ldap_err2string(rc));
+		return why_set(why, -EIO, "LDAP on %s: %s", dc->host, ldap_err2string(rc));
 	}
 
 	int v3 = LDAP_VERSION3;
@@ -167,7 +157,7 @@ int directory_connect(const struct dc *dc, int timeout, struct directory_conn **
 	    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS) {
 		ldap_unbind_ext_s(ld, NULL, NULL);
-		return dir_fail(ret_err, -EIO, "LDAP on %s: cannot set options", dc->host);
+		return why_set(why, -EIO, "LDAP on %s: cannot set options", dc->host);
 	}
 
 	struct directory_conn *d = calloc(1, sizeof(*d));
@@ -203,13 +193,13 @@ static int interact_cb(LDAP *ld, unsigned flags, void *defaults, void *in)
 }
 
 int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache ccache,
-			  char **ret_err)
+			  struct why *why)
 {
-	*ret_err = NULL;
+	why->text[0] = '\0';
 	OM_uint32 minor;
 	struct interact ia = { .cred = GSS_C_NO_CREDENTIAL };
 	if (gss_krb5_import_cred(&minor, ccache, NULL, NULL, &ia.cred) != GSS_S_COMPLETE)
-		return dir_fail(ret_err, -EACCES, "cannot use the account's ccache for GSSAPI");
+		return why_set(why, -EACCES, "cannot use the account's ccache for GSSAPI");
 
 	d->stats.binds++;
 	/* ldap_sasl_interactive_bind_s, but each round trip waits only for what is left. */
@@ -240,23 +230,21 @@ int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache 
 	if (rc != LDAP_SUCCESS) {
 		char *diag = NULL;
 		ldap_get_option(d->ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diag);
-		int r = dir_fail(ret_err,
-				 rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH
-									      : -EACCES,
-				 "GSSAPI bind: %s%s%s", ldap_err2string(rc),
-				 diag && *diag ? ": " : "", diag ? diag : "");
+		int r = why_set(
+			why, rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH : -EACCES,
+			"GSSAPI bind: %s%s%s", ldap_err2string(rc), diag && *diag ? ": " : "",
+			diag ? diag : "");
 		ldap_memfree(diag);
 		return r;
 	}
 	if (!ia.creds_set) /* then SASL used some default credential: not acceptable */
-		return dir_fail(ret_err, -EACCES,
-				"GSSAPI bind did not use the account's credentials");
+		return why_set(why, -EACCES, "GSSAPI bind did not use the account's credentials");
 	return 0;
 }
 
 /* One search, paged when not base-scoped; fn sees every entry. Referrals are ignored. */
 int dir_search(struct directory_conn *d, const char *base, int scope, const char *filter,
-	       char **attrs, dir_entry_fn fn, void *data, char **ret_err)
+	       char **attrs, dir_entry_fn fn, void *data, struct why *why)
 {
 	struct berval *cookie = NULL;
 	int r = 0;
@@ -279,11 +267,11 @@ int dir_search(struct directory_conn *d, const char *base, int scope, const char
 			ldap_control_free(page);
 		if (rc != LDAP_SUCCESS && rc != LDAP_NO_SUCH_OBJECT) {
 			ldap_msgfree(res);
-			return dir_fail(ret_err,
-					rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH
-										     : -EIO,
-					"search under %s: %s (filter %.200s)", base,
-					ldap_err2string(rc), filter);
+			return why_set(why,
+				       rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT ? -EHOSTUNREACH
+										    : -EIO,
+				       "search under %s: %s (filter %.200s)", base,
+				       ldap_err2string(rc), filter);
 		}
 		for (LDAPMessage *e = ldap_first_entry(d->ld, res); e && r == 0;
 		     e = ldap_next_entry(d->ld, e))
@@ -391,9 +379,9 @@ static int account_entry(LDAP *ld, LDAPMessage *e, void *data)
 
 int directory_find_account(struct directory_conn *d, enum config_schema schema, const char *base,
 			   const char *name, const char *principal, struct directory_account *ret,
-			   char **ret_err)
+			   struct why *why)
 {
-	*ret_err = NULL;
+	why->text[0] = '\0';
 	char *en = dir_escape_value(name, strlen(name)),
 	     *ep = dir_escape_value(principal, strlen(principal));
 	char *filter = NULL;
@@ -420,14 +408,14 @@ int directory_find_account(struct directory_conn *d, enum config_schema schema, 
 			  "loginShell",
 			  schema == CONFIG_SCHEMA_RFC2307BIS ? "memberOf" : NULL,
 			  NULL };
-	r = dir_search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, account_entry, &s, ret_err);
+	r = dir_search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, account_entry, &s, why);
 	if (r == 0 && s.found == 0)
-		r = dir_fail(ret_err, -ENOENT, "account \"%s\" not found under \"%s\"", name, base);
+		r = why_set(why, -ENOENT, "account \"%s\" not found under \"%s\"", name, base);
 	else if (r == 0 && s.found > 1)
-		r = dir_fail(ret_err, -ENOTUNIQ, "%u entries match account \"%s\"", s.found, name);
+		r = why_set(why, -ENOTUNIQ, "%u entries match account \"%s\"", s.found, name);
 	else if (r == 0 && s.bad_ids)
-		r = dir_fail(ret_err, -EPROTO,
-			     "account \"%s\" (%s) has no valid uidNumber/gidNumber", name, a.dn);
+		r = why_set(why, -EPROTO, "account \"%s\" (%s) has no valid uidNumber/gidNumber",
+			    name, a.dn);
 	if (r == 0 && !(a.name = strdup(name)))
 		r = -ENOMEM;
 	if (r == 0)

@@ -79,9 +79,9 @@ static int threshold_entry(LDAP *ld, LDAPMessage *e, void *data)
 }
 
 int directory_lockout_facts(struct directory_conn *d, const char *base, const char *name,
-			    const char *principal, struct lockout_facts *ret, char **ret_err)
+			    const char *principal, struct lockout_facts *ret, struct why *why)
 {
-	*ret_err = NULL;
+	why->text[0] = '\0';
 	struct lockout_facts f = { .kvno = -1 };
 	char *en = dir_escape_value(name, strlen(name)),
 	     *ep = dir_escape_value(principal, strlen(principal));
@@ -98,11 +98,9 @@ int directory_lockout_facts(struct directory_conn *d, const char *base, const ch
 				  "userAccountControl",
 				  "msDS-User-Account-Control-Computed",
 				  NULL };
-		r = dir_search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, facts_entry, &f,
-			       ret_err);
+		r = dir_search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, facts_entry, &f, why);
 		if (r == -EEXIST)
-			r = dir_fail(ret_err, -EIO, "more than one entry for %s under %s", name,
-				     base);
+			r = why_set(why, -EIO, "more than one entry for %s under %s", name, base);
 	} else {
 		filter = NULL;
 	}
@@ -111,7 +109,7 @@ int directory_lockout_facts(struct directory_conn *d, const char *base, const ch
 		bool entry_complete = f.complete;
 		f.complete = false; /* until the domain object shows its threshold */
 		r = dir_search(d, base, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, threshold_entry,
-			       &f, ret_err);
+			       &f, why);
 		f.complete = f.complete && entry_complete;
 	}
 	free(filter);

@@ -166,14 +166,13 @@ static char *or_filter(const char *attr, char *const *values, size_t from, size_
  * FILTER_BATCH alternatives each. */
 static int search_any(struct directory_conn *d, const char *base, const char *attr,
 		      char *const *values, size_t n, bool escape, char **attrs, dir_entry_fn fn,
-		      void *data, char **ret_err)
+		      void *data, struct why *why)
 {
 	int r = 0;
 	for (size_t from = 0; r == 0 && from < n; from += FILTER_BATCH) {
 		size_t to = from + FILTER_BATCH < n ? from + FILTER_BATCH : n;
 		char *filter = or_filter(attr, values, from, to, escape);
-		r = filter ? dir_search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, fn, data,
-					ret_err)
+		r = filter ? dir_search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, fn, data, why)
 			   : -ENOMEM;
 		free(filter);
 	}
@@ -193,7 +192,7 @@ static void strv_clear(char **v, size_t n)
  * once when memberOf is transitive (dynlist), and shortens the walk when it is direct. */
 static int groups_nested(struct directory_conn *d, const char *base,
 			 const struct directory_account *acct, struct directory_groups *out,
-			 char **ret_err)
+			 struct why *why)
 {
 	static char *attrs[] = { "cn", "gidNumber", NULL };
 	struct group_walk w = { .out = out };
@@ -204,9 +203,8 @@ static int groups_nested(struct directory_conn *d, const char *base,
 	unsigned depth = 0;
 	while (r == 0 && w.next.n > 0) {
 		if (++depth > DIRECTORY_MAX_DEPTH) {
-			r = dir_fail(ret_err, -ELOOP,
-				     "groups nested deeper than %d levels under %s",
-				     DIRECTORY_MAX_DEPTH, base);
+			r = why_set(why, -ELOOP, "groups nested deeper than %d levels under %s",
+				    DIRECTORY_MAX_DEPTH, base);
 			break;
 		}
 		struct dn_set level = w.next;
@@ -215,7 +213,7 @@ static int groups_nested(struct directory_conn *d, const char *base,
 			r = dn_set_add(&w.queried, level.v[i]);
 		if (r == 0)
 			r = search_any(d, base, "member", level.v, level.n, true, attrs, walk_entry,
-				       &w, ret_err);
+				       &w, why);
 		dn_set_clear(&level);
 	}
 	dn_set_clear(&w.found);
@@ -233,15 +231,14 @@ static int group_entry(LDAP *ld, LDAPMessage *e, void *data)
 
 static int groups_memberuid(struct directory_conn *d, const char *base,
 			    const struct directory_account *acct, struct directory_groups *out,
-			    char **ret_err)
+			    struct why *why)
 {
 	static char *attrs[] = { "cn", "gidNumber", NULL };
 	char *en = dir_escape_value(acct->name, strlen(acct->name)), *filter = NULL;
 	struct group_walk w = { .out = out };
 	int r = -ENOMEM;
 	if (en && asprintf(&filter, "(&(objectClass=posixGroup)(memberUid=%s))", en) >= 0)
-		r = dir_search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, group_entry, &w,
-			       ret_err);
+		r = dir_search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, group_entry, &w, why);
 	free(en);
 	free(filter);
 	return r;
@@ -277,17 +274,17 @@ static int token_entry(LDAP *ld, LDAPMessage *e, void *data)
  * their gidNumbers in batched objectSid searches. */
 static int groups_token(struct directory_conn *d, const char *base,
 			const struct directory_account *acct, struct directory_groups *out,
-			char **ret_err)
+			struct why *why)
 {
 	static char *token_attrs[] = { "tokenGroups", NULL };
 	static char *attrs[] = { "cn", "sAMAccountName", "gidNumber", NULL };
 	struct sids s = { 0 };
 	int r = dir_search(d, acct->dn, LDAP_SCOPE_BASE, "(objectClass=*)", token_attrs,
-			   token_entry, &s, ret_err);
+			   token_entry, &s, why);
 	struct group_walk w = { .out = out };
 	if (r == 0)
 		r = search_any(d, base, "objectSid", s.escaped, s.n, false, attrs, group_entry, &w,
-			       ret_err);
+			       why);
 	/* SIDs that resolve to nothing here (well-known, foreign) have no gidNumber either. */
 	if (r == 0 && s.n > w.entries)
 		out->skipped += (unsigned)(s.n - w.entries);
@@ -319,25 +316,24 @@ static void dedupe_gids(struct directory_groups *g)
 
 int directory_find_groups(struct directory_conn *d, enum config_schema schema, const char *base,
 			  const struct directory_account *acct, struct directory_groups *ret,
-			  char **ret_err)
+			  struct why *why)
 {
-	*ret_err = NULL;
+	why->text[0] = '\0';
 	struct directory_groups g = { 0 };
 	int r;
 	switch (schema) {
 	case CONFIG_SCHEMA_AD:
-		r = groups_token(d, base, acct, &g, ret_err);
+		r = groups_token(d, base, acct, &g, why);
 		break;
 	case CONFIG_SCHEMA_RFC2307BIS:
-		r = groups_nested(d, base, acct, &g, ret_err);
+		r = groups_nested(d, base, acct, &g, why);
 		break;
 	default:
-		r = groups_memberuid(d, base, acct, &g, ret_err);
+		r = groups_memberuid(d, base, acct, &g, why);
 		break;
 	}
 	if (r == -E2BIG)
-		r = dir_fail(ret_err, r, "more than %d groups for %s", DIRECTORY_MAX_GROUPS,
-			     acct->dn);
+		r = why_set(why, r, "more than %d groups for %s", DIRECTORY_MAX_GROUPS, acct->dn);
 	if (r < 0) {
 		directory_groups_clear(&g);
 		return r;

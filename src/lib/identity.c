@@ -34,7 +34,7 @@ int identity_stop(struct identity_report *rep, enum identity_stage stage, int r,
 	rep->stage = stage;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(rep->message, sizeof(rep->message), fmt, ap);
+	why_vset(&rep->why, 0, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -255,7 +255,7 @@ static int look_up(const struct config *cfg, const struct config_account *acct, 
 	identity_use_ccache(cfg, id->creds, id->ccache);
 
 	struct directory_conn *d = NULL;
-	char *err = NULL;
+	struct why err = { "" };
 	struct directory_account a = { 0 };
 	/* The directory knows the account by the principal's name part. */
 	char *name = strndupa(acct->principal, strcspn(acct->principal, "@"));
@@ -276,17 +276,15 @@ static int look_up(const struct config *cfg, const struct config_account *acct, 
 	}
 	directory_close(d);
 	if (r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNREFUSED) {
-		free(err);
 		directory_account_clear(&a);
 		return -EHOSTUNREACH;
 	}
 	if (r < 0) {
-		identity_stop(rep, IDENTITY_STAGE_LOOKUP, r, "%s", err ? err : strerror(-r));
-		free(err);
+		identity_stop(rep, IDENTITY_STAGE_LOOKUP, r, "%s",
+			      err.text[0] ? err.text : strerror(-r));
 		directory_account_clear(&a);
 		return r;
 	}
-	free(err);
 	return take_ids(cfg, acct->principal, &a, id, rep);
 }
 
@@ -331,7 +329,7 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 		return -EHOSTUNREACH;
 	if (r < 0)
 		return identity_stop(rep, IDENTITY_STAGE_LOOKUP, r, "ldap/%s: %s", dc->host,
-				     cres.message);
+				     cres.why.text);
 	double t1 = util_now_ms();
 	rep->ms_impersonate = t1 - t0;
 

@@ -94,7 +94,7 @@ int identity_login(const struct config *cfg, const struct config_account *acct, 
 	if (cres.status == CREDS_UNREACHABLE)
 		return -EHOSTUNREACH;
 	if (cres.status == CREDS_NOT_RECORDED)
-		return identity_stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
+		return identity_stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.why.text);
 	if (cres.status == CREDS_NO_REPLY)
 		return identity_stop(
 			rep, IDENTITY_STAGE_LOCATE, -ETIMEDOUT,
@@ -107,7 +107,7 @@ int identity_login(const struct config *cfg, const struct config_account *acct, 
 	enum lockout_outcome outcome = creds_lockout_outcome(cres.status);
 	if (outcome != LOCKOUT_NONE || guard->outcome == LOCKOUT_INFLIGHT) {
 		if (outcome != LOCKOUT_NONE)
-			lockout_record(guard, fp, outcome, now, dc->host, cres.message);
+			lockout_record(guard, fp, outcome, now, dc->host, cres.why.text);
 		else if (cres.status == CREDS_CLOCK_SKEW)
 			*guard = before; /* answered: not a failed logon, nothing to keep */
 		/* Any other answer (garbled, an error we do not know) leaves it in flight: the
@@ -118,10 +118,10 @@ int identity_login(const struct config *cfg, const struct config_account *acct, 
 		if (w < 0 && outcome != LOCKOUT_OK)
 			return identity_stop(rep, IDENTITY_STAGE_IMPERSONATE, w,
 					     "%s; and the lockout guard cannot record it: %s",
-					     cres.message, strerror(-w));
+					     cres.why.text, strerror(-w));
 	}
 	if (r < 0)
 		return identity_stop(rep, IDENTITY_STAGE_IMPERSONATE, r, "%s: %s",
-				     creds_status_name(cres.status), cres.message);
+				     creds_status_name(cres.status), cres.why.text);
 	return 0;
 }

@@ -87,7 +87,7 @@ static int client_token_tgt(const struct config *cfg, const struct config_accoun
 	}
 	int r = creds_fingerprint(c, host, fp, &cres);
 	if (r < 0)
-		return identity_stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.message);
+		return identity_stop(rep, IDENTITY_STAGE_GUARD, r, "%s", cres.why.text);
 	int damaged = lockout_read(gfd, &guard);
 	if (damaged == -EBADMSG) {
 		/* As for any account: the host's secret held now is not sent until the host
@@ -129,7 +129,7 @@ int identity_look_before_knocking(const struct config *cfg, const struct config_
 	struct creds_ctx *c = NULL;
 	krb5_ccache cc = NULL, kept = NULL;
 	struct directory_conn *d = NULL;
-	char *err = NULL;
+	struct why err = { "" };
 	struct creds_result cres;
 	rep->looked = true;
 	/* The lock always (one login at a time, one writer of the kept cache); the guard's
@@ -159,7 +159,7 @@ int identity_look_before_knocking(const struct config *cfg, const struct config_
 	if (r == 0 && !creds_cache_has(c, cc, host.principal, "ldap", dc->host, now, 60) &&
 	    (r = creds_service_ticket(c, cc, "ldap", dc->host, &cres)) < 0 &&
 	    cres.status != CREDS_UNREACHABLE)
-		identity_stop(rep, IDENTITY_STAGE_GUARD, r, "ldap/%s: %s", dc->host, cres.message);
+		identity_stop(rep, IDENTITY_STAGE_GUARD, r, "ldap/%s: %s", dc->host, cres.why.text);
 	if (r == 0) {
 		identity_use_ccache(cfg, c, cc);
 		char *name = strndupa(acct->principal, strcspn(acct->principal, "@"));
@@ -170,7 +170,8 @@ int identity_look_before_knocking(const struct config *cfg, const struct config_
 			r = directory_lockout_facts(d, cfg->directory.base, name, acct->principal,
 						    ret, &err);
 		if (r < 0 && r != -EHOSTUNREACH && r != -ETIMEDOUT && r != -ECONNREFUSED)
-			identity_stop(rep, IDENTITY_STAGE_GUARD, r, "%s", err ? err : strerror(-r));
+			identity_stop(rep, IDENTITY_STAGE_GUARD, r, "%s",
+				      err.text[0] ? err.text : strerror(-r));
 	}
 	if (d) {
 		const struct directory_stats *st = directory_stats(d);
@@ -182,14 +183,10 @@ int identity_look_before_knocking(const struct config *cfg, const struct config_
 		r = -EHOSTUNREACH;
 	if (r < 0 && r != -EHOSTUNREACH) {
 		/* Say whose step it was: the daemon's own, not the installation account's. */
-		char *msg = NULL;
-		if (asprintf(&msg,
-			     "cannot check %s in the directory before presenting its "
-			     "secret, so nothing was sent: %s",
-			     acct->name, rep->message) >= 0) {
-			snprintf(rep->message, sizeof(rep->message), "%s", msg);
-			free(msg);
-		}
+		why_prefix(&rep->why, 0,
+			   "cannot check %s in the directory before presenting its secret, so "
+			   "nothing was sent",
+			   acct->name);
 		if (rep->stage != IDENTITY_STAGE_LOCATE)
 			rep->stage = IDENTITY_STAGE_GUARD;
 	}
@@ -208,7 +205,6 @@ out:
 			krb5_cc_close(creds_krb5(c), kept);
 	}
 	directory_close(d);
-	free(err);
 	creds_close(c);
 	if (gfd >= 0)
 		close(gfd);
@@ -224,7 +220,7 @@ int identity_may_knock(const struct config *cfg, const struct config_account *ac
 	int r = creds_fingerprint(c, acct, fp, &cres);
 	if (r < 0) {
 		rep->creds_status = cres.status;
-		return identity_stop(rep, IDENTITY_STAGE_SECRET, -ENOKEY, "%s", cres.message);
+		return identity_stop(rep, IDENTITY_STAGE_SECRET, -ENOKEY, "%s", cres.why.text);
 	}
 	if (damaged) {
 		/* Whatever the damaged file said is lost: the secret held now is never sent,

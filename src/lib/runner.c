@@ -351,8 +351,8 @@ static void classify(const struct runner_spec *s, const struct supervision *v,
 {
 	if (v->exec_failed) {
 		res->outcome = RUNNER_NOT_STARTED;
-		snprintf(res->reason, sizeof(res->reason), "%s failed: %s", stage_text(v->ce.stage),
-			 strerror(v->ce.err));
+		why_set(&res->why, 0, "%s failed: %s", stage_text(v->ce.stage),
+			strerror(v->ce.err));
 		return;
 	}
 	bool stopped = res->outcome == RUNNER_TIMED_OUT || res->outcome == RUNNER_INTERRUPTED;
@@ -361,11 +361,10 @@ static void classify(const struct runner_spec *s, const struct supervision *v,
 		if (!stopped)
 			res->outcome = RUNNER_FAILED;
 		const char *abbrev = sigabbrev_np(res->signal);
-		snprintf(res->reason, sizeof(res->reason), "killed by SIG%s%s",
-			 abbrev ? abbrev : "?",
-			 res->outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time"
-			 : res->outcome == RUNNER_INTERRUPTED ? " when advertd stopped"
-							      : "");
+		why_set(&res->why, 0, "killed by SIG%s%s", abbrev ? abbrev : "?",
+			res->outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time"
+			: res->outcome == RUNNER_INTERRUPTED ? " when advertd stopped"
+							     : "");
 		return;
 	}
 	res->exit_code = WEXITSTATUS(v->main_status);
@@ -377,8 +376,8 @@ static void classify(const struct runner_spec *s, const struct supervision *v,
 		else
 			res->outcome = RUNNER_FAILED;
 	}
-	snprintf(res->reason, sizeof(res->reason), "exit code %d%s", res->exit_code,
-		 res->outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time" : "");
+	why_set(&res->why, 0, "exit code %d%s", res->exit_code,
+		res->outcome == RUNNER_TIMED_OUT ? " after exceeding its maximum run time" : "");
 }
 
 /* The log's last words (a truncation note), made durable. */
@@ -399,19 +398,17 @@ static void close_log(const struct runner_spec *s, int log_fd, const struct runn
 
 /* What must hold before anything is created: never uid 0 for an account, the working
  * directory there, the program the caller resolved and checked (*ret_path). Returns 0,
- * -ENOMEM, or 1 with res->reason set (the run did not start). */
+ * -ENOMEM, or 1 with res->why set (the run did not start). */
 static int preflight(const struct runner_spec *s, char **ret_path, struct runner_result *res)
 {
 	struct stat st;
 	*ret_path = NULL;
 	if (!s->as_root && s->uid == 0) {
-		snprintf(res->reason, sizeof(res->reason),
-			 "refusing to run as uid 0 for an account");
+		why_set(&res->why, 0, "refusing to run as uid 0 for an account");
 		return 1;
 	}
 	if (stat(s->working_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(res->reason, sizeof(res->reason), "working directory \"%s\" is missing",
-			 s->working_dir);
+		why_set(&res->why, 0, "working directory \"%s\" is missing", s->working_dir);
 		return 1;
 	}
 	/* The program the caller resolved and checked is the one that runs: resolving again
@@ -423,8 +420,8 @@ static int preflight(const struct runner_spec *s, char **ret_path, struct runner
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		snprintf(res->reason, sizeof(res->reason), "program \"%s\" %s", *ret_path,
-			 r == -EACCES ? "is not executable" : "is missing");
+		why_set(&res->why, 0, "program \"%s\" %s", *ret_path,
+			r == -EACCES ? "is not executable" : "is missing");
 		return 1;
 	}
 	return 0;
@@ -445,11 +442,10 @@ int runner_run(const struct runner_spec *s, void (*started)(void *data, pid_t pi
 	/* O_EXCL: an earlier run's output is never overwritten, whatever the history says. */
 	int log_fd = open(s->log_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (log_fd < 0) {
-		snprintf(res.reason, sizeof(res.reason), "cannot create the log \"%s\": %s",
-			 s->log_path,
-			 errno == EEXIST ? "it exists already (refusing to overwrite an earlier "
-					   "run's output)"
-					 : strerror(errno));
+		why_set(&res.why, 0, "cannot create the log \"%s\": %s", s->log_path,
+			errno == EEXIST ? "it exists already (refusing to overwrite an earlier "
+					  "run's output)"
+					: strerror(errno));
 		goto out;
 	}
 	int outp[2], errp[2];

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Hashing and the clock, once. */
+/* Hashing, the clock and the why of a failure, once. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "advert/util.h"
@@ -49,4 +51,39 @@ double util_now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int why_vset(struct why *w, int r, const char *fmt, va_list ap)
+{
+	vsnprintf(w->text, sizeof(w->text), fmt, ap);
+	return r;
+}
+
+int why_set(struct why *w, int r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	why_vset(w, r, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int why_prefix(struct why *w, int r, const char *fmt, ...)
+{
+	char old[UTIL_WHY_MAX];
+	memcpy(old, w->text, sizeof(old));
+	old[sizeof(old) - 1] = '\0';
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(w->text, sizeof(w->text), fmt, ap);
+	va_end(ap);
+	size_t len = n < 0 ? 0 : (size_t)n >= sizeof(w->text) ? sizeof(w->text) - 1 : (size_t)n;
+	if (old[0] && len + 2 < sizeof(w->text)) {
+		memcpy(w->text + len, ": ", 2);
+		len += 2;
+		size_t k = strnlen(old, sizeof(w->text) - 1 - len);
+		memcpy(w->text + len, old, k);
+		w->text[len + k] = '\0';
+	}
+	return r;
 }

@@ -120,7 +120,7 @@ static void test_uid0_refused(void)
 	struct runner_result r;
 	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	CU_ASSERT_EQUAL(r.outcome, RUNNER_NOT_STARTED);
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "uid 0"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.why.text, "uid 0"));
 }
 
 static void test_exit_codes_and_signals(void)
@@ -170,15 +170,15 @@ static void test_missing_paths(void)
 	struct runner_result r;
 	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	CU_ASSERT_EQUAL(r.outcome, RUNNER_NOT_STARTED);
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "no-such-setup"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "is missing"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.why.text, "no-such-setup"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.why.text, "is missing"));
 
 	char *argv2[] = { "./probe", NULL };
 	s = spec(argv2);
 	s.working_dir = "/nonexistent/dp/editor";
 	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	CU_ASSERT_EQUAL(r.outcome, RUNNER_NOT_STARTED);
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "/nonexistent/dp/editor"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.why.text, "/nonexistent/dp/editor"));
 }
 
 static void test_resolve(void)
@@ -230,7 +230,7 @@ static void test_max_runtime_kills_everything(void)
 	CU_ASSERT_EQUAL_FATAL(run_fresh(&s, &r), 0);
 	CU_ASSERT_EQUAL(r.outcome, RUNNER_TIMED_OUT);
 	CU_ASSERT_EQUAL(r.signal, SIGKILL);
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "maximum run time"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.why.text, "maximum run time"));
 	CU_ASSERT(r.duration_ms >= 2000 && r.duration_ms < 10000);
 	FILE *f = fopen(pidfile, "r");
 	int gpid = 0;
@@ -271,7 +271,7 @@ static void test_log_never_overwritten(void)
 	struct runner_result r;
 	CU_ASSERT_EQUAL_FATAL(runner_run(&s, NULL, NULL, &r), 0);
 	CU_ASSERT_NOT_EQUAL(r.outcome, RUNNER_SUCCEEDED);
-	CU_ASSERT_PTR_NOT_NULL(strstr(r.reason, "exists already"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.why.text, "exists already"));
 	char *out = read_log();
 	CU_ASSERT_STRING_EQUAL(out, "the first run's output\n");
 	free(out);
