@@ -31,13 +31,7 @@
 
 #include "advert/catalog.h"
 #include "advert/config.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#include "advert/util.h"
 
 static long maxrss_kb(void)
 {
@@ -70,13 +64,13 @@ static int load_as_daemon(const struct config *cfg, const struct catalog *old, c
 	for (size_t i = 0; names && i < cfg->n_accounts; i++)
 		names[i] = cfg->accounts[i].name;
 	struct catalog_accounts acc = { names, cfg->n_accounts };
-	double t0 = now_ms();
+	double t0 = util_now_ms();
 	const char *const *paths = (const char *const *)cfg->advertisements;
 	int r = changed ? catalog_update(old, paths, cfg->n_advertisements, &acc, &changed, 1,
 					 &l->cat, &diags, &l->st)
 			: catalog_reload(old, paths, cfg->n_advertisements, &acc, &l->cat, &diags,
 					 &l->st);
-	l->ms = now_ms() - t0;
+	l->ms = util_now_ms() - t0;
 	l->errors = diag_count(&diags, DIAG_ERROR);
 	if (l->errors)
 		diag_print(&diags, stderr);
@@ -157,7 +151,7 @@ static double wait_line(int ifd, int logfd, off_t *off, const char *needle)
 {
 	static char buf[1 << 20];
 	static size_t have;
-	double deadline = now_ms() + 10000;
+	double deadline = util_now_ms() + 10000;
 	for (;;) {
 		ssize_t k = pread(logfd, buf + have, sizeof(buf) - 1 - have, *off);
 		if (k > 0) {
@@ -165,7 +159,7 @@ static double wait_line(int ifd, int logfd, off_t *off, const char *needle)
 			have += (size_t)k;
 			buf[have] = '\0';
 			char *hit = strstr(buf, needle);
-			double t = now_ms();
+			double t = util_now_ms();
 			char *nl = strrchr(buf, '\n');
 			if (hit) {
 				/* Keep what follows the matching line for the next wait. */
@@ -182,7 +176,7 @@ static double wait_line(int ifd, int logfd, off_t *off, const char *needle)
 			}
 			continue;
 		}
-		double left = deadline - now_ms();
+		double left = deadline - util_now_ms();
 		if (left <= 0)
 			return -1;
 		struct pollfd p = { ifd, POLLIN, 0 };
@@ -238,7 +232,7 @@ static int bench_latency(const char *ads, const char *tmp, const char *log, cons
 			id, id);
 		fclose(f);
 		chmod(tpath, 0644);
-		double t0 = now_ms();
+		double t0 = util_now_ms();
 		if (rename(tpath, path) < 0)
 			return perror(path), 1;
 		double t1 = wait_line(ifd, logfd, &off, needle);
@@ -250,7 +244,7 @@ static int bench_latency(const char *ads, const char *tmp, const char *log, cons
 		char msg[256], mark[128];
 		snprintf(mark, sizeof(mark), "bench-dgram-%s ", id);
 		int len = snprintf(msg, sizeof(msg), "<29>bench[%d]: %s", (int)getpid(), mark);
-		t0 = now_ms();
+		t0 = util_now_ms();
 		if (sendto(s, msg, (size_t)len, 0, (struct sockaddr *)&sa, sizeof(sa)) != len)
 			return perror("sendto"), 1;
 		t1 = wait_line(ifd, logfd, &off, mark);
@@ -259,7 +253,7 @@ static int bench_latency(const char *ads, const char *tmp, const char *log, cons
 
 		/* And as a shell would: a logger process. */
 		snprintf(mark, sizeof(mark), "bench-logger-%s", id);
-		t0 = now_ms();
+		t0 = util_now_ms();
 		pid_t pid = fork();
 		if (pid == 0) {
 			execlp("logger", "logger", "--socket", sock, "-t", "bench", mark,

@@ -16,13 +16,7 @@
 #include <time.h>
 
 #include "advert/identity.h"
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#include "advert/util.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -50,14 +44,14 @@ static int bench_advertd(const char *conf, const char *account, int n)
 	struct identity_report rep = { 0 };
 	int failures = 0;
 	for (int i = 0; i < n; i++) {
-		double t0 = now_ms();
+		double t0 = util_now_ms();
 		struct identity *id = NULL;
 		if (identity_acquire(cfg, account, time(NULL), &id, &rep) < 0) {
 			failures++;
 			fprintf(stderr, "run %d: %s\n", i, rep.why.text);
 		}
 		identity_free(id);
-		t[i] = now_ms() - t0;
+		t[i] = util_now_ms() - t0;
 	}
 	report("advertd", t, n, rep.kdc_requests, rep.ldap_connections, rep.ldap_binds,
 	       rep.ldap_searches, failures);
@@ -151,14 +145,14 @@ static int bench_floor(char **argv, int n)
 	krb5_context k;
 	krb5_init_context(&k);
 	for (int i = 0; i < n; i++) {
-		double t0 = now_ms();
+		double t0 = util_now_ms();
 		int bad = host_keytab ? floor_login(k, host_keytab, host_principal, uri, host, base,
 						    filter, 2)
 				      : 0;
 		if (!bad)
 			bad = floor_login(k, keytab, principal, uri, host, base, filter, 1);
 		failures += bad;
-		t[i] = now_ms() - t0;
+		t[i] = util_now_ms() - t0;
 	}
 	if (host_keytab)
 		report("floor", t, n, 6, 2, 2, 3, failures);

@@ -34,10 +34,7 @@
 
 static uint64_t id_hash(const char *id)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-	return h;
+	return util_fnv1a(UTIL_FNV_OFFSET, id, strlen(id));
 }
 
 /* Open addressing over the states array (slot = index + 1, 0 empty): 10,000
