@@ -492,10 +492,44 @@ static void once_summary(struct daemon *d)
 	       d->ran, d->failed, splayed, d->rejected);
 }
 
+/* The classic double fork, after setup: the caller's exit status says whether advertd
+ * started. The locks (the pid file's, the history's) belong to the open files, which the
+ * grandchild keeps; the pid file is rewritten with its pid, and the subreaper flag, which
+ * fork does not pass on, is set again. */
+static int detach(struct daemon *d)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return log_error_errno(-errno, "fork");
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	pid = fork();
+	if (pid < 0)
+		return log_error_errno(-errno, "fork");
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		return log_error_errno(-errno, "chdir /");
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	log_setup("advertd", LOG_TARGET_SYSLOG, d->cfg->syslog.facility);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	char text[32];
+	int len = snprintf(text, sizeof(text), "%d\n", (int)getpid());
+	if (ftruncate(d->lock_fd, 0) < 0 || pwrite(d->lock_fd, text, (size_t)len, 0) != len)
+		log_warning("cannot write the pid file");
+	return 0;
+}
+
 int daemon_main(const struct daemon_options *opt)
 {
 	struct daemon d = { .opt = opt, .sfd = -1, .ifd = -1, .lock_fd = -1 };
-	if (setup(&d) < 0) {
+	if (setup(&d) < 0 || (opt->detach && detach(&d) < 0)) {
 		teardown(&d);
 		return 1;
 	}

@@ -11,6 +11,7 @@ struct daemon_options {
 	const char *config_path;
 	bool once;       /* run what is due now, wait for it, exit */
 	bool foreground; /* log to stderr */
+	bool detach;     /* become a daemon once set up (fork, setsid, syslog) */
 };
 
 /* Runs the service until SIGTERM/SIGINT (or, with once, until nothing is due or

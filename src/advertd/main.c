@@ -72,31 +72,6 @@ static int run_check(const char *config_path)
 
 /* The classic detach: our own session, no terminal, / as cwd, stdio on /dev/null,
  * and our messages to syslog. */
-static int daemonize(void)
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return log_error_errno(-errno, "fork");
-	if (pid > 0)
-		_exit(0);
-	setsid();
-	pid = fork();
-	if (pid < 0)
-		return log_error_errno(-errno, "fork");
-	if (pid > 0)
-		_exit(0);
-	if (chdir("/") < 0)
-		return log_error_errno(-errno, "chdir /");
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (fd >= 0) {
-		dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
-	log_setup("advertd", LOG_TARGET_SYSLOG, LOG_DAEMON);
-	return 0;
-}
-
 static int run_test_identity(const char *config_path, const char *account)
 {
 	if (geteuid() != 0) {
@@ -182,10 +157,11 @@ int main(int argc, char **argv)
 	if (test_identity)
 		return run_test_identity(config_path, test_identity);
 
-	if (!once && !foreground && daemonize() < 0)
-		return 1;
+	/* Detached only once everything that can fail has been checked, with the error on
+	 * stderr: a broken configuration or a second advertd is an exit status, not silence. */
 	struct daemon_options opt = { .config_path = config_path,
 				      .once = once,
-				      .foreground = foreground || once };
+				      .foreground = foreground || once,
+				      .detach = !once && !foreground };
 	return daemon_main(&opt);
 }

@@ -35,7 +35,7 @@ stop_daemon() { # SIGTERM and wait
 	wait "$DAEMON_PID" 2>/dev/null
 	DAEMON_PID=
 }
-trap 'stop_daemon; umount "$REALM_DIR/full-state/lockout" "$REALM_DIR/full-state" 2>/dev/null; realm_exit_trap' EXIT
+trap 'stop_daemon; [[ -n ${detached:-} ]] && kill -TERM "$detached" 2>/dev/null; umount "$REALM_DIR/full-state/lockout" "$REALM_DIR/full-state" 2>/dev/null; realm_exit_trap' EXIT
 
 # wait_for REGEX [SECONDS]: until the private syslog has a matching line.
 wait_for() {
@@ -234,5 +234,28 @@ check "every start in the history has an end (reconciled or finished)" bash -c \
 	'[[ $(grep -c " start " "$1") -eq $(grep -c " end " "$1") ]]' _ "$HISTORY"
 check "no daemon, run process or program is left behind" \
 	bash -c '! pgrep -f "[a]dvertd -f -c $1" >/dev/null && ! pgrep -f "[e]cho x >> $2" >/dev/null' _ "$conf" "$OUT_DIR"
+
+# --- a start that fails says so, and a detached start is running when it returns ----------
+printf 'poll_interval = "soon";\n' >"$REALM_DIR/broken.conf"
+chmod 644 "$REALM_DIR/broken.conf"
+OUT=$("$ADVERTD" -c "$REALM_DIR/broken.conf" 2>&1)
+rc=$?
+check "without -f, a broken advertd.conf is exit 1 with the error on stderr" \
+	bash -c '[[ $1 -eq 1 ]] && grep -q "poll_interval" <<<"$2"' _ "$rc" "$OUT"
+OUT=$("$ADVERTD" -c "$conf" 2>&1)
+rc=$?
+pidfile=$(dirname "$ADVERTD_CONTROL_SOCKET")/advertd.pid
+detached=$(cat "$pidfile" 2>/dev/null)
+check "without -f, a good start is exit 0 and the daemon runs (pid file)" \
+	bash -c '[[ $1 -eq 0 && -n $2 ]] && kill -0 "$2"' _ "$rc" "$detached"
+check "... detached: in a session of its own, not the caller's" \
+	bash -c '[[ $(ps -o sid= -p "$1" | tr -d " ") != $(ps -o sid= -p $$ | tr -d " ") ]]' _ "$detached"
+OUT=$("$ADVERTD" -c "$conf" 2>&1)
+rc=$?
+check "a second advertd without -f: exit 1, \"already running (pid N)\" on stderr" \
+	bash -c '[[ $1 -eq 1 ]] && grep -q "already running (pid $2)" <<<"$3"' _ "$rc" "$detached" "$OUT"
+[[ -n $detached ]] && kill -TERM "$detached" 2>/dev/null
+for _ in $(seq 100); do kill -0 "$detached" 2>/dev/null || break; sleep 0.05; done
+check "the detached daemon stops on SIGTERM" bash -c '! kill -0 "$1" 2>/dev/null' _ "$detached"
 
 finish
