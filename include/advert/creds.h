@@ -64,6 +64,11 @@ double creds_deadline(const struct creds_ctx *c) __attribute__((nonnull));
 /* Requests sent to the KDC through this context so far. */
 unsigned creds_kdc_requests(const struct creds_ctx *c) __attribute__((nonnull));
 
+/* Whether the secret file at path (what: "keytab", "password file") is fit to use: there,
+ * root's alone (trust), and readable by no one else. Returns 0, or -errno with why set. */
+int creds_secret_check(const char *path, const char *what, struct why *why)
+	__attribute__((nonnull));
+
 /* The fingerprint (hex SHA-256) of the account's secret as it is now: its keytab's keys
  * for its principal, or its password file's content. Checks the file is root-owned and
  * not readable by group or others first. Returns 0, or -errno with res->status =

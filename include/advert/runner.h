@@ -14,6 +14,12 @@
 
 #define RUNNER_TAIL_MAX 512 /* bytes of the last output lines kept for status */
 
+/* A program's PATH unless its environment sets one. */
+#define RUNNER_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* The PATH= value of a NULL-terminated "K=V" environment, else RUNNER_DEFAULT_PATH. */
+const char *runner_env_path(char *const *env) __attribute__((nonnull));
+
 struct runner_spec {
 	char *const *argv;       /* argv[0] as configured: resolved by runner_resolve */
 	const char *program;     /* the program to exec, resolved and checked by the caller

@@ -22,8 +22,6 @@
 #include "advert/trust.h"
 #include "run.h"
 
-#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 static int event_fd = -1;
 static char ccache_dir[64], ccache_path[80];
 static int ccache_dfd = -1; /* the run's cache directory, kept to remove by handle */
@@ -216,7 +214,7 @@ static char **build_env(const struct advert *a, const char *run_id, const struct
 	char **env = NULL;
 	size_t n = 0;
 	const char *lang = getenv("LANG"), *tz = getenv("TZ");
-	int r = push(&env, &n, "PATH=%s", DEFAULT_PATH);
+	int r = push(&env, &n, "PATH=%s", RUNNER_DEFAULT_PATH);
 	/* Root's files belong in root's home, not the account's. */
 	r = r
 		    ?: push(&env, &n, "HOME=%s",
@@ -363,12 +361,9 @@ static char *prepare(const struct config *cfg, const struct advert *a, const cha
 		     account);
 	/* The program itself, before anything is recorded: a program that is not there has
 	 * not started, and must not count as started once the admin puts it back. */
-	const char *path = DEFAULT_PATH;
-	for (char **e = a->program.environment; *e; e++)
-		if (strncmp(*e, "PATH=", 5) == 0)
-			path = *e + 5;
 	char *resolved = NULL;
-	int rr = runner_resolve(a->program.command[0], wd, path, &resolved);
+	int rr = runner_resolve(a->program.command[0], wd, runner_env_path(a->program.environment),
+				&resolved);
 	if (rr < 0)
 		fail(RUN_EV_PREPARE_FAILED, account, "program \"%s\" %s",
 		     resolved ? resolved : a->program.command[0],

@@ -6,8 +6,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "advert/check.h"
+#include "advert/creds.h"
+#include "advert/runner.h"
 #include "advert/rfc3339.h"
 
 /* Whether file is one of the paths, or inside one of them. */
@@ -36,6 +39,55 @@ static void keep_relevant(struct diag_list *l, const char *config_path, const ch
 		}
 	}
 	l->n = k;
+}
+
+/* What --test-identity would refuse, found before any run: every account's keytab or
+ * password file must be there, root's alone and readable by no one else. The host's
+ * keytab is needed by system runs and the AD check, but may come with the domain join:
+ * a warning. Unreadable to a non-root checker: said, not guessed. */
+static void check_secrets(const struct config *cfg, struct diag_list *diags)
+{
+	for (size_t i = 0; i < cfg->n_accounts; i++) {
+		const struct config_account *a = &cfg->accounts[i];
+		const char *path = a->keytab ? a->keytab : a->password_file;
+		if (a->kind == ACCOUNT_LOCAL || !path)
+			continue;
+		struct why why = { "" };
+		int r = creds_secret_check(path, a->keytab ? "keytab" : "password file", &why);
+		if (r == -EACCES && geteuid() != 0)
+			diag_add(diags, DIAG_WARNING, cfg->file, a->line,
+				 "account \"%s\": cannot check its secret without root (%s)",
+				 a->name, why.text);
+		else if (r < 0)
+			diag_add(diags, DIAG_ERROR, cfg->file, a->line, "account \"%s\": %s",
+				 a->name, why.text);
+	}
+	if (cfg->directory.realm && cfg->client_token.keytab && geteuid() == 0) {
+		struct why why = { "" };
+		if (creds_secret_check(cfg->client_token.keytab, "client_token.keytab", &why) < 0)
+			diag_add(diags, DIAG_WARNING, cfg->file, 0,
+				 "%s: system runs and the check before knocking (AD) need it",
+				 why.text);
+	}
+}
+
+/* A program that is not there (yet) is worth a warning: it may come with the package. */
+static void check_programs(const struct catalog *cat, struct diag_list *diags)
+{
+	for (size_t i = 0; i < cat->n; i++) {
+		const struct advert *a = cat->items[i];
+		const char *wd =
+			a->program.working_dir ? a->program.working_dir : a->package.source;
+		char *resolved = NULL;
+		int r = runner_resolve(a->program.command[0], wd,
+				       runner_env_path(a->program.environment), &resolved);
+		if (r < 0 && r != -ENOMEM)
+			diag_add(diags, DIAG_WARNING, a->file, a->line,
+				 "advertisement \"%s\": program \"%s\" %s (yet)", a->id,
+				 resolved ? resolved : a->program.command[0],
+				 r == -EACCES ? "is not executable" : "is not there");
+		free(resolved);
+	}
 }
 
 int check_run(const char *config_path, const char *const *extra, size_t n_extra,
@@ -71,6 +123,10 @@ int check_run(const char *config_path, const char *const *extra, size_t n_extra,
 	free(names);
 	if (r < 0)
 		return r;
+	if (cfg)
+		check_secrets(cfg, &ret->diags);
+	if (ret->catalog)
+		check_programs(ret->catalog, &ret->diags);
 	if (n_extra > 0)
 		keep_relevant(&ret->diags, config_path, extra, n_extra);
 	diag_sort(&ret->diags);

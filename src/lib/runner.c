@@ -232,12 +232,12 @@ static bool code_in(const int *codes, size_t n, int code)
 	return false;
 }
 
-static const char *env_path(char *const *env)
+const char *runner_env_path(char *const *env)
 {
 	for (char *const *e = env; *e; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
 			return *e + 5;
-	return "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	return RUNNER_DEFAULT_PATH;
 }
 
 /* One run's plumbing while it is supervised. */
@@ -416,7 +416,8 @@ static int preflight(const struct runner_spec *s, char **ret_path, struct runner
 	int r = s->program ? ((*ret_path = strdup(s->program))
 				      ? (is_executable_file(*ret_path) ? 0 : -ENOENT)
 				      : -ENOMEM)
-			   : runner_resolve(s->argv[0], s->working_dir, env_path(s->env), ret_path);
+			   : runner_resolve(s->argv[0], s->working_dir, runner_env_path(s->env),
+					    ret_path);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {

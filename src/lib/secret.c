@@ -19,25 +19,32 @@
 #define PASSWORD_MAX 1024
 
 /* A secret file must be root's alone: not writable (trust) and not readable by others. */
-static int check_secret_file(const char *path, const char *what, struct creds_result *res)
+int creds_secret_check(const char *path, const char *what, struct why *why)
 {
-	char *why = NULL;
-	int r = trust_check(path, TRUST_FILE, &why);
+	char *text = NULL;
+	int r = trust_check(path, TRUST_FILE, &text);
 	if (r < 0) {
-		creds_res(res, CREDS_NO_SECRET, 0, r, "%s: %s", what, why ? why : strerror(-r));
-		free(why);
+		why_set(why, r, "%s: %s", what, text ? text : strerror(-r));
+		free(text);
 		return r;
 	}
 	struct stat st;
 	if (stat(path, &st) < 0)
-		return creds_res(res, CREDS_NO_SECRET, 0, -errno, "%s \"%s\": %s", what, path,
-				 strerror(errno));
+		return why_set(why, -errno, "%s \"%s\": %s", what, path, strerror(errno));
 	if (st.st_mode & 077)
-		return creds_res(res, CREDS_NO_SECRET, 0, -EPERM,
-				 "%s \"%s\" is readable by group or others (mode %04o): refusing "
-				 "to use a secret others may have read",
-				 what, path, (unsigned)(st.st_mode & 07777));
+		return why_set(why, -EPERM,
+			       "%s \"%s\" is readable by group or others (mode %04o): refusing to "
+			       "use a secret others may have read",
+			       what, path, (unsigned)(st.st_mode & 07777));
 	return 0;
+}
+
+static int check_secret_file(const char *path, const char *what, struct creds_result *res)
+{
+	int r = creds_secret_check(path, what, &res->why);
+	if (r < 0)
+		res->status = CREDS_NO_SECRET, res->code = 0;
+	return r;
 }
 
 static int read_password(const char *path, char **ret, struct creds_result *res)

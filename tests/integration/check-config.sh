@@ -17,13 +17,36 @@ trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
 mkdir "$tmp/ads"
 cp "$top_srcdir"/etc/advertisements.d/*.conf "$tmp/ads/"
-sed "s|\"/etc/advertd/advertisements.d\"|\"$tmp/ads\"|" "$top_srcdir/etc/advertd.conf" >"$tmp/advertd.conf"
+# The sample's secrets, as root's own files (what --test-identity would insist on).
+mkdir -m 700 "$tmp/secrets"
+for f in swinstall.keytab pwinstall.secret krb5.keytab; do
+	printf 'secret' >"$tmp/secrets/$f" && chmod 600 "$tmp/secrets/$f"
+done
+sed -e "s|\"/etc/advertd/advertisements.d\"|\"$tmp/ads\"|" \
+	-e "s|\"/etc/advertd/swinstall.keytab\"|\"$tmp/secrets/swinstall.keytab\"|" \
+	-e "s|\"/etc/advertd/pwinstall.secret\"|\"$tmp/secrets/pwinstall.secret\"|" \
+	-e "s|\"/etc/krb5.keytab\"|\"$tmp/secrets/krb5.keytab\"|" \
+	"$top_srcdir/etc/advertd.conf" >"$tmp/advertd.conf"
 chmod 644 "$tmp/advertd.conf" "$tmp"/ads/*.conf
 
 out=$("$advertd" --check -c "$tmp/advertd.conf" 2>&1); rc=$?
 check "sample configuration passes advertd --check" [ $rc -eq 0 ]
 check "summary lists the sample advertisements" grep -q 'LAB00001' <<<"$out"
-check "summary counts errors" grep -q '^0 error(s), 0 warning(s)' <<<"$out"
+check "summary counts errors" grep -q '^0 error(s), ' <<<"$out"
+check "a program that is not there (yet) is a warning with file and line" \
+	grep -Eq "lab.conf:[0-9]+: warning: advertisement \"LAB00001\": program .* is not there \(yet\)" <<<"$out"
+
+# Secrets --test-identity would refuse are --check errors, naming the account's line.
+chmod 644 "$tmp/secrets/pwinstall.secret"
+rm "$tmp/secrets/swinstall.keytab"
+out=$("$advertd" --check -c "$tmp/advertd.conf" 2>&1); rc=$?
+check "a password file others can read: an error, with file, line and mode" \
+	grep -Eq "advertd.conf:[0-9]+: error: account \"pwinstall\": password file .* \(mode 0644\)" <<<"$out"
+check "a missing keytab: an error naming it" \
+	grep -Eq "advertd.conf:[0-9]+: error: account \"swinstall\": keytab: .*swinstall.keytab" <<<"$out"
+check "... and --check exits 1" [ $rc -eq 1 ]
+chmod 600 "$tmp/secrets/pwinstall.secret"
+printf 'secret' >"$tmp/secrets/swinstall.keytab" && chmod 600 "$tmp/secrets/swinstall.keytab"
 
 out=$("$advertctl" -c "$tmp/advertd.conf" check-config 2>&1); rc=$?
 check "sample configuration passes advertctl check-config" [ $rc -eq 0 ]
