@@ -52,6 +52,7 @@ struct config {
 	int max_concurrent;
 	int kill_grace;
 	long long max_log_bytes;
+	int max_logs_per_advert; /* run logs kept per advertisement, the newest */
 	char *state_dir;
 	char *log_dir;
 	char *control_socket;

@@ -4,6 +4,7 @@
  * hang here can never leave the daemon impersonating: the daemon only reads events. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <krb5/krb5.h>
@@ -245,6 +246,48 @@ static char **build_env(const struct advert *a, const char *run_id, const struct
 	return env;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Keeps the newest keep - 1 run logs of dir (run ids sort as they were handed out), so
+ * that with this run's there are keep. Through the directory's handle, never a path. */
+static void prune_logs(const char *dir, int keep)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t len = strlen(e->d_name);
+		if (e->d_name[0] != 'r' || len < 5 || strcmp(e->d_name + len - 4, ".log") != 0)
+			continue;
+		if (n == cap) {
+			char **v = reallocarray(names, cap ? 2 * cap : 64, sizeof(*v));
+			if (!v)
+				break;
+			names = v;
+			cap = cap ? 2 * cap : 64;
+		}
+		if (!(names[n] = strdup(e->d_name)))
+			break;
+		n++;
+	}
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i + (size_t)keep - 1 < n && i < n; i++)
+		unlinkat(dirfd(d), names[i], 0);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+}
+
 static char admin_why[320];
 
 /* An admin-rights program is root, and must reach no credentials but the account's own
@@ -445,6 +488,7 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 		fail(RUN_EV_PREPARE_FAILED, account, "cannot create the log directory under %s: %s",
 		     cfg->log_dir, strerror(errno));
 	}
+	prune_logs(log_sub, cfg->max_logs_per_advert);
 	if (admin && (r = hide_host_secrets(cfg)) < 0) {
 		remove_ccache();
 		fail(RUN_EV_PREPARE_FAILED, account, "rights = \"admin\": %s", admin_why);

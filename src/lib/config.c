@@ -57,6 +57,7 @@ struct config *config_new_default(void)
 	cfg->max_concurrent = 2;
 	cfg->kill_grace = 30;
 	cfg->max_log_bytes = 1024 * 1024;
+	cfg->max_logs_per_advert = 10;
 	cfg->state_dir = strdup(ADV_DEFAULT_STATE_DIR);
 	cfg->log_dir = strdup(ADV_DEFAULT_LOG_DIR);
 	cfg->control_socket = strdup(ADV_DEFAULT_CONTROL_SOCKET);
@@ -544,23 +545,12 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 	}
 
 	static const char *const keys[] = {
-		"advertisements",
-		"poll_interval",
-		"splay",
-		"max_concurrent",
-		"kill_grace",
-		"max_log_bytes",
-		"state_dir",
-		"log_dir",
-		"control_socket",
-		"syslog",
-		"client_token",
-		"directory",
-		"accounts",
-		"lockout",
-		"admin_group",
-		"restart",
-		NULL,
+		"advertisements",      "poll_interval", "splay",
+		"max_concurrent",      "kill_grace",    "max_log_bytes",
+		"max_logs_per_advert", "state_dir",     "log_dir",
+		"control_socket",      "syslog",        "client_token",
+		"directory",           "accounts",      "lockout",
+		"admin_group",         "restart",       NULL,
 	};
 	config_setting_t *root = config_root_setting(&lc);
 	cfgread_unknown_keys(&c, root, "", keys);
@@ -571,6 +561,7 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 	read_int(&c, root, "", "max_concurrent", 1, 256, &cfg->max_concurrent);
 	read_int(&c, root, "", "kill_grace", 1, 3600, &cfg->kill_grace);
 	cfgread_int(&c, root, "", "max_log_bytes", false, 4096, 1LL << 32, &cfg->max_log_bytes);
+	read_int(&c, root, "", "max_logs_per_advert", 1, 100000, &cfg->max_logs_per_advert);
 	read_path(&c, root, "", "state_dir", false, &cfg->state_dir);
 	read_path(&c, root, "", "log_dir", false, &cfg->log_dir);
 	read_path(&c, root, "", "control_socket", false, &cfg->control_socket);

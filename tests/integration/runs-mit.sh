@@ -390,4 +390,20 @@ wait "$alice_pid" 2>/dev/null
 OUT=$(with_utmp "$ADVERTD" --once -c "$REALM_DIR/logon.conf" 2>&1)
 check "alice logged out: when = no-user runs" test -s "$OUT_DIR/LOGON001"
 
+# --- run logs are kept to max_logs_per_advert, the newest ------------------------------
+keepdir=$REALM_DIR/ads-keep
+mkdir -p "$keepdir" && chmod 755 "$keepdir"
+printf 'advertisements = (\n%s\n);\n' "$(ad KEEP0001 swinstall '[ "./probe", "say=newest" ]' | sed '$ s/,$//')" \
+	>"$keepdir/keep.conf"
+chmod 644 "$keepdir/keep.conf"
+sed -e "s|^advertisements *=.*|advertisements = [ \"$keepdir\" ];|" \
+	-e 's|^max_concurrent|max_logs_per_advert = 3;\nmax_concurrent|' "$conf" >"$REALM_DIR/keep.conf"
+chmod 644 "$REALM_DIR/keep.conf"
+mkdir -p "$ADVERTD_LOG_DIR/KEEP0001"
+for k in 1 2 3 4 5; do echo "old $k" >"$ADVERTD_LOG_DIR/KEEP0001/r0000000$k.log"; done
+OUT=$("$ADVERTD" --once -c "$REALM_DIR/keep.conf" 2>&1)
+kept=$(cd "$ADVERTD_LOG_DIR/KEEP0001" && echo *)
+check "max_logs_per_advert = 3: the two newest old logs and this run's are kept ($kept)" \
+	bash -c '[[ $(wc -w <<<"$1") -eq 3 && $1 == "r00000004.log r00000005.log r"* ]] && grep -q newest "$2"/$(ls "$2" | tail -1)' _ "$kept" "$ADVERTD_LOG_DIR/KEEP0001"
+
 finish
