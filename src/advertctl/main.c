@@ -477,6 +477,18 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 	} else if (strcmp(argv[0], "run") == 0) {
 		tty_put(or_dash(s(reply, "queued")), 0, false);
 		printf(" queued to run now\n");
+		struct json_object *p = NULL;
+		if (json_object_object_get_ex(reply, "last_problem", &p) && p) {
+			printf("note: its last attempt, at ");
+			tty_put(or_dash(s(p, "at")), 0, false);
+			printf(", could not start (");
+			tty_put(or_dash(s(p, "status")), 0, false);
+			printf(" ");
+			tty_put(or_dash(s(p, "name")), 0, false);
+			printf("): ");
+			tty_put(or_dash(s(p, "reason")), 0, false);
+			printf("\n      advertctl status shows whether this one does\n");
+		}
 	} else if (strcmp(argv[0], "reload") == 0) {
 		printf("reloading\n");
 	} else if (strcmp(argv[0], "clear-damage") == 0) {

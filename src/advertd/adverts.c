@@ -84,6 +84,13 @@ struct advert_state *daemon_state_of(struct daemon *d, const char *id)
 	return &v[d->n_states - 1];
 }
 
+void daemon_state_clear(struct advert_state *st)
+{
+	free(st->id);
+	free(st->signature);
+	free(st->problem.reason);
+}
+
 /* A signature that changes when the advertisement's definition may have changed. */
 static char *signature(const struct advert *a)
 {

@@ -50,6 +50,20 @@ static const struct advert *find(struct daemon *d, const char *id)
 	return d->cat ? catalog_find(d->cat, id) : NULL;
 }
 
+/* Why its latest attempt could not start, or NULL: when, which status message, why. */
+static struct json_object *problem_json(struct daemon *d, const char *id)
+{
+	struct advert_state *st = daemon_state_of(d, id);
+	if (!st || !st->problem.status)
+		return NULL;
+	struct json_object *p = json_object_new_object();
+	add(p, "at", jtime(st->problem.at));
+	add(p, "status", json_object_new_int(st->problem.status));
+	add(p, "name", jstr(status_event_name((enum status_id)st->problem.status)));
+	add(p, "reason", jstr(st->problem.reason));
+	return p;
+}
+
 /* One advertisement's state as list and status show it. */
 static struct json_object *summary(struct daemon *d, const struct advert *a, time_t now)
 {
@@ -62,7 +76,14 @@ static struct json_object *summary(struct daemon *d, const struct advert *a, tim
 	add(o, "program", jstr(a->program.name));
 	add(o, "run_as", jstr(a->program.run_as));
 	add(o, "rights", jstr(advert_rights_name(a->program.rights)));
-	add(o, "state", jstr(r ? "running" : schedule_verdict_name(dec.verdict)));
+	struct json_object *problem = r ? NULL : problem_json(d, a->id);
+	/* Due, but its latest attempt could not start: that is what the admin must see. */
+	add(o, "state",
+	    jstr(r ? "running"
+		 : problem && (dec.verdict == SCHED_DUE || dec.verdict == SCHED_WAIT)
+			 ? "could-not-start"
+			 : schedule_verdict_name(dec.verdict)));
+	add(o, "last_problem", problem);
 	add(o, "next_due",
 	    dec.verdict == SCHED_DUE ? jtime(now)
 				     : jtime(dec.verdict == SCHED_WAIT ? dec.when : 0));
@@ -257,6 +278,7 @@ static struct json_object *explain_object(struct daemon *d, const struct advert 
 	add(e, "restart_pending", json_object_new_boolean(daemon_restart_pending(d, a->id)));
 	add(e, "verdict", jstr(r ? "running" : schedule_verdict_name(dec.verdict)));
 	add(e, "reason", jstr(dec.reason));
+	add(e, "last_problem", r ? NULL : problem_json(d, a->id));
 	add(e, "occurrence", jtime(dec.occurrence));
 	add(e, "when", jtime(dec.when));
 	add(e, "splay",
@@ -429,6 +451,7 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 			return control_error(CONTROL_FAILED, "out of memory");
 		struct json_object *o = ok_reply();
 		add(o, "queued", jstr(a->id));
+		add(o, "last_problem", problem_json(d, a->id));
 		return o;
 	}
 	(void)perm;

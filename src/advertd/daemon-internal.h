@@ -25,6 +25,13 @@ struct advert_state {
 	bool seen;                 /* still in the catalog after this reload */
 	char *signature;           /* file:line + a cheap digest, for "received" */
 	const struct advert *last; /* in the current catalog: unchanged while it is */
+	/* Why its latest attempt could not start (10003, 11008, 10018, 11005), until a
+	 * program of it starts: what list, status, explain and run show. */
+	struct {
+		time_t at;
+		int status;   /* enum status_id; 0: none */
+		char *reason; /* malloc'd */
+	} problem;
 };
 
 struct active_run {
@@ -129,6 +136,8 @@ void daemon_load_received(struct daemon *d);
 
 /* The state kept for id (created on first use), or NULL on ENOMEM. */
 struct advert_state *daemon_state_of(struct daemon *d, const char *id);
+/* Frees what a state holds (not the state itself). */
+void daemon_state_clear(struct advert_state *st);
 
 /* --- supervise.c: the runs ------------------------------------------------------------ */
 

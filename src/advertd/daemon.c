@@ -454,10 +454,8 @@ static void teardown(struct daemon *d)
 		history_close(d->hist);
 	catalog_free(d->cat);
 	config_free(d->cfg);
-	for (size_t i = 0; i < d->n_states; i++) {
-		free(d->states[i].id);
-		free(d->states[i].signature);
-	}
+	for (size_t i = 0; i < d->n_states; i++)
+		daemon_state_clear(&d->states[i]);
 	free(d->states);
 	free(d->state_slots);
 	for (size_t i = 0; i < d->n_reported; i++)

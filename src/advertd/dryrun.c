@@ -108,10 +108,8 @@ int dryrun_main(const char *config_path)
 	       due, d.cfg->max_concurrent, waiting, d.cat->n, errors);
 
 	history_close(d.hist);
-	for (size_t i = 0; i < d.n_states; i++) {
-		free(d.states[i].id);
-		free(d.states[i].signature);
-	}
+	for (size_t i = 0; i < d.n_states; i++)
+		daemon_state_clear(&d.states[i]);
 	free(d.states);
 	free(d.state_slots);
 	check_result_clear(&res);

@@ -97,11 +97,33 @@ void daemon_start_run(struct daemon *d, const struct advert *a)
 	snprintf(r->package_name, sizeof(r->package_name), "%s", a->package.name);
 }
 
-static void retry_later(struct daemon *d, const char *advert_id)
+/* The attempt could not start: tried again after poll_interval, and remembered, so that
+ * list, status, explain and run say so instead of "due". */
+static void retry_later(struct daemon *d, const char *advert_id, enum status_id status,
+			const char *reason)
 {
 	struct advert_state *st = daemon_state_of(d, advert_id);
-	if (st)
-		st->plan.retry_at = time(NULL) + d->cfg->poll_interval;
+	if (!st)
+		return;
+	st->plan.retry_at = time(NULL) + d->cfg->poll_interval;
+	char *copy = strdup(reason ? reason : "");
+	if (copy) {
+		free(st->problem.reason);
+		st->problem.reason = copy;
+		st->problem.at = time(NULL);
+		st->problem.status = (int)status;
+	}
+}
+
+static void clear_problem(struct daemon *d, const char *advert_id)
+{
+	struct advert_state *st = daemon_state_of(d, advert_id);
+	if (!st)
+		return;
+	free(st->problem.reason);
+	st->problem.reason = NULL;
+	st->problem.status = 0;
+	st->problem.at = 0;
 }
 
 static enum run_result result_of(int outcome)
@@ -175,7 +197,7 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 	case RUN_EV_GUARD:
 		f[n++] = (struct status_field){ "reason", ev->why.text };
 		emit(d, STATUS_GUARD_HOLDING, f, n);
-		retry_later(d, r->advert_id);
+		retry_later(d, r->advert_id, STATUS_GUARD_HOLDING, ev->why.text);
 		d->failed++;
 		break;
 	case RUN_EV_PREPARE_FAILED:
@@ -184,14 +206,16 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 		/* Recorded, but the program was never exec'd: it does not count as run. */
 		if (r->begun)
 			finish_run(d, r, RUN_NOT_STARTED, -1, 0, 0, ev->why.text);
-		retry_later(d, r->advert_id);
+		retry_later(d, r->advert_id, STATUS_PREPARE_FAILED, ev->why.text);
 		d->failed++;
 		break;
 	case RUN_EV_REJECTED:
 		f[n++] = (struct status_field){ "reason", ev->why.text };
 		emit(d, ev->platform ? STATUS_PLATFORM_REJECTED : STATUS_REQUIREMENTS_NOT_MET, f,
 		     n);
-		retry_later(d, r->advert_id);
+		retry_later(d, r->advert_id,
+			    ev->platform ? STATUS_PLATFORM_REJECTED : STATUS_REQUIREMENTS_NOT_MET,
+			    ev->why.text);
 		d->failed++;
 		break;
 	case RUN_EV_READY: {
@@ -207,7 +231,7 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 			emit(d, STATUS_HISTORY_FAILED, f, n);
 			log_error_errno(e, "cannot record the start of %s: not running it",
 					r->advert_id);
-			retry_later(d, r->advert_id);
+			retry_later(d, r->advert_id, STATUS_HISTORY_FAILED, strerror(-e));
 			d->failed++;
 		}
 		if (write(r->go_fd, &go, sizeof(go)) != (ssize_t)sizeof(go) && r->begun)
@@ -216,6 +240,7 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 	}
 	case RUN_EV_STARTED:
 		r->program_pid = ev->pid;
+		clear_problem(d, r->advert_id);
 		f[n++] = (struct status_field){ "pid", pid_s };
 		emit(d, STATUS_PROGRAM_STARTED, f, n);
 		d->ran++;

@@ -52,7 +52,9 @@ advertisements = (
     program = { name = "After"; command = [ "./probe", "sleep=3" ]; run_as = "swinstall";
                 depends_on = "CTL1"; }; },
   { id = "CTL3"; package = { id = "P3"; name = "Probe"; source = "$DP"; };
-    program = { name = "Off"; command = [ "./probe" ]; run_as = "swinstall"; }; enabled = false; }
+    program = { name = "Off"; command = [ "./probe" ]; run_as = "swinstall"; }; enabled = false; },
+  { id = "CTL5"; package = { id = "P5"; name = "Probe"; source = "$DP"; };
+    program = { name = "Gone"; command = [ "./not-there" ]; run_as = "swinstall"; }; }
 );
 AD
 chmod 644 "$ADVERTISEMENTS_DIR/ctl.conf"
@@ -94,6 +96,15 @@ for _ in $(seq 100); do ctl status CTL2 2>/dev/null | grep -q "state *running" &
 check_output "list shows every advertisement with state and last result" \
 	"CTL1 +Probe/Quick +swinstall +will-not-rerun .*succeeded" ctl list
 check_output "status ID" "state +running" ctl status CTL2
+for _ in $(seq 100); do ctl status CTL5 2>/dev/null | grep -q "could-not-start" && break; sleep 0.05; done
+check_output "a program that could not start: list says so, not \"due\"" \
+	"CTL5 +Probe/Gone +swinstall +could-not-start" ctl list
+check_output "... status names the status message and the reason" \
+	"last_problem:.*status +10003.*reason +.*not-there.* is missing" bash -c "'$ADVERTCTL' -c '$conf' status CTL5 | tr '\n' ' '"
+check_output "... and so does explain" "last_problem:.*10003" bash -c "'$ADVERTCTL' -c '$conf' explain CTL5 | tr '\n' ' '"
+check_output "... and run, while queueing it, says its last attempt could not start" \
+	"queued to run now.*note: its last attempt.*could not start \(10003 prepare-failed\)" \
+	bash -c "'$ADVERTCTL' -c '$conf' run CTL5 | tr '\n' ' '"
 check_output "explain ID gives the reason and the dependency" \
 	"reason .*(running|depend).*dependency:" bash -c "'$ADVERTCTL' -c '$conf' explain CTL2 | tr '\n' ' '"
 check_output "explain shows the lockout guard's state for the account" "guard:" ctl explain CTL1
