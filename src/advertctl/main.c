@@ -43,6 +43,7 @@ static void usage(FILE *out)
 		"  list                  every advertisement: state, next due, last result\n"
 		"  status ID             one advertisement in detail\n"
 		"  explain ID|--all      why it is or is not due, and what a run would use\n"
+		"  problems              the advertisement files and advertisements rejected\n"
 		"  run ID                run it now (root)\n"
 		"  history [ID] [-n N]   the latest runs\n"
 		"  identity ACCOUNT      the lockout guard's state for an account\n"
@@ -386,6 +387,27 @@ static void print_object(struct json_object *o, int indent)
 	}
 }
 
+/* As --check prints them: "FILE:LINE: error: MESSAGE". */
+static void print_problems(struct json_object *reply)
+{
+	struct json_object *arr;
+	if (!json_object_object_get_ex(reply, "problems", &arr))
+		return;
+	size_t n = json_object_array_length(arr);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *p = json_object_array_get_idx(arr, i);
+		tty_put(or_dash(s(p, "file")), 0, false);
+		if (s(p, "line")) {
+			putchar(':');
+			tty_put(s(p, "line"), 0, false);
+		}
+		printf(": %s: ", or_dash(s(p, "level")));
+		tty_put(or_dash(s(p, "message")), 0, false);
+		putchar('\n');
+	}
+	printf("%zu problem(s) in the advertisement files\n", n);
+}
+
 static void print_history(struct json_object *reply)
 {
 	struct json_object *arr;
@@ -474,6 +496,8 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 		print_list(reply);
 	} else if (strcmp(argv[0], "history") == 0) {
 		print_history(reply);
+	} else if (strcmp(argv[0], "problems") == 0) {
+		print_problems(reply);
 	} else if (strcmp(argv[0], "run") == 0) {
 		tty_put(or_dash(s(reply, "queued")), 0, false);
 		printf(" queued to run now\n");
@@ -545,7 +569,8 @@ int main(int argc, char **argv)
 		return cmd_check_config(config_path, argc - optind - 1, argv + optind + 1);
 	static const char *const daemon_cmds[] = { "list",   "status",       "explain",
 						   "run",    "history",      "identity",
-						   "reload", "clear-damage", NULL };
+						   "reload", "clear-damage", "problems",
+						   NULL };
 	for (const char *const *d = daemon_cmds; *d; d++)
 		if (strcmp(cmd, *d) == 0)
 			return cmd_daemon(config_path, json, argc - optind, argv + optind);

@@ -351,7 +351,9 @@ void daemon_load_catalog(struct daemon *d)
 	}
 	daemon_report_problems(d, &diags);
 	d->rejected = diag_count(&diags, DIAG_ERROR);
-	diag_clear(&diags);
+	diag_clear(&d->problems);
+	if (diag_move(&d->problems, &diags) < 0)
+		diag_clear(&diags);
 
 	bool announced = false;
 	for (size_t i = 0; i < d->n_states; i++) {

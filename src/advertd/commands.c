@@ -368,6 +368,45 @@ static struct json_object *cmd_explain_all(struct daemon *d, time_t now)
 	return o;
 }
 
+/* problems: every advertisement file or advertisement the latest load rejected (and its
+ * warnings), as --check prints them. */
+static struct json_object *cmd_problems(struct daemon *d)
+{
+	struct json_object *o = ok_reply(), *arr = json_object_new_array();
+	for (size_t i = 0; i < d->problems.n; i++) {
+		const struct diag *g = &d->problems.items[i];
+		struct json_object *p = json_object_new_object();
+		add(p, "file", jstr(g->file));
+		add(p, "line", g->line ? json_object_new_int(g->line) : NULL);
+		add(p, "level", jstr(g->level == DIAG_ERROR ? "error" : "warning"));
+		add(p, "message", jstr(g->msg));
+		json_object_array_add(arr, p);
+	}
+	add(o, "problems", arr);
+	return o;
+}
+
+/* "no advertisement X", and where it went when the latest load rejected it. */
+static struct json_object *not_found(struct daemon *d, const char *id, char *ex)
+{
+	char quoted[ADV_ID_MAX + 3];
+	snprintf(quoted, sizeof(quoted), "\"%s\"", id);
+	for (size_t i = 0; i < d->problems.n; i++) {
+		const struct diag *g = &d->problems.items[i];
+		if (g->level == DIAG_ERROR && strstr(g->msg, quoted))
+			return control_error(
+				CONTROL_NOT_FOUND, "no advertisement \"%s\": rejected at %s:%d: %s",
+				control_excerpt(id, ex), g->file ? g->file : "?", g->line, g->msg);
+	}
+	size_t errors = diag_count(&d->problems, DIAG_ERROR);
+	if (errors)
+		return control_error(CONTROL_NOT_FOUND,
+				     "no advertisement \"%s\" (%zu problem(s) in the advertisement "
+				     "files: advertctl problems)",
+				     control_excerpt(id, ex), errors);
+	return control_error(CONTROL_NOT_FOUND, "no advertisement \"%s\"", control_excerpt(id, ex));
+}
+
 static struct json_object *cmd_history(struct daemon *d, char **argv, int argc)
 {
 	char ex[CONTROL_EXCERPT_SIZE];
@@ -418,6 +457,8 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 	}
 	if (strcmp(cmd, "clear-damage") == 0)
 		return cmd_clear_damage(d, argv, argc);
+	if (strcmp(cmd, "problems") == 0)
+		return cmd_problems(d);
 	if (strcmp(cmd, "explain") == 0 && argc == 2 && strcmp(argv[1], "--all") == 0)
 		return cmd_explain_all(d, now);
 	if (argc != 2)
@@ -433,8 +474,7 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 	}
 	const struct advert *a = find(d, argv[1]);
 	if (!a)
-		return control_error(CONTROL_NOT_FOUND, "no advertisement \"%s\"",
-				     control_excerpt(argv[1], ex));
+		return not_found(d, argv[1], ex);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(d, a, now);
 	if (strcmp(cmd, "explain") == 0)

@@ -247,7 +247,7 @@ static const struct {
 	{ "explain", CONTROL_PERM_READ },       { "history", CONTROL_PERM_READ },
 	{ "identity", CONTROL_PERM_READ },      { "ping", CONTROL_PERM_READ },
 	{ "run", CONTROL_PERM_ADMIN },          { "reload", CONTROL_PERM_ADMIN },
-	{ "clear-damage", CONTROL_PERM_ADMIN },
+	{ "clear-damage", CONTROL_PERM_ADMIN }, { "problems", CONTROL_PERM_READ },
 };
 
 static struct json_object *handle_request(struct client *cl, char *line, control_fn fn, void *data)

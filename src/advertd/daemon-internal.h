@@ -75,6 +75,7 @@ struct daemon {
 	size_t state_cap;
 	char **reported_problems; /* diagnostics already reported, to report each once */
 	size_t n_reported;
+	struct diag_list problems; /* the latest load's, for advertctl problems */
 
 	struct active_run *runs;
 	size_t n_runs;

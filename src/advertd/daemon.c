@@ -461,6 +461,7 @@ static void teardown(struct daemon *d)
 	for (size_t i = 0; i < d->n_reported; i++)
 		free(d->reported_problems[i]);
 	free(d->reported_problems);
+	diag_clear(&d->problems);
 	free(d->runs);
 	for (size_t i = 0; i < d->n_forced; i++)
 		free(d->forced[i]);

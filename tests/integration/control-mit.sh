@@ -67,6 +67,13 @@ advertisements = (
 );
 AD
 chmod 644 "$EVIL_CONF"
+cat >"$ADVERTISEMENTS_DIR/typo.conf" <<AD
+advertisements = (
+  { id = "TYPO0004"; package = { id = "PT"; name = "Pk"; source = "$DP"; };
+    program = { name = "Typo"; command = [ "./probe" ]; run_as = "swinstal"; }; }
+);
+AD
+chmod 644 "$ADVERTISEMENTS_DIR/typo.conf"
 
 # A lockout state for pwinstall (never run here) at the ends of what the parser takes:
 # since = the largest time_t, attempts = UINT_MAX, and a KDC message and DC name with
@@ -108,6 +115,12 @@ check_output "... and run, while queueing it, says its last attempt could not st
 check_output "explain ID gives the reason and the dependency" \
 	"reason .*(running|depend).*dependency:" bash -c "'$ADVERTCTL' -c '$conf' explain CTL2 | tr '\n' ' '"
 check_output "explain shows the lockout guard's state for the account" "guard:" ctl explain CTL1
+check_output "problems lists the rejected advertisement with file, line and reason" \
+	"typo.conf:[0-9]+: error: advertisement \"TYPO0004\": run_as \"swinstal\" names no account" ctl problems
+OUT=$(ctl explain TYPO0004 2>&1)
+rc=$?
+check "explain of a rejected advertisement: exit 5, and where it was rejected" \
+	bash -c '[[ $1 -eq 5 ]] && grep -Eq "no advertisement \"TYPO0004\": rejected at .*typo.conf:[0-9]+" <<<"$2"' _ "$rc" "$OUT"
 check_output "explain --all explains every advertisement, rights included" \
 	"id +CTL1 .*rights|rights .*id +CTL1" bash -c "'$ADVERTCTL' -c '$conf' explain --all | tr '\n' ' '"
 check "explain --all --json is one array with an entry per advertisement" \
