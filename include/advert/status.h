@@ -37,6 +37,7 @@ enum status_id {
 	STATUS_DAEMON_STARTED = 11020,
 	STATUS_DAEMON_STOPPING = 11021,
 	STATUS_MESSAGES_DROPPED = 11022,  /* the queue overflowed while syslog was away */
+	STATUS_CONFIG_RELOADED = 11023,   /* advertd.conf read again: taken, or refused */
 	STATUS_RESTART_REQUESTED = 11030, /* after_run = "restart": the restart was asked for */
 	STATUS_WAITING_LOGON = 11031,     /* due, but program.when is not met yet */
 };

@@ -514,7 +514,14 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 			printf("\n      advertctl status shows whether this one does\n");
 		}
 	} else if (strcmp(argv[0], "reload") == 0) {
-		printf("reloading\n");
+		printf("reloaded ");
+		tty_put(or_dash(s(reply, "reloaded")), 0, false);
+		if (s(reply, "note")) {
+			printf(" (");
+			tty_put(s(reply, "note"), 0, false);
+			printf(")");
+		}
+		printf("; the advertisements are read again\n");
 	} else if (strcmp(argv[0], "clear-damage") == 0) {
 		printf("damage cleared for ");
 		tty_put(or_dash(s(reply, "cleared")), 0, false);

@@ -452,8 +452,13 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 	if (strcmp(cmd, "history") == 0)
 		return cmd_history(d, argv, argc);
 	if (strcmp(cmd, "reload") == 0) {
-		d->reload_config = true;
-		return ok_reply();
+		struct why why;
+		if (daemon_reload_config(d, &why) < 0)
+			return control_error(CONTROL_FAILED, "%s", why.text);
+		struct json_object *o = ok_reply();
+		add(o, "reloaded", jstr(d->opt->config_path));
+		add(o, "note", jstr(why.text[0] ? why.text : NULL));
+		return o;
 	}
 	if (strcmp(cmd, "clear-damage") == 0)
 		return cmd_clear_damage(d, argv, argc);

@@ -125,6 +125,33 @@ struct json_object *control_error(enum control_code code, const char *fmt, ...)
 	return o;
 }
 
+/* The admin group's gid, when it is set and exists. */
+static bool admin_gid_of(const char *admin_group, gid_t *ret)
+{
+	if (!admin_group || !*admin_group)
+		return false;
+	struct group *g = getgrnam(admin_group);
+	if (!g) {
+		log_warning("admin_group \"%s\" does not exist: only root may use advertctl",
+			    admin_group);
+		return false;
+	}
+	*ret = g->gr_gid;
+	return true;
+}
+
+int control_set_admin_group(struct control *c, const char *admin_group)
+{
+	gid_t gid = 0;
+	bool has = admin_gid_of(admin_group, &gid);
+	/* The socket's group is the gate for everyone who is not root: it changes first. */
+	if (chown(c->path, 0, has ? gid : 0) < 0)
+		return -errno;
+	c->admin_gid = gid;
+	c->has_admin_gid = has;
+	return 0;
+}
+
 int control_open(const char *path, const char *admin_group, struct control **ret)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -137,17 +164,7 @@ int control_open(const char *path, const char *admin_group, struct control **ret
 		free(c);
 		return -ENOMEM;
 	}
-	if (admin_group && *admin_group) {
-		struct group *g = getgrnam(admin_group);
-		if (g) {
-			c->admin_gid = g->gr_gid;
-			c->has_admin_gid = true;
-		} else {
-			log_warning(
-				"admin_group \"%s\" does not exist: only root may use advertctl",
-				admin_group);
-		}
-	}
+	c->has_admin_gid = admin_gid_of(admin_group, &c->admin_gid);
 	char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
 	if (slash && slash != dir) {
 		*slash = '\0';

@@ -34,6 +34,8 @@ struct control;
  * replaced — the caller holds the single-instance lock), mode 0660, group admin_group
  * when it names a group. Returns 0 or -errno. */
 int control_open(const char *path, const char *admin_group, struct control **ret);
+/* A reloaded admin_group: the socket's group and who may read change now. */
+int control_set_admin_group(struct control *c, const char *admin_group);
 
 /* The descriptors to poll: the listening socket and every client. Returns how many were
  * written to fds (at most max). */

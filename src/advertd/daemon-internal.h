@@ -14,6 +14,7 @@
 #include "advert/planner.h"
 #include "advert/schedule.h"
 #include "advert/status.h"
+#include "advert/util.h"
 #include "control.h"
 #include "daemon.h"
 
@@ -178,6 +179,10 @@ void daemon_undecide(struct daemon *d, const char *advert_id);
 
 /* The scheduler's decision for a now, with everything the daemon knows. */
 struct schedule_decision daemon_decide(struct daemon *d, const struct advert *a, time_t now);
+
+/* Reads advertd.conf again now: taken (0), or refused with the running configuration
+ * kept (-errno, why names the first error); 11023 says which either way. */
+int daemon_reload_config(struct daemon *d, struct why *why);
 
 /* Asks for a run of id as soon as a slot is free, whatever its schedule says. */
 int daemon_force_run(struct daemon *d, const char *id);

@@ -236,24 +236,45 @@ static void notify(const char *what)
 /* SIGHUP and advertctl reload: a new advertd.conf replaces the old one only if it is
  * free of errors; running programs continue either way (their processes have their
  * own copy). What cannot change without a restart is said so. */
-static void reload_config(struct daemon *d)
+/* One status line for a reload, taken or refused. */
+static void reload_said(struct daemon *d, bool taken, const char *reason)
+{
+	struct status_field f[] = { { "config", d->opt->config_path },
+				    { "result", taken ? "reloaded" : "refused" },
+				    { "reason", reason } };
+	emit(d, STATUS_CONFIG_RELOADED, f, ARRAY_SIZE(f));
+}
+
+int daemon_reload_config(struct daemon *d, struct why *why)
 {
 	notify("RELOADING=1");
 	struct diag_list diags = { 0 };
 	struct config *cfg = NULL;
 	int r = config_load(d->opt->config_path, &cfg, &diags);
 	if (r < 0 || diag_count(&diags, DIAG_ERROR)) {
+		/* The first error says why; every one is reported (11010) once. */
+		const struct diag *first = NULL;
+		for (size_t i = 0; !first && i < diags.n; i++)
+			if (diags.items[i].level == DIAG_ERROR)
+				first = &diags.items[i];
+		why_set(why, 0, "%s has errors, keeping the running configuration: %s:%d: %s",
+			d->opt->config_path, first && first->file ? first->file : "?",
+			first ? first->line : 0, first ? first->msg : strerror(-r));
 		daemon_report_problems(d, &diags);
-		log_error("%s has errors: keeping the running configuration", d->opt->config_path);
+		log_error("%s", why->text);
+		reload_said(d, false, why->text);
 		config_free(cfg);
 		diag_clear(&diags);
 		notify("READY=1");
-		return;
+		return r < 0 ? r : -EINVAL;
 	}
 	diag_clear(&diags);
+	const char *note = NULL;
 	if (strcmp(cfg->state_dir, d->cfg->state_dir) != 0 ||
-	    strcmp(cfg->control_socket, d->cfg->control_socket) != 0)
-		log_warning("state_dir and control_socket changes take effect at the next start");
+	    strcmp(cfg->control_socket, d->cfg->control_socket) != 0) {
+		note = "state_dir and control_socket changes take effect at the next start";
+		log_warning("%s", note);
+	}
 	if (strcmp(cfg->syslog.socket, d->cfg->syslog.socket) != 0 ||
 	    strcmp(cfg->syslog.ident, d->cfg->syslog.ident) != 0 ||
 	    cfg->syslog.facility != d->cfg->syslog.facility) {
@@ -273,13 +294,22 @@ static void reload_config(struct daemon *d)
 	if (!cfg->state_dir || !cfg->control_socket) {
 		config_free(cfg);
 		notify("READY=1");
-		return;
+		return why_set(why, -ENOMEM, "out of memory");
 	}
+	if (d->control && strcmp(cfg->admin_group, d->cfg->admin_group) != 0 &&
+	    control_set_admin_group(d->control, cfg->admin_group) < 0)
+		log_warning("cannot give the control socket to admin_group \"%s\"",
+			    cfg->admin_group);
 	config_free(d->cfg);
 	d->cfg = cfg;
 	daemon_watch_directories(d);
+	d->reload = true;
+	d->rescan = true; /* a reload reads everything */
 	log_info("configuration reloaded from %s", d->opt->config_path);
+	why_set(why, 0, "%s", note ? note : "");
+	reload_said(d, true, note);
 	notify("READY=1");
+	return 0;
 }
 
 /* One advertd per machine: a lock next to the control socket. The second one says who
@@ -537,11 +567,10 @@ int daemon_main(const struct daemon_options *opt)
 	bool idle_once = false;
 	for (;;) {
 		time_t now = time(NULL);
-		if (d.reload_config) {
+		if (d.reload_config) { /* SIGHUP */
+			struct why why;
 			d.reload_config = false;
-			reload_config(&d);
-			d.reload = true;
-			d.rescan = true; /* SIGHUP reads everything */
+			daemon_reload_config(&d, &why);
 		}
 		if (d.reload || now >= next_rescan) {
 			d.reload = false;

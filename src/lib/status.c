@@ -60,6 +60,7 @@ static const struct status_event {
 	{ STATUS_DAEMON_STARTED, "daemon-started", LOG_NOTICE },
 	{ STATUS_DAEMON_STOPPING, "daemon-stopping", LOG_NOTICE },
 	{ STATUS_MESSAGES_DROPPED, "messages-dropped", LOG_WARNING },
+	{ STATUS_CONFIG_RELOADED, "configuration-reloaded", LOG_NOTICE },
 	{ STATUS_RESTART_REQUESTED, "restart-requested", LOG_NOTICE },
 	{ STATUS_WAITING_LOGON, "waiting-for-logon-condition", LOG_INFO },
 };

@@ -148,7 +148,27 @@ for c in list "status CTL1" "explain CTL1" "history" "identity swinstall"; do
 	check "--json $c is valid JSON with ok=true" \
 		bash -c '"$1" -c "$2" --json $3 | python3 -c "$4"' _ "$ADVERTCTL" "$conf" "$c" "$JSON_OK"
 done
-check_output "reload" "reloading" ctl reload
+check_output "reload says it reloaded" "^reloaded " ctl reload
+syslog_wait() { for _ in $(seq 100); do grep -Eq -- "$1" "$SYSLOG_LOG" && return 0; sleep 0.05; done; return 1; }
+check "... and says so in syslog (11023, reloaded)" syslog_wait "11023 configuration-reloaded .*result=reloaded"
+cp "$conf" "$conf.good"
+sed -i 's|^poll_interval.*|poll_interval = 0;|' "$conf"
+OUT=$(ctl reload 2>&1)
+rc=$?
+check "a refused reload: exit 1, naming the error and that the running configuration stays" \
+	bash -c '[[ $1 -eq 1 ]] && grep -q "has errors, keeping the running configuration: .*poll_interval" <<<"$2"' _ "$rc" "$OUT"
+check "... --json reload says ok=false" \
+	bash -c '! "$1" -c "$2" --json reload | python3 -c "$3"' _ "$ADVERTCTL" "$conf" "$JSON_OK"
+check "... and syslog says refused (11023)" syslog_wait "11023 configuration-reloaded .*result=refused"
+cp "$conf.good" "$conf"
+sed -i 's|^admin_group.*|admin_group = "";|' "$conf"
+ctl reload >/dev/null 2>&1
+rc=$(runuser -u "$TEST_USER2" -- "$ADVERTCTL" -c "$conf" list >/dev/null 2>&1; echo $?)
+check "admin_group emptied by a reload: its member is refused at once (exit 4)" test "$rc" -eq 4
+cp "$conf.good" "$conf"
+ctl reload >/dev/null 2>&1
+rc=$(runuser -u "$TEST_USER2" -- "$ADVERTCTL" -c "$conf" list >/dev/null 2>&1; echo $?)
+check "... and let in again when it comes back" test "$rc" -eq 0
 
 # --- what reaches a terminal or a JSON parser ------------------------------------------
 # Strict: UTF-8 that does not decode is an error, as for any JSON parser but json-c.
