@@ -44,6 +44,7 @@ static void usage(FILE *out)
 		"  status ID             one advertisement in detail\n"
 		"  explain ID|--all      why it is or is not due, and what a run would use\n"
 		"  problems              the advertisement files and advertisements rejected\n"
+		"  stop ID               end a running program now (root)\n"
 		"  run ID                run it now (root)\n"
 		"  history [ID] [-n N]   the latest runs\n"
 		"  identity ACCOUNT      the lockout guard's state for an account\n"
@@ -498,6 +499,14 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 		print_history(reply);
 	} else if (strcmp(argv[0], "problems") == 0) {
 		print_problems(reply);
+	} else if (strcmp(argv[0], "stop") == 0) {
+		printf("stopping ");
+		tty_put(or_dash(s(reply, "stopping")), 0, false);
+		printf(" (run ");
+		tty_put(or_dash(s(reply, "run")), 0, false);
+		printf("): SIGTERM to every process of the run now, SIGKILL after ");
+		tty_put(or_dash(s(reply, "kill_grace")), 0, false);
+		printf(" s; recorded as interrupted\n");
 	} else if (strcmp(argv[0], "run") == 0) {
 		tty_put(or_dash(s(reply, "queued")), 0, false);
 		printf(" queued to run now\n");
@@ -574,10 +583,10 @@ int main(int argc, char **argv)
 	const char *cmd = argv[optind];
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(config_path, argc - optind - 1, argv + optind + 1);
-	static const char *const daemon_cmds[] = { "list",   "status",       "explain",
-						   "run",    "history",      "identity",
-						   "reload", "clear-damage", "problems",
-						   NULL };
+	static const char *const daemon_cmds[] = {
+		"list",   "status",       "explain",  "run",  "history", "identity",
+		"reload", "clear-damage", "problems", "stop", NULL
+	};
 	for (const char *const *d = daemon_cmds; *d; d++)
 		if (strcmp(cmd, *d) == 0)
 			return cmd_daemon(config_path, json, argc - optind, argv + optind);

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
@@ -386,6 +387,41 @@ static struct json_object *cmd_problems(struct daemon *d)
 	return o;
 }
 
+/* stop ID: ends a running program now, as SIGTERM to advertd would (TERM to every
+ * process of the run, kill_grace, KILL); recorded as interrupted. Root only. */
+static struct json_object *cmd_stop(struct daemon *d, const char *id, struct active_run *r,
+				    char *ex)
+{
+	if (!r)
+		return control_error(CONTROL_REFUSED, "\"%s\" is not running",
+				     control_excerpt(id, ex));
+	if (!r->stop_requested && kill(r->pid, SIGTERM) < 0)
+		return control_error(CONTROL_FAILED, "cannot stop \"%s\": %s", id, strerror(errno));
+	r->stop_requested = true;
+	struct json_object *o = ok_reply();
+	add(o, "stopping", jstr(r->advert_id));
+	add(o, "run", jstr(r->run_id[0] ? r->run_id : NULL));
+	add(o, "kill_grace", json_object_new_int(d->cfg->kill_grace));
+	return o;
+}
+
+/* A program still running whose advertisement was withdrawn: it runs to its end (an
+ * installer cut short is worse than one that finishes), and status says so. */
+static struct json_object *withdrawn_status(const struct active_run *r)
+{
+	struct json_object *o = ok_reply(), *s = json_object_new_object();
+	add(s, "id", jstr(r->advert_id));
+	add(s, "state", jstr("running"));
+	add(s, "withdrawn", json_object_new_boolean(true));
+	add(s, "note",
+	    jstr("its advertisement was withdrawn: this run finishes, no other "
+		 "starts (advertctl stop ends it now)"));
+	add(s, "run", jstr(r->run_id[0] ? r->run_id : NULL));
+	add(s, "pid", json_object_new_int(r->pid));
+	add(o, "advertisement", s);
+	return o;
+}
+
 /* "no advertisement X", and where it went when the latest load rejected it. */
 static struct json_object *not_found(struct daemon *d, const char *id, char *ex)
 {
@@ -478,6 +514,11 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 		return o;
 	}
 	const struct advert *a = find(d, argv[1]);
+	struct active_run *running = daemon_run_of(d, argv[1]);
+	if (strcmp(cmd, "stop") == 0)
+		return cmd_stop(d, argv[1], running, ex);
+	if (!a && running && strcmp(cmd, "status") == 0)
+		return withdrawn_status(running);
 	if (!a)
 		return not_found(d, argv[1], ex);
 	if (strcmp(cmd, "status") == 0)

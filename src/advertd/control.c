@@ -265,6 +265,7 @@ static const struct {
 	{ "identity", CONTROL_PERM_READ },      { "ping", CONTROL_PERM_READ },
 	{ "run", CONTROL_PERM_ADMIN },          { "reload", CONTROL_PERM_ADMIN },
 	{ "clear-damage", CONTROL_PERM_ADMIN }, { "problems", CONTROL_PERM_READ },
+	{ "stop", CONTROL_PERM_ADMIN },
 };
 
 static struct json_object *handle_request(struct client *cl, char *line, control_fn fn, void *data)

@@ -45,8 +45,9 @@ struct active_run {
 	char program[128];
 	char run_id[HISTORY_RUN_ID_MAX];
 	char account[64];
-	bool admin;         /* program.rights = "admin": root for the run, the account's tickets */
-	bool restart_after; /* program.after_run = "restart" */
+	bool admin;          /* program.rights = "admin": root for the run, the account's tickets */
+	bool restart_after;  /* program.after_run = "restart" */
+	bool stop_requested; /* advertctl stop: recorded as stopped by an admin */
 	char package_name[128];
 	char dc[128];
 	bool begun;    /* its start is in the history */

@@ -167,6 +167,48 @@ static void finish_run(struct daemon *d, struct active_run *r, enum run_result r
 	}
 }
 
+static enum status_id finished_id(int outcome)
+{
+	switch (outcome) {
+	case RUNNER_SUCCEEDED:
+		return STATUS_PROGRAM_SUCCEEDED;
+	case RUNNER_SUCCEEDED_REBOOT:
+		return STATUS_SUCCESS_REBOOT;
+	case RUNNER_TIMED_OUT:
+		return STATUS_MAX_RUNTIME_EXCEEDED;
+	case RUNNER_INTERRUPTED:
+		return STATUS_INTERRUPTED;
+	default:
+		return STATUS_PROGRAM_FAILED;
+	}
+}
+
+/* The program ended: its end on disk, one status line, what a restart needs. f holds
+ * the run's fields (n of them), the rest are ev's numbers as text. */
+static void run_finished(struct daemon *d, struct active_run *r, const struct run_event *ev,
+			 struct status_field *f, size_t n, const char *exit_s, const char *sig_s,
+			 const char *dur, const char *dropped)
+{
+	enum status_id id = finished_id(ev->outcome);
+	struct why reason = ev->why;
+	if (r->stop_requested && ev->outcome == RUNNER_INTERRUPTED)
+		why_prefix(&reason, 0, "stopped by advertctl stop");
+	f[n++] = (struct status_field){ "exit", ev->signal ? NULL : exit_s };
+	f[n++] = (struct status_field){ "signal", ev->signal ? sig_s : NULL };
+	f[n++] = (struct status_field){ "duration", dur };
+	if (ev->output_dropped)
+		f[n++] = (struct status_field){ "output_dropped", dropped };
+	if (id != STATUS_PROGRAM_SUCCEEDED && id != STATUS_SUCCESS_REBOOT) {
+		f[n++] = (struct status_field){ "reason", reason.text };
+		f[n++] = (struct status_field){ "output", ev->tail[0] ? ev->tail : NULL };
+		d->failed++;
+	}
+	finish_run(d, r, result_of(ev->outcome), ev->signal ? -1 : ev->exit_code, ev->signal,
+		   ev->duration_ms, reason.text);
+	emit(d, id, f, n);
+	daemon_restart_after(d, r, result_of(ev->outcome));
+}
+
 static void handle_event(struct daemon *d, struct active_run *r, const struct run_event *ev)
 {
 	char exit_s[16], sig_s[32], dur[32], pid_s[16], dropped[32];
@@ -245,41 +287,9 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 		emit(d, STATUS_PROGRAM_STARTED, f, n);
 		d->ran++;
 		break;
-	case RUN_EV_FINISHED: {
-		enum status_id id;
-		switch (ev->outcome) {
-		case RUNNER_SUCCEEDED:
-			id = STATUS_PROGRAM_SUCCEEDED;
-			break;
-		case RUNNER_SUCCEEDED_REBOOT:
-			id = STATUS_SUCCESS_REBOOT;
-			break;
-		case RUNNER_TIMED_OUT:
-			id = STATUS_MAX_RUNTIME_EXCEEDED;
-			break;
-		case RUNNER_INTERRUPTED:
-			id = STATUS_INTERRUPTED;
-			break;
-		default:
-			id = STATUS_PROGRAM_FAILED;
-			break;
-		}
-		f[n++] = (struct status_field){ "exit", ev->signal ? NULL : exit_s };
-		f[n++] = (struct status_field){ "signal", ev->signal ? sig_s : NULL };
-		f[n++] = (struct status_field){ "duration", dur };
-		if (ev->output_dropped)
-			f[n++] = (struct status_field){ "output_dropped", dropped };
-		if (id != STATUS_PROGRAM_SUCCEEDED && id != STATUS_SUCCESS_REBOOT) {
-			f[n++] = (struct status_field){ "reason", ev->why.text };
-			f[n++] = (struct status_field){ "output", ev->tail[0] ? ev->tail : NULL };
-			d->failed++;
-		}
-		finish_run(d, r, result_of(ev->outcome), ev->signal ? -1 : ev->exit_code,
-			   ev->signal, ev->duration_ms, ev->why.text);
-		emit(d, id, f, n);
-		daemon_restart_after(d, r, result_of(ev->outcome));
+	case RUN_EV_FINISHED:
+		run_finished(d, r, ev, f, n, exit_s, sig_s, dur, dropped);
 		break;
-	}
 	}
 }
 

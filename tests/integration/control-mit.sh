@@ -170,6 +170,29 @@ ctl reload >/dev/null 2>&1
 rc=$(runuser -u "$TEST_USER2" -- "$ADVERTCTL" -c "$conf" list >/dev/null 2>&1; echo $?)
 check "... and let in again when it comes back" test "$rc" -eq 0
 
+# --- a withdrawn advertisement's run finishes; advertctl stop ends it now ---------------
+cat >"$ADVERTISEMENTS_DIR/long.conf" <<AD
+advertisements = (
+  { id = "CTL6"; package = { id = "P6"; name = "Probe"; source = "$DP"; };
+    program = { name = "Long"; command = [ "./probe", "sleep=60" ]; run_as = "swinstall"; }; }
+);
+AD
+chmod 644 "$ADVERTISEMENTS_DIR/long.conf"
+for _ in $(seq 200); do ctl status CTL6 2>/dev/null | grep -q "state *running" && break; sleep 0.05; done
+rm "$ADVERTISEMENTS_DIR/long.conf"
+for _ in $(seq 100); do ctl status CTL6 2>/dev/null | grep -q "withdrawn" && break; sleep 0.05; done
+check_output "withdrawn while running: status still shows the run, and says it finishes" \
+	"state +running.*withdrawn +true.*this run finishes" bash -c "'$ADVERTCTL' -c '$conf' status CTL6 | tr '\n' ' '"
+rc=$(runuser -u "$TEST_USER2" -- "$ADVERTCTL" -c "$conf" stop CTL6 >/dev/null 2>&1; echo $?)
+check "stop is for root only (exit 4)" test "$rc" -eq 4
+check_output "stop ends it: SIGTERM now, SIGKILL after kill_grace" "^stopping CTL6 \(run r[0-9]+\)" ctl stop CTL6
+for _ in $(seq 200); do ctl history CTL6 2>/dev/null | grep -q interrupted && break; sleep 0.05; done
+check_output "... recorded as interrupted, by advertctl stop" \
+	"CTL6 .*interrupted.*stopped by advertctl stop" bash -c "'$ADVERTCTL' -c '$conf' history CTL6 | tr '\n' ' '"
+OUT=$(ctl stop CTL6 2>&1)
+rc=$?
+check "stop of a program that is not running: exit 6" bash -c '[[ $1 -eq 6 ]] && grep -q "is not running" <<<"$2"' _ "$rc" "$OUT"
+
 # --- what reaches a terminal or a JSON parser ------------------------------------------
 # Strict: UTF-8 that does not decode is an error, as for any JSON parser but json-c.
 JSON_UTF8='import json, sys; d = json.loads(sys.stdin.buffer.read().decode("utf-8")); sys.exit(0 if d.get("ok") is True else 1)'
