@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -20,6 +21,7 @@
 #include "advert/dcloc.h"
 #include "advert/lockout.h"
 #include "advert/rfc3339.h"
+#include "advert/textrec.h"
 #include "advert/util.h"
 #include "daemon-internal.h"
 
@@ -387,6 +389,96 @@ static struct json_object *cmd_problems(struct daemon *d)
 	return o;
 }
 
+struct latest_run {
+	char run_id[HISTORY_RUN_ID_MAX];
+	bool ended;
+	enum run_result result;
+};
+
+static void take_latest(void *data, const struct history_run *run)
+{
+	struct latest_run *l = data;
+	snprintf(l->run_id, sizeof(l->run_id), "%s", run->run_id);
+	l->ended = run->ended;
+	l->result = run->result;
+}
+
+#define LOG_CHUNK (256 * 1024) /* of output per answer: a follower asks again */
+
+/* log ID [RUN [OFFSET]]: a run's captured output (the latest run's without RUN), from
+ * OFFSET, at most LOG_CHUNK of it; with whether the run has ended and how. */
+static struct json_object *cmd_log(struct daemon *d, char **argv, int argc, char *ex)
+{
+	if (argc < 2 || argc > 4)
+		return control_error(CONTROL_USAGE, "usage: log ID [RUN [OFFSET]]");
+	const char *id = argv[1];
+	if (!advert_id_valid(id))
+		return control_error(CONTROL_USAGE, "\"%s\" is not an advertisement id",
+				     control_excerpt(id, ex));
+	struct latest_run l = { "" };
+	if (argc >= 3) {
+		const char *run = argv[2];
+		if (run[0] != 'r' || !run[1] || strlen(run) >= HISTORY_RUN_ID_MAX ||
+		    strspn(run + 1, "0123456789") != strlen(run + 1))
+			return control_error(CONTROL_USAGE, "\"%s\" is not a run id",
+					     control_excerpt(argv[2], ex));
+		snprintf(l.run_id, sizeof(l.run_id), "%s", argv[2]);
+	} else {
+		history_list(d->hist, id, 1, take_latest, &l);
+		if (!l.run_id[0])
+			return control_error(CONTROL_NOT_FOUND, "\"%s\" has no run", id);
+	}
+	intmax_t from = 0;
+	if (argc == 4 && textrec_parse_int(argv[3], false, 0, LLONG_MAX, &from) < 0)
+		return control_error(CONTROL_USAGE, "\"%s\" is not an offset",
+				     control_excerpt(argv[3], ex));
+	/* Whether that run has ended, from the history. */
+	struct latest_run now = { "" };
+	history_list(d->hist, id, 1, take_latest, &now);
+	bool ended = strcmp(now.run_id, l.run_id) != 0 || now.ended;
+
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s/%s.log", d->cfg->log_dir, id, l.run_id) < 0)
+		return control_error(CONTROL_FAILED, "out of memory");
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return control_error(CONTROL_NOT_FOUND, "no output of %s run %s (%s)", id, l.run_id,
+				     errno == ENOENT ? "none kept: max_logs_per_advert"
+						     : strerror(errno));
+	char *buf = malloc(LOG_CHUNK + 1);
+	ssize_t k = buf ? pread(fd, buf, LOG_CHUNK, (off_t)from) : -1;
+	struct stat st;
+	long long size = fstat(fd, &st) == 0 ? (long long)st.st_size : 0;
+	close(fd);
+	if (k < 0) {
+		free(buf);
+		return control_error(CONTROL_FAILED, "cannot read the output of %s", l.run_id);
+	}
+	/* A chunk ends on a character boundary: the next one starts where this one ends. */
+	if (k == LOG_CHUNK) {
+		ssize_t j = k;
+		while (j > 0 && k - j < 4 && ((unsigned char)buf[j - 1] & 0xc0) == 0x80)
+			j--;
+		unsigned char lead = j > 0 ? (unsigned char)buf[j - 1] : 0;
+		ssize_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+		if (j > 0 && j - 1 + need > k)
+			k = j - 1;
+	}
+	struct json_object *o = ok_reply();
+	add(o, "advert", jstr(id));
+	add(o, "run", jstr(l.run_id));
+	add(o, "offset", json_object_new_int64(from));
+	add(o, "next", json_object_new_int64(from + k));
+	add(o, "size", json_object_new_int64(size));
+	add(o, "output", control_json_bytes(buf, (size_t)k));
+	add(o, "ended", json_object_new_boolean(ended));
+	if (ended && strcmp(now.run_id, l.run_id) == 0)
+		add(o, "result", jstr(run_result_name(now.result)));
+	free(buf);
+	return o;
+}
+
 /* stop ID: ends a running program now, as SIGTERM to advertd would (TERM to every
  * process of the run, kill_grace, KILL); recorded as interrupted. Root only. */
 static struct json_object *cmd_stop(struct daemon *d, const char *id, struct active_run *r,
@@ -500,6 +592,8 @@ struct json_object *daemon_command(void *data, enum control_perm perm, char **ar
 		return cmd_clear_damage(d, argv, argc);
 	if (strcmp(cmd, "problems") == 0)
 		return cmd_problems(d);
+	if (strcmp(cmd, "log") == 0)
+		return cmd_log(d, argv, argc, ex);
 	if (strcmp(cmd, "explain") == 0 && argc == 2 && strcmp(argv[1], "--all") == 0)
 		return cmd_explain_all(d, now);
 	if (argc != 2)

@@ -95,6 +95,11 @@ struct json_object *control_json_string(const char *s)
 	return s ? json_string_len(s, strlen(s)) : NULL;
 }
 
+struct json_object *control_json_bytes(const char *s, size_t len)
+{
+	return json_string_len(s, len);
+}
+
 const char *control_excerpt(const char *s, char buf[static CONTROL_EXCERPT_SIZE])
 {
 	size_t len = strlen(s), n = utf8_cut(s, len, CONTROL_EXCERPT_MAX);
@@ -265,7 +270,7 @@ static const struct {
 	{ "identity", CONTROL_PERM_READ },      { "ping", CONTROL_PERM_READ },
 	{ "run", CONTROL_PERM_ADMIN },          { "reload", CONTROL_PERM_ADMIN },
 	{ "clear-damage", CONTROL_PERM_ADMIN }, { "problems", CONTROL_PERM_READ },
-	{ "stop", CONTROL_PERM_ADMIN },
+	{ "stop", CONTROL_PERM_ADMIN },         { "log", CONTROL_PERM_READ },
 };
 
 static struct json_object *handle_request(struct client *cl, char *line, control_fn fn, void *data)

@@ -54,6 +54,8 @@ struct json_object *control_error(enum control_code code, const char *fmt, ...)
  * part of a valid sequence becomes U+FFFD (json-c would pass it on raw, and a JSON
  * parser refuse the reply). NULL for NULL; the caller owns the reference. */
 struct json_object *control_json_string(const char *s);
+/* The same for len bytes that may hold anything (a program's output, NULs included). */
+struct json_object *control_json_bytes(const char *s, size_t len);
 
 /* An excerpt of s for a message: at most CONTROL_EXCERPT_MAX bytes, cut at a character
  * boundary and then ending in "...", written to buf. Returns buf. */

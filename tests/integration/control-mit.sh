@@ -25,11 +25,22 @@ chmod 755 "$DP" "$DP/probe"
 conf=$REALM_DIR/control.conf
 # The accounts go whichever way the test ends (finish does not run the EXIT trap).
 DAEMON_PID=""
-remove_accounts() {
+remove_accounts() { # userdel refuses a user with a process left (a client still waiting)
+	pkill -KILL -u "$TEST_USER" 2>/dev/null
+	pkill -KILL -u "$TEST_USER2" 2>/dev/null
 	userdel "$TEST_USER" 2>/dev/null
 	userdel "$TEST_USER2" 2>/dev/null
 	groupdel "$TEST_GROUP" 2>/dev/null
 }
+# What a killed earlier run left: accounts named after a test whose process is gone.
+for u in $(getent passwd | cut -d: -f1 | grep -E '^advtestb?[0-9]+$'); do
+	kill -0 "${u##*[a-z]}" 2>/dev/null && continue
+	pkill -KILL -u "$u" 2>/dev/null
+	userdel "$u" 2>/dev/null
+done
+for g in $(getent group | cut -d: -f1 | grep -E '^advadm[0-9]+$'); do
+	kill -0 "${g##*[a-z]}" 2>/dev/null || groupdel "$g" 2>/dev/null
+done
 cleanup() {
 	[[ -z $DAEMON_PID ]] || { kill "$DAEMON_PID" 2>/dev/null && wait "$DAEMON_PID" 2>/dev/null; }
 	remove_accounts
@@ -169,6 +180,20 @@ cp "$conf.good" "$conf"
 ctl reload >/dev/null 2>&1
 rc=$(runuser -u "$TEST_USER2" -- "$ADVERTCTL" -c "$conf" list >/dev/null 2>&1; echo $?)
 check "... and let in again when it comes back" test "$rc" -eq 0
+
+# --- run --wait follows a run; log prints its output -----------------------------------
+OUT=$(timeout 60 "$ADVERTCTL" -c "$conf" run CTL1 --wait 2>&1)
+rc=$?
+check "run --wait: queued, started, the program's output, the result; exit 0" \
+	bash -c '[[ $1 -eq 0 ]] && grep -q "^CTL1 queued" <<<"$2" && grep -q "^started r[0-9]" <<<"$2" && grep -q "hello" <<<"$2" && grep -q "ended: succeeded" <<<"$2"' _ "$rc" "$OUT"
+OUT=$(timeout 60 "$ADVERTCTL" -c "$conf" run CTL5 -w 2>&1)
+rc=$?
+check "run -w of a program that cannot start: says why, exit 1" \
+	bash -c '[[ $1 -eq 1 ]] && grep -q "could not start (10003)" <<<"$2"' _ "$rc" "$OUT"
+check_output "log ID prints the latest run's captured output" "hello" ctl log CTL1
+OUT=$(ctl log CTL1 r99999999 2>&1)
+rc=$?
+check "log of a run with no output kept: exit 5" test "$rc" -eq 5
 
 # --- a withdrawn advertisement's run finishes; advertctl stop ends it now ---------------
 cat >"$ADVERTISEMENTS_DIR/long.conf" <<AD
