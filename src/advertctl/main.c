@@ -24,16 +24,9 @@
 #include "advert/rfc3339.h"
 #include "advert/status.h"
 #include "advert/utf8.h"
+#include "advertctl.h"
 
 /* Exit statuses, documented in advertctl(8): the daemon's reply codes. */
-enum {
-	EXIT_PROBLEMS = CONTROL_FAILED,
-	EXIT_USAGE = CONTROL_USAGE,
-	EXIT_UNREACHABLE = CONTROL_UNREACHABLE,
-	EXIT_DENIED = CONTROL_DENIED,
-	EXIT_REFUSED = CONTROL_REFUSED,
-};
-
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -82,7 +75,7 @@ static int cmd_check_config(const char *config_path, int argc, char **argv)
 }
 
 /* The control socket named by the configuration; the default when it cannot be read. */
-static char *socket_path(const char *config_path)
+char *socket_path(const char *config_path)
 {
 	struct diag_list diags = { 0 };
 	struct config *cfg = NULL;
@@ -96,7 +89,7 @@ static char *socket_path(const char *config_path)
 
 /* Sends one request line and reads the whole reply. -ENODATA: the daemon closed the
  * connection without a word. */
-static int ask(const char *path, const char *request, struct json_object **ret)
+int ask(const char *path, const char *request, struct json_object **ret)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -151,167 +144,13 @@ static int ask(const char *path, const char *request, struct json_object **ret)
 
 /* --- text for a terminal --------------------------------------------------------------- */
 
-/* The next character of the n bytes at p as a terminal should get it: itself when it is
- * valid UTF-8 and safe, else \n \r \t or \xhh for each of its bytes (a stray byte is a
- * character of its own). Writes the text to out (up to 16 bytes and a NUL) and its width
- * in columns to *ret_cols; returns how many bytes of p it took. */
-static size_t tty_char(const char *p, size_t n, char out[static 17], size_t *ret_cols)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t len = utf8_char_len(p, n);
-	if (len > 0 && !status_char_unsafe(p, len)) {
-		memcpy(out, p, len);
-		out[len] = '\0';
-		*ret_cols = 1;
-		return len;
-	}
-	if (len == 0)
-		len = 1;
-	size_t o = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)p[i];
-		out[o++] = '\\';
-		if (c == '\n' || c == '\r' || c == '\t') {
-			out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-		} else {
-			out[o++] = 'x';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 0xf];
-		}
-	}
-	out[o] = '\0';
-	*ret_cols = o;
-	return len;
-}
-
-/* Prints s escaped for a terminal, padded to width columns; with cut, no wider than
- * that either (never inside a character or an escape). Counts a character as one column:
- * wide scripts may still misalign, but nothing is hidden or moved. */
-static void tty_put(const char *s, size_t width, bool cut)
-{
-	size_t cols = 0;
-	for (size_t n = strlen(s), i = 0; i < n;) {
-		char piece[17];
-		size_t w, k = tty_char(s + i, n - i, piece, &w);
-		if (cut && cols + w > width)
-			break;
-		fputs(piece, stdout);
-		cols += w;
-		i += k;
-	}
-	for (; cols < width; cols++)
-		putchar(' ');
-}
-
-/* s escaped for a terminal, in a buffer of the caller's to free; NULL only without
- * memory. */
-static char *tty_str(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = malloc(4 * n + 1), *o = out; /* \xhh for every byte, at worst */
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n;) {
-		char piece[17];
-		size_t w;
-		i += tty_char(s + i, n - i, piece, &w);
-		o = stpcpy(o, piece);
-	}
-	*o = '\0';
-	return out;
-}
-
-/* log_error() with one string argument, one that came from outside. */
-#define log_error_text(fmt, text)                                                                  \
-	do {                                                                                       \
-		char *t_ = tty_str(text);                                                          \
-		log_error(fmt, t_ ? t_ : "?");                                                     \
-		free(t_);                                                                          \
-	} while (0)
-
-/* --- JSON that is valid UTF-8 ------------------------------------------------------------ */
-
-/* A JSON string of the len bytes at s with each stray byte as U+FFFD. */
-static struct json_object *json_clean_string(const char *s, size_t len)
-{
-	char *buf = malloc(3 * len + 1), *o = buf;
-	if (!buf)
-		return NULL;
-	for (size_t i = 0; i < len;) {
-		size_t k = utf8_char_len(s + i, len - i);
-		if (k == 0) {
-			o = stpcpy(o, "\xef\xbf\xbd");
-			i++;
-		} else {
-			memcpy(o, s + i, k);
-			o += k;
-			i += k;
-		}
-	}
-	struct json_object *j = json_object_new_string_len(buf, (int)(o - buf));
-	free(buf);
-	return j;
-}
-
-/* A copy of the reply whose every string and key is valid UTF-8: json-c reads and writes
- * whatever bytes it is given, and a daemon (an older one) may have sent any. */
-static struct json_object *json_clean(struct json_object *v)
-{
-	struct json_object *c;
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		return json_clean_string(json_object_get_string(v),
-					 (size_t)json_object_get_string_len(v));
-	case json_type_array:
-		c = json_object_new_array();
-		for (size_t i = 0; c && i < json_object_array_length(v); i++)
-			json_object_array_add(c, json_clean(json_object_array_get_idx(v, i)));
-		return c;
-	case json_type_object:
-		c = json_object_new_object();
-		json_object_object_foreach(v, key, val)
-		{
-			struct json_object *k = json_clean_string(key, strlen(key));
-			if (c && k)
-				json_object_object_add(c, json_object_get_string(k),
-						       json_clean(val));
-			json_object_put(k);
-		}
-		return c;
-	default:
-		return json_object_get(v);
-	}
-}
-
-/* Prints JSON text with the characters that are valid but not safe on a terminal (C1
- * controls, U+2028 and the like: json-c leaves them raw) as \u escapes. They can only be
- * inside strings, where the escape means the same. */
-static void json_put(const char *text)
-{
-	for (size_t n = strlen(text), i = 0; i < n;) {
-		size_t k = utf8_char_len(text + i, n - i);
-		if (k > 1 && status_char_unsafe(text + i, k)) {
-			uint32_t cp = status_char_code(text + i, k);
-			if (cp > 0xffff)
-				printf("\\u%04x\\u%04x", 0xd800 + ((cp - 0x10000) >> 10),
-				       0xdc00 + ((cp - 0x10000) & 0x3ff));
-			else
-				printf("\\u%04x", cp);
-		} else {
-			fwrite(text + i, 1, k ? k : 1, stdout);
-		}
-		i += k ? k : 1;
-	}
-	putchar('\n');
-}
-
-static const char *s(struct json_object *o, const char *key)
+const char *s(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 	return o && json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
 }
 
-static const char *or_dash(const char *v)
+const char *or_dash(const char *v)
 {
 	return v && *v ? v : "-";
 }
@@ -446,179 +285,6 @@ static void print_history(struct json_object *reply)
 			putchar('\n');
 		}
 	}
-}
-
-/* A program's output as it was captured: the bytes themselves into a pipe or a file, and
- * to a terminal line by line with anything that could drive it escaped. */
-static void put_output(const char *s, size_t len)
-{
-	if (!isatty(STDOUT_FILENO)) {
-		fwrite(s, 1, len, stdout);
-		return;
-	}
-	for (size_t i = 0; i < len;) {
-		const char *nl = memchr(s + i, '\n', len - i);
-		size_t k = nl ? (size_t)(nl - (s + i)) : len - i;
-		char *line = strndup(s + i, k);
-		if (line)
-			tty_put(line, 0, false);
-		free(line);
-		if (nl)
-			putchar('\n');
-		i += k + (nl ? 1 : 0);
-	}
-}
-
-/* One request to the daemon; NULL (with the error said) when it cannot be asked. */
-static struct json_object *ask_daemon(const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static struct json_object *ask_daemon(const char *path, const char *fmt, ...)
-{
-	char request[CONTROL_REQUEST_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(request, sizeof(request), fmt, ap);
-	va_end(ap);
-	struct json_object *reply = NULL;
-	int r = ask(path, request, &reply);
-	if (r < 0) {
-		log_error_errno(r, "lost advertd while following the run");
-		return NULL;
-	}
-	return reply;
-}
-
-static bool reply_ok(struct json_object *reply)
-{
-	struct json_object *v = NULL;
-	return reply && json_object_object_get_ex(reply, "ok", &v) && json_object_get_boolean(v);
-}
-
-/* The output of run, from *offset, printed; whether the run has ended, and its result. */
-static bool follow_output(const char *path, const char *id, const char *run, long long *offset,
-			  char *result, size_t size)
-{
-	for (;;) {
-		struct json_object *r = ask_daemon(path, "log %s %s %lld\n", id, run, *offset);
-		if (!reply_ok(r)) {
-			json_object_put(r);
-			return false; /* no output (yet): asked again */
-		}
-		struct json_object *out = NULL, *v = NULL;
-		if (json_object_object_get_ex(r, "output", &out))
-			put_output(json_object_get_string(out),
-				   (size_t)json_object_get_string_len(out));
-		fflush(stdout);
-		long long next = json_object_object_get_ex(r, "next", &v) ? json_object_get_int64(v)
-									  : *offset;
-		long long total =
-			json_object_object_get_ex(r, "size", &v) ? json_object_get_int64(v) : next;
-		bool ended =
-			json_object_object_get_ex(r, "ended", &v) && json_object_get_boolean(v);
-		snprintf(result, size, "%s", or_dash(s(r, "result")));
-		json_object_put(r);
-		bool more = next > *offset && next < total;
-		*offset = next;
-		if (!more)
-			return ended;
-	}
-}
-
-/* run ID --wait: queues the run, then follows it: started, its output as it comes, its
- * result. Exits 0 when it succeeded, 1 otherwise. Ctrl-C stops following, not the run. */
-static int run_and_wait(const char *config_path, const char *id)
-{
-	char *path = socket_path(config_path);
-	if (!path)
-		return EXIT_PROBLEMS;
-	struct json_object *r = ask_daemon(path, "log %s\n", id);
-	char before[32] = "";
-	if (reply_ok(r))
-		snprintf(before, sizeof(before), "%s", or_dash(s(r, "run")));
-	json_object_put(r);
-	r = ask_daemon(path, "run %s\n", id);
-	if (!reply_ok(r)) {
-		log_error_text("%s", r ? or_dash(s(r, "error")) : "no answer");
-		struct json_object *c = NULL;
-		int code = r && json_object_object_get_ex(r, "code", &c) ? json_object_get_int(c)
-									 : EXIT_UNREACHABLE;
-		json_object_put(r);
-		free(path);
-		return code;
-	}
-	json_object_put(r);
-	time_t queued = time(NULL);
-	printf("%s queued; following it (Ctrl-C stops following, not the run)\n", id);
-	char run[32] = "", result[32] = "-";
-	long long offset = 0;
-	int rc = EXIT_PROBLEMS;
-	for (;;) {
-		struct timespec ts = { 0, 200 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-		if (!run[0]) {
-			/* A new latest run (it may have ended already), or why none started. */
-			struct json_object *lr = ask_daemon(path, "log %s\n", id);
-			if (reply_ok(lr) && strcmp(or_dash(s(lr, "run")), before) != 0) {
-				snprintf(run, sizeof(run), "%s", or_dash(s(lr, "run")));
-				printf("started %s\n", run);
-			}
-			json_object_put(lr);
-			struct json_object *st =
-				run[0] ? NULL : ask_daemon(path, "status %s\n", id);
-			struct json_object *a = NULL, *p = NULL;
-			if (st)
-				json_object_object_get_ex(st, "advertisement", &a);
-			time_t at = 0;
-			if (a && json_object_object_get_ex(a, "last_problem", &p) && p &&
-			    rfc3339_parse(or_dash(s(p, "at")), &at) == 0 && at >= queued &&
-			    strcmp(or_dash(s(a, "state")), "could-not-start") == 0) {
-				printf("could not start (");
-				tty_put(or_dash(s(p, "status")), 0, false);
-				printf("): ");
-				tty_put(or_dash(s(p, "reason")), 0, false);
-				putchar('\n');
-				json_object_put(st);
-				break;
-			}
-			json_object_put(st);
-			if (!run[0])
-				continue;
-		}
-		if (follow_output(path, id, run, &offset, result, sizeof(result))) {
-			printf("%s ended: %s\n", run, result);
-			rc = strncmp(result, "succeeded", 9) == 0 ? EXIT_SUCCESS : EXIT_PROBLEMS;
-			break;
-		}
-	}
-	free(path);
-	return rc;
-}
-
-/* log ID [RUN]: a run's captured output, all of it. */
-static int print_log(const char *config_path, int argc, char **argv)
-{
-	char *path = socket_path(config_path);
-	if (!path)
-		return EXIT_PROBLEMS;
-	struct json_object *r = ask_daemon(path, "log %s%s%s\n", argv[1], argc > 2 ? " " : "",
-					   argc > 2 ? argv[2] : "");
-	if (!reply_ok(r)) {
-		if (r)
-			log_error_text("%s", or_dash(s(r, "error")));
-		struct json_object *c = NULL;
-		int code = r && json_object_object_get_ex(r, "code", &c) ? json_object_get_int(c)
-									 : EXIT_UNREACHABLE;
-		json_object_put(r);
-		free(path);
-		return code;
-	}
-	char run[32], result[32];
-	snprintf(run, sizeof(run), "%s", or_dash(s(r, "run")));
-	json_object_put(r);
-	long long offset = 0;
-	follow_output(path, argv[1], run, &offset, result, sizeof(result));
-	free(path);
-	return EXIT_SUCCESS;
 }
 
 static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
