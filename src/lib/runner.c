@@ -101,8 +101,13 @@ int runner_resolve(const char *argv0, const char *working_dir, const char *path,
 {
 	char *p = NULL;
 	if (strchr(argv0, '/')) {
+		/* "./setup" is the working directory's setup: named without the "./". */
+		const char *rel = argv0;
+		while (rel[0] == '.' && rel[1] == '/')
+			for (rel += 2; *rel == '/'; rel++)
+				;
 		if (argv0[0] == '/' ? !(p = strdup(argv0))
-				    : asprintf(&p, "%s/%s", working_dir, argv0) < 0)
+				    : asprintf(&p, "%s/%s", working_dir, rel) < 0)
 			return -ENOMEM;
 		*ret = p;
 		return is_executable_file(p) ? 0 : access(p, F_OK) == 0 ? -EACCES : -ENOENT;

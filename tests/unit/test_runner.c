@@ -191,6 +191,14 @@ static void test_resolve(void)
 	CU_ASSERT(p && strcmp(p, "/usr/bin/true") == 0);
 	free(p);
 	CU_ASSERT_EQUAL(runner_resolve("./probe", dir, "", &p), 0);
+	/* Named as the admin would: the package's path, no "/./" in it. */
+	char want[4096];
+	snprintf(want, sizeof(want), "%s/probe", dir);
+	CU_ASSERT(p && strcmp(p, want) == 0);
+	free(p);
+	CU_ASSERT_EQUAL(runner_resolve(".//./nosuch", dir, "", &p), -ENOENT);
+	snprintf(want, sizeof(want), "%s/nosuch", dir);
+	CU_ASSERT(p && strcmp(p, want) == 0);
 	free(p);
 	CU_ASSERT_EQUAL(runner_resolve("nosuch", dir, "/usr/bin", &p), -ENOENT);
 	free(p);
