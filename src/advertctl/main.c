@@ -56,7 +56,33 @@ static void usage(FILE *out)
 		ADV_DEFAULT_CONFIG);
 }
 
-static int cmd_check_config(const char *config_path, int argc, char **argv)
+/* check-config --json: {"ok", "errors", "warnings", "problems": [{file, line, level,
+ * message}]}, valid UTF-8 whatever the files hold. */
+static void check_json(const struct check_result *res, size_t errors, size_t warnings)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	json_object_object_add(o, "ok", json_object_new_boolean(errors == 0));
+	json_object_object_add(o, "errors", json_object_new_int64((int64_t)errors));
+	json_object_object_add(o, "warnings", json_object_new_int64((int64_t)warnings));
+	for (size_t i = 0; i < res->diags.n; i++) {
+		const struct diag *g = &res->diags.items[i];
+		struct json_object *p = json_object_new_object();
+		json_object_object_add(p, "file", g->file ? json_object_new_string(g->file) : NULL);
+		json_object_object_add(p, "line", g->line ? json_object_new_int(g->line) : NULL);
+		json_object_object_add(
+			p, "level",
+			json_object_new_string(g->level == DIAG_ERROR ? "error" : "warning"));
+		json_object_object_add(p, "message", json_object_new_string(g->msg));
+		json_object_array_add(arr, p);
+	}
+	json_object_object_add(o, "problems", arr);
+	struct json_object *clean = json_clean(o);
+	json_put(json_object_to_json_string_ext(clean, JSON_C_TO_STRING_PRETTY));
+	json_object_put(clean);
+	json_object_put(o);
+}
+
+static int cmd_check_config(const char *config_path, bool json, int argc, char **argv)
 {
 	struct check_result res;
 	int r = check_run(config_path, (const char *const *)argv, (size_t)argc, &res);
@@ -64,9 +90,14 @@ static int cmd_check_config(const char *config_path, int argc, char **argv)
 		log_error_errno(r, "checking configuration");
 		return EXIT_PROBLEMS;
 	}
-	diag_print(&res.diags, stderr);
 	size_t errors = diag_count(&res.diags, DIAG_ERROR);
 	size_t warnings = diag_count(&res.diags, DIAG_WARNING);
+	if (json) {
+		check_json(&res, errors, warnings);
+		check_result_clear(&res);
+		return errors ? EXIT_PROBLEMS : EXIT_SUCCESS;
+	}
+	diag_print(&res.diags, stderr);
 	check_print_summary(&res, stdout);
 	printf("%s: %zu error(s), %zu warning(s)\n", errors ? "problems found" : "ok", errors,
 	       warnings);
@@ -322,7 +353,20 @@ static int cmd_daemon(const char *config_path, bool json, int argc, char **argv)
 									   : "");
 		free(p);
 		free(path);
-		return r == -EACCES ? EXIT_DENIED : EXIT_UNREACHABLE;
+		int code = r == -EACCES ? EXIT_DENIED : EXIT_UNREACHABLE;
+		if (json) { /* a script reading JSON gets JSON, failure or not */
+			struct json_object *o = json_object_new_object();
+			json_object_object_add(o, "ok", json_object_new_boolean(0));
+			json_object_object_add(o, "code", json_object_new_int(code));
+			json_object_object_add(
+				o, "error",
+				json_object_new_string(code == EXIT_DENIED
+							       ? "permission denied"
+							       : "advertd is not reachable"));
+			json_put(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+			json_object_put(o);
+		}
+		return code;
 	}
 	free(path);
 
@@ -423,11 +467,28 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	const char *cmd = argv[optind];
-	if (strcmp(cmd, "check-config") == 0)
-		return cmd_check_config(config_path, argc - optind - 1, argv + optind + 1);
-	int rest = argc - optind;
+	/* The global options after the command too (advertctl list --json -c FILE), as
+	 * getopt users expect; what is left are the command and its own arguments. */
+	int rest = 0;
 	char **args = argv + optind;
+	for (int i = optind; i < argc; i++) {
+		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+		    i + 1 < argc)
+			config_path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			config_path = argv[i] + 9;
+		else if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+			json = true;
+		else
+			args[rest++] = argv[i];
+	}
+	if (rest == 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = args[0];
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check_config(config_path, json, rest - 1, args + 1);
 	if (strcmp(cmd, "run") == 0 && rest == 3 &&
 	    (strcmp(args[2], "--wait") == 0 || strcmp(args[2], "-w") == 0) && !json)
 		return run_and_wait(config_path, args[1]);
@@ -444,7 +505,7 @@ int main(int argc, char **argv)
 						   "stop",   "log",          NULL };
 	for (const char *const *d = daemon_cmds; *d; d++)
 		if (strcmp(cmd, *d) == 0)
-			return cmd_daemon(config_path, json, argc - optind, argv + optind);
+			return cmd_daemon(config_path, json, rest, args);
 	log_error_text("unknown command \"%s\"", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

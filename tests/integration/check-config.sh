@@ -50,6 +50,9 @@ printf 'secret' >"$tmp/secrets/swinstall.keytab" && chmod 600 "$tmp/secrets/swin
 
 out=$("$advertctl" -c "$tmp/advertd.conf" check-config 2>&1); rc=$?
 check "sample configuration passes advertctl check-config" [ $rc -eq 0 ]
+out=$("$advertctl" check-config --json -c "$tmp/advertd.conf" 2>/dev/null); rc=$?
+check "check-config --json (options after the command): JSON, ok, and its warnings" \
+	bash -c '[[ $1 -eq 0 ]] && python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d[\"ok\"] and d[\"errors\"] == 0 and any(p[\"level\"] == \"warning\" for p in d[\"problems\"]) else 1)" "$2"' _ "$rc" "$out"
 
 # A broken advertisement file beside the good one.
 cat >"$tmp/ads/broken.conf" <<'CONF'

@@ -159,6 +159,14 @@ for c in list "status CTL1" "explain CTL1" "history" "identity swinstall"; do
 	check "--json $c is valid JSON with ok=true" \
 		bash -c '"$1" -c "$2" --json $3 | python3 -c "$4"' _ "$ADVERTCTL" "$conf" "$c" "$JSON_OK"
 done
+check "options after the command: list --json -c FILE is JSON" \
+	bash -c '"$1" list --json -c "$2" | python3 -c "$3"' _ "$ADVERTCTL" "$conf" "$JSON_OK"
+sed "s|^control_socket.*|control_socket = \"$REALM_DIR/nobody-listens.sock\";|" "$conf" >"$REALM_DIR/away.conf"
+chmod 644 "$REALM_DIR/away.conf"
+OUT=$("$ADVERTCTL" -c "$REALM_DIR/away.conf" --json list 2>/dev/null)
+rc=$?
+check "--json with advertd not reachable: exit 3 and a JSON answer saying so" \
+	bash -c '[[ $1 -eq 3 ]] && python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d[\"ok\"] is False and d[\"code\"] == 3 else 1)" "$2"' _ "$rc" "$OUT"
 check_output "reload says it reloaded" "^reloaded " ctl reload
 syslog_wait() { for _ in $(seq 100); do grep -Eq -- "$1" "$SYSLOG_LOG" && return 0; sleep 0.05; done; return 1; }
 check "... and says so in syslog (11023, reloaded)" syslog_wait "11023 configuration-reloaded .*result=reloaded"
