@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "advert/diag.h"
@@ -110,6 +111,11 @@ const char *advert_when_name(enum advert_when w);
 /* True for 1..64 of [A-Za-z0-9._-], not starting with '.' or '-' (ids become file
  * names). */
 bool advert_id_valid(const char *id);
+
+/* A digest of everything that defines a (not where it is written): equal for the same
+ * advertisement in a touched, reformatted or moved file, different when any setting
+ * differs. */
+uint64_t advert_digest(const struct advert *a) __attribute__((nonnull));
 
 /* Whether code is in the list. */
 bool advert_code_in(const int *codes, size_t n, int code);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -91,31 +92,29 @@ void daemon_state_clear(struct advert_state *st)
 	free(st->problem.reason);
 }
 
-/* A signature that changes when the advertisement's definition may have changed. */
+/* A signature that changes when the advertisement's definition has changed, not when
+ * its file was only touched or reformatted. */
 static char *signature(const struct advert *a)
 {
-	struct stat st;
 	char *s = NULL;
-	if (stat(a->file, &st) < 0)
-		st.st_mtim = (struct timespec){ 0 };
-	if (asprintf(&s, "%s:%d:%lld.%09ld", a->file, a->line, (long long)st.st_mtim.tv_sec,
-		     st.st_mtim.tv_nsec) < 0)
+	if (asprintf(&s, "digest:%016" PRIx64, advert_digest(a)) < 0)
 		return NULL;
 	return s;
 }
 
-static bool already_reported(struct daemon *d, const char *text)
+static bool already_reported(const struct daemon *d, uint64_t h)
 {
 	for (size_t i = 0; i < d->n_reported; i++)
-		if (strcmp(d->reported_problems[i], text) == 0)
+		if (d->reported_problems[i] == h)
 			return true;
 	return false;
 }
 
-/* Reports each new problem once; forgets those that went away. */
+/* Reports each new problem once, across restarts too (reported.c keeps their digests);
+ * forgets those that went away. */
 void daemon_report_problems(struct daemon *d, const struct diag_list *diags)
 {
-	char **now = calloc(diags->n + 1, sizeof(*now));
+	uint64_t *now = calloc(diags->n + 1, sizeof(*now));
 	size_t n = 0;
 	for (size_t i = 0; now && i < diags->n; i++) {
 		const struct diag *g = &diags->items[i];
@@ -124,17 +123,22 @@ void daemon_report_problems(struct daemon *d, const struct diag_list *diags)
 		char *text = NULL;
 		if (asprintf(&text, "%s:%d:%s", g->file ? g->file : "", g->line, g->msg) < 0)
 			continue;
-		if (!already_reported(d, text)) {
+		uint64_t h = util_fnv1a(UTIL_FNV_OFFSET, text, strlen(text));
+		free(text);
+		if (!already_reported(d, h)) {
 			struct status_field f[] = { { "file", g->file },
 						    { "line", g->line ? line : NULL },
 						    { "reason", g->msg } };
 			emit(d, STATUS_FILE_REJECTED, f, 3);
 			log_warning("%s:%d: %s", g->file ? g->file : "?", g->line, g->msg);
+			d->reported_dirty = true;
 		}
-		now[n++] = text;
+		now[n++] = h;
 	}
-	for (size_t i = 0; i < d->n_reported; i++)
-		free(d->reported_problems[i]);
+	if (!now)
+		return;
+	if (n != d->n_reported)
+		d->reported_dirty = true;
 	free(d->reported_problems);
 	d->reported_problems = now;
 	d->n_reported = n;

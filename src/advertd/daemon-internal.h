@@ -5,6 +5,7 @@
 #define ADVERTD_DAEMON_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -32,6 +33,7 @@ struct advert_state {
 		time_t at;
 		int status;   /* enum status_id; 0: none */
 		char *reason; /* malloc'd */
+		time_t said;  /* when its status message last went out */
 	} problem;
 };
 
@@ -75,8 +77,9 @@ struct daemon {
 	size_t n_states;
 	size_t *state_slots; /* hash index into states */
 	size_t state_cap;
-	char **reported_problems; /* diagnostics already reported, to report each once */
+	uint64_t *reported_problems; /* digests of the diagnostics reported, each once */
 	size_t n_reported;
+	bool reported_dirty;       /* state_dir/reported is behind (reported.c) */
 	struct diag_list problems; /* the latest load's, for advertctl problems */
 
 	struct active_run *runs;
@@ -154,6 +157,14 @@ void daemon_read_events(struct daemon *d, struct active_run *r);
 void daemon_reap_children(struct daemon *d);
 /* Drops the runs that are over from the table. */
 void daemon_collect_runs(struct daemon *d);
+
+/* --- reported.c: what was said, across restarts --------------------------------------- */
+
+/* Reads state_dir/reported: the verdicts and problems already said, so that a restart
+ * or --once does not say them all again. */
+void daemon_reported_load(struct daemon *d);
+/* Writes it when something new was said since (d->reported_dirty). */
+void daemon_reported_save(struct daemon *d);
 
 /* --- restart.c: reboot codes and after_run = "restart" -------------------------------- */
 

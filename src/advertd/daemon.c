@@ -77,6 +77,7 @@ static void report_verdict(void *data, const struct advert *a, const struct sche
 				    { "depends_on", a->program.depends_on },
 				    { "reason", dec->reason } };
 	emit(d, id, f, ARRAY_SIZE(f));
+	d->reported_dirty = true;
 }
 
 static struct schedule_decision decide_cb(void *data, const struct advert *a, time_t now)
@@ -420,6 +421,7 @@ static int setup(struct daemon *d)
 	d->ifd = -1;
 	daemon_watch_directories(d);
 	daemon_load_received(d);
+	daemon_reported_load(d);
 	daemon_restart_load(d);
 	daemon_load_catalog(d);
 	struct status_field f[] = { { "version", PACKAGE_VERSION }, { "config", d->cfg->file } };
@@ -488,8 +490,6 @@ static void teardown(struct daemon *d)
 		daemon_state_clear(&d->states[i]);
 	free(d->states);
 	free(d->state_slots);
-	for (size_t i = 0; i < d->n_reported; i++)
-		free(d->reported_problems[i]);
 	free(d->reported_problems);
 	diag_clear(&d->problems);
 	free(d->runs);
@@ -633,9 +633,11 @@ int daemon_main(const struct daemon_options *opt)
 		free(p);
 		daemon_reap_children(&d);
 		daemon_collect_runs(&d);
+		daemon_reported_save(&d);
 		if (status_queued(d.status))
 			status_flush(d.status, time(NULL));
 	}
+	daemon_reported_save(&d);
 	int rc = opt->once ? (d.failed || d.rejected ? 1 : 0) : 0;
 	if (opt->once && idle_once)
 		once_summary(&d);

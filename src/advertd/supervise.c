@@ -97,22 +97,34 @@ void daemon_start_run(struct daemon *d, const struct advert *a)
 	snprintf(r->package_name, sizeof(r->package_name), "%s", a->package.name);
 }
 
+/* A problem that stays the same is said again at most this many poll_intervals apart. */
+#define REMIND_POLLS 12
+
 /* The attempt could not start: tried again after poll_interval, and remembered, so that
- * list, status, explain and run say so instead of "due". */
-static void retry_later(struct daemon *d, const char *advert_id, enum status_id status,
+ * list, status, explain and run say so instead of "due". Returns whether its status
+ * message is worth sending: a new problem, or the same one a reminder later. */
+static bool retry_later(struct daemon *d, const char *advert_id, enum status_id status,
 			const char *reason)
 {
 	struct advert_state *st = daemon_state_of(d, advert_id);
 	if (!st)
-		return;
-	st->plan.retry_at = time(NULL) + d->cfg->poll_interval;
-	char *copy = strdup(reason ? reason : "");
+		return true;
+	time_t now = time(NULL);
+	st->plan.retry_at = now + d->cfg->poll_interval;
+	reason = reason ? reason : "";
+	bool same = st->problem.status == (int)status && st->problem.reason &&
+		    strcmp(st->problem.reason, reason) == 0;
+	bool say = !same || now - st->problem.said >= (time_t)d->cfg->poll_interval * REMIND_POLLS;
+	char *copy = same ? NULL : strdup(reason);
 	if (copy) {
 		free(st->problem.reason);
 		st->problem.reason = copy;
-		st->problem.at = time(NULL);
 		st->problem.status = (int)status;
 	}
+	st->problem.at = now;
+	if (say)
+		st->problem.said = now;
+	return say;
 }
 
 static void clear_problem(struct daemon *d, const char *advert_id)
@@ -238,26 +250,28 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 		break;
 	case RUN_EV_GUARD:
 		f[n++] = (struct status_field){ "reason", ev->why.text };
-		emit(d, STATUS_GUARD_HOLDING, f, n);
-		retry_later(d, r->advert_id, STATUS_GUARD_HOLDING, ev->why.text);
+		if (retry_later(d, r->advert_id, STATUS_GUARD_HOLDING, ev->why.text))
+			emit(d, STATUS_GUARD_HOLDING, f, n);
 		d->failed++;
 		break;
 	case RUN_EV_PREPARE_FAILED:
 		f[n++] = (struct status_field){ "reason", ev->why.text };
-		emit(d, STATUS_PREPARE_FAILED, f, n);
+		if (retry_later(d, r->advert_id, STATUS_PREPARE_FAILED, ev->why.text))
+			emit(d, STATUS_PREPARE_FAILED, f, n);
 		/* Recorded, but the program was never exec'd: it does not count as run. */
 		if (r->begun)
 			finish_run(d, r, RUN_NOT_STARTED, -1, 0, 0, ev->why.text);
-		retry_later(d, r->advert_id, STATUS_PREPARE_FAILED, ev->why.text);
 		d->failed++;
 		break;
 	case RUN_EV_REJECTED:
 		f[n++] = (struct status_field){ "reason", ev->why.text };
-		emit(d, ev->platform ? STATUS_PLATFORM_REJECTED : STATUS_REQUIREMENTS_NOT_MET, f,
-		     n);
-		retry_later(d, r->advert_id,
-			    ev->platform ? STATUS_PLATFORM_REJECTED : STATUS_REQUIREMENTS_NOT_MET,
-			    ev->why.text);
+		if (retry_later(d, r->advert_id,
+				ev->platform ? STATUS_PLATFORM_REJECTED
+					     : STATUS_REQUIREMENTS_NOT_MET,
+				ev->why.text))
+			emit(d,
+			     ev->platform ? STATUS_PLATFORM_REJECTED : STATUS_REQUIREMENTS_NOT_MET,
+			     f, n);
 		d->failed++;
 		break;
 	case RUN_EV_READY: {
@@ -273,7 +287,7 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 			emit(d, STATUS_HISTORY_FAILED, f, n);
 			log_error_errno(e, "cannot record the start of %s: not running it",
 					r->advert_id);
-			retry_later(d, r->advert_id, STATUS_HISTORY_FAILED, strerror(-e));
+			(void)retry_later(d, r->advert_id, STATUS_HISTORY_FAILED, strerror(-e));
 			d->failed++;
 		}
 		if (write(r->go_fd, &go, sizeof(go)) != (ssize_t)sizeof(go) && r->begun)

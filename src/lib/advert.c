@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "advert/advert.h"
+#include "advert/util.h"
 #include "advert/cfgread.h"
 
 static const char *const rerun_names[] = { "never", "always", "if-failed", "if-succeeded", NULL };
@@ -49,6 +50,55 @@ bool advert_id_valid(const char *id)
 		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.'))
 			return false;
 	return true;
+}
+
+static uint64_t mix_str(uint64_t h, const char *v)
+{
+	/* The NUL keeps ("ab", "c") apart from ("a", "bc"); a missing value hashes apart
+	 * from an empty one. */
+	return v ? util_fnv1a(h, v, strlen(v) + 1) : util_fnv1a(h, "\xff", 1);
+}
+
+static uint64_t mix_num(uint64_t h, long long v)
+{
+	return util_fnv1a(h, &v, sizeof(v));
+}
+
+static uint64_t mix_strv(uint64_t h, char *const *v)
+{
+	for (; v && *v; v++)
+		h = mix_str(h, *v);
+	return util_fnv1a(h, "\xfe", 1);
+}
+
+uint64_t advert_digest(const struct advert *a)
+{
+	const struct advert_program *p = &a->program;
+	const struct advert_schedule *sc = &a->schedule;
+	uint64_t h = UTIL_FNV_OFFSET;
+	h = mix_str(h, a->id);
+	h = mix_str(h, a->package.id), h = mix_str(h, a->package.name);
+	h = mix_str(h, a->package.version), h = mix_str(h, a->package.source);
+	h = mix_str(h, p->name), h = mix_strv(h, p->command), h = mix_str(h, p->working_dir);
+	h = mix_str(h, p->run_as), h = mix_num(h, p->rights), h = mix_num(h, p->max_runtime);
+	for (size_t i = 0; i < p->n_success_codes; i++)
+		h = mix_num(h, p->success_codes[i]);
+	h = mix_num(h, -1);
+	for (size_t i = 0; i < p->n_reboot_codes; i++)
+		h = mix_num(h, p->reboot_codes[i]);
+	h = mix_num(h, -1);
+	h = mix_strv(h, p->environment), h = mix_strv(h, p->platforms);
+	h = mix_num(h, p->min_free_mb), h = mix_str(h, p->depends_on);
+	h = mix_num(h, p->wait_for_restart), h = mix_num(h, p->after_run), h = mix_num(h, p->when);
+	h = mix_num(h, sc->has_start ? (long long)sc->start : -1);
+	h = mix_num(h, sc->has_expires ? (long long)sc->expires : -1);
+	h = mix_num(h, sc->recur);
+	for (size_t i = 0; i < sc->n_windows; i++) {
+		h = mix_num(h, sc->windows[i].days), h = mix_num(h, sc->windows[i].start);
+		h = mix_num(h, sc->windows[i].duration);
+	}
+	h = mix_num(h, a->rerun);
+	return mix_num(h, a->enabled);
 }
 
 bool advert_code_in(const int *codes, size_t n, int code)

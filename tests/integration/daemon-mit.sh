@@ -105,6 +105,12 @@ check "after a restart NEVER1 did not run again" test "$(count NEVER1)" -eq 1
 check "after a restart unchanged advertisements are not announced again (10002 once)" \
 	test "$(grep -c '10002 advertisement-received advert=NEVER1 ' "$SYSLOG_LOG")" -eq 1
 check "after a restart RECUR1 did not run again in the same occurrence" test "$(count RECUR1)" -eq 1
+check "after a restart, will-not-rerun (11006) is not said again for NEVER1" \
+	test "$(grep -c '11006 will-not-rerun advert=NEVER1 ' "$SYSLOG_LOG")" -eq 1
+touch "$ADS/never.conf"
+sleep 1
+check "touching a file does not announce its unchanged advertisement again (10002)" \
+	test "$(grep -c '10002 advertisement-received advert=NEVER1 ' "$SYSLOG_LOG")" -eq 1
 check "... and a restart keeps when NEVER1 was first received (the recurrence anchor)" \
 	grep -q "^NEVER1 +$seen_before " "$ADVERTD_STATE_DIR/received"
 
@@ -257,5 +263,24 @@ check "a second advertd without -f: exit 1, \"already running (pid N)\" on stder
 [[ -n $detached ]] && kill -TERM "$detached" 2>/dev/null
 for _ in $(seq 100); do kill -0 "$detached" 2>/dev/null || break; sleep 0.05; done
 check "the detached daemon stops on SIGTERM" bash -c '! kill -0 "$1" 2>/dev/null' _ "$detached"
+
+# --- a problem that stays the same is said once, not at every poll ---------------------
+quiet=$REALM_DIR/ads-quiet
+mkdir -p "$quiet" && chmod 755 "$quiet"
+cat >"$quiet/gone.conf" <<AD
+advertisements = ( { id = "GONE1"; package = { id = "PG"; name = "Probe"; source = "$DP/probe"; };
+  program = { name = "Gone"; command = [ "./not-there" ]; run_as = "swinstall"; }; } );
+AD
+chmod 644 "$quiet/gone.conf"
+sed -e "s|^advertisements *=.*|advertisements = [ \"$quiet\" ];|" -e 's|^poll_interval.*|poll_interval = 5;|' \
+	"$conf" >"$REALM_DIR/quiet.conf"
+chmod 644 "$REALM_DIR/quiet.conf"
+"$ADVERTD" -f -c "$REALM_DIR/quiet.conf" >>"$REALM_DIR/daemon.out" 2>&1 &
+DAEMON_PID=$!
+expect_syslog "a missing program: 10003" "10003 prepare-failed advert=GONE1 " 5
+sleep 11.5 # two more attempts at poll_interval = 5
+check "... tried again at every poll, said once (a reminder after 12 polls)" \
+	test "$(grep -c '10003 prepare-failed advert=GONE1 ' "$SYSLOG_LOG")" -eq 1
+stop_daemon
 
 finish

@@ -361,6 +361,37 @@ static int marked_line(const char *content)
 	return line;
 }
 
+/* The digest follows the definition, not the file: reformatted and moved, the same;
+ * one setting changed, different. */
+static void test_digest(void)
+{
+	const char *base =
+		"advertisements = ( { id = \"A\";\n"
+		"  package = { id = \"P\"; name = \"N\"; source = \"/srv/p\"; };\n"
+		"  program = { name = \"I\"; command = [ \"x\", \"y\" ]; run_as = \"sw\"; };"
+		" } );\n";
+	const char *moved = "# a comment first\n\nadvertisements = (\n  {\n    id = \"A\";\n"
+			    "    program = { run_as = \"sw\"; command = [ \"x\", \"y\" ];\n"
+			    "                name = \"I\"; };\n"
+			    "    package = { source = \"/srv/p\"; name = \"N\"; id = \"P\"; };\n"
+			    "  }\n);\n";
+	const char *changed =
+		"advertisements = ( { id = \"A\";\n"
+		"  package = { id = \"P\"; name = \"N\"; source = \"/srv/p\"; };\n"
+		"  program = { name = \"I\"; command = [ \"xy\" ]; run_as = \"sw\"; };"
+		" } );\n";
+	struct parsed p1, p2, p3;
+	parse(base, &p1);
+	parse(moved, &p2);
+	parse(changed, &p3);
+	CU_ASSERT_EQUAL_FATAL(p1.n + p2.n + p3.n, 3);
+	CU_ASSERT_EQUAL(advert_digest(p1.items[0]), advert_digest(p2.items[0]));
+	CU_ASSERT_NOT_EQUAL(advert_digest(p1.items[0]), advert_digest(p3.items[0]));
+	parsed_clear(&p1);
+	parsed_clear(&p2);
+	parsed_clear(&p3);
+}
+
 static void test_malformed_table(void)
 {
 	size_t n = sizeof(malformed) / sizeof(malformed[0]);
@@ -447,6 +478,7 @@ int main(void)
 {
 	dir = tu_mkdtemp();
 	static const struct tu_test tests[] = {
+		{ "the digest follows the definition", test_digest },
 		{ "every field of a full advertisement", test_full },
 		{ "defaults", test_defaults },
 		{ "warnings keep the advertisement", test_warnings_do_not_reject },
