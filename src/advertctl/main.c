@@ -288,14 +288,16 @@ static void print_history(struct json_object *reply)
 	struct json_object *arr;
 	if (!json_object_object_get_ex(reply, "runs", &arr))
 		return;
-	printf("%-10s %-12s %-21s %-21s %-14s %-6s %s\n", "RUN", "ID", "START", "END", "RESULT",
+	printf("%-10s %-12s %-21s %-21s %-16s %-7s %s\n", "RUN", "ID", "START", "END", "RESULT",
 	       "EXIT", "DC");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		struct json_object *r = json_object_array_get_idx(arr, i);
 		const char *exit_code = s(r, "exit"), *signal = s(r, "signal");
+		/* As syslog names it: SIGTERM, not a number. */
 		char sig[16] = "";
+		const char *abbrev = signal ? sigabbrev_np(atoi(signal)) : NULL;
 		if (signal)
-			snprintf(sig, sizeof(sig), "sig%s", signal);
+			snprintf(sig, sizeof(sig), "SIG%s", abbrev ? abbrev : signal);
 		tty_put(or_dash(s(r, "run")), 10, false);
 		putchar(' ');
 		tty_put(or_dash(s(r, "advert")), 12, false);
@@ -304,9 +306,9 @@ static void print_history(struct json_object *reply)
 		putchar(' ');
 		tty_put(or_dash(s(r, "end")), 21, false);
 		putchar(' ');
-		tty_put(or_dash(s(r, "result")), 14, false);
+		tty_put(or_dash(s(r, "result")), 16, false);
 		putchar(' ');
-		tty_put(sig[0] ? sig : or_dash(exit_code), 6, false);
+		tty_put(sig[0] ? sig : or_dash(exit_code), 7, false);
 		putchar(' ');
 		tty_put(or_dash(s(r, "dc")), 0, false);
 		putchar('\n');

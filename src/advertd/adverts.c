@@ -130,7 +130,12 @@ void daemon_report_problems(struct daemon *d, const struct diag_list *diags)
 						    { "line", g->line ? line : NULL },
 						    { "reason", g->msg } };
 			emit(d, STATUS_FILE_REJECTED, f, 3);
-			log_warning("%s:%d: %s", g->file ? g->file : "?", g->line, g->msg);
+			/* At the level --check gives it: an error is not a warning. */
+			if (g->level == DIAG_ERROR)
+				log_error("%s:%d: error: %s", g->file ? g->file : "?", g->line,
+					  g->msg);
+			else
+				log_warning("%s:%d: %s", g->file ? g->file : "?", g->line, g->msg);
 			d->reported_dirty = true;
 		}
 		now[n++] = h;

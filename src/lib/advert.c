@@ -488,10 +488,12 @@ static struct advert *parse_one(struct cfgread *c, config_setting_t *ad, size_t 
 	read_package(c, ad, a);
 	read_program(c, ad, a);
 	read_schedule(c, ad, a);
+	size_t before_rerun = c->errors;
 	read_rerun(c, ad, a);
 	cfgread_bool(c, ad, "", "enabled", false, &a->enabled);
 
-	if (a->schedule.recur > 0 && a->rerun == ADV_RERUN_NEVER)
+	/* Only about a rerun policy that was read: an invalid one is its own error. */
+	if (a->schedule.recur > 0 && a->rerun == ADV_RERUN_NEVER && c->errors == before_rerun)
 		cfgread_warning(c, config_setting_get_member(ad, "schedule"),
 				"advertisement \"%s\" recurs but its rerun policy is \"never\": it "
 				"will run once at most",

@@ -361,6 +361,20 @@ static int marked_line(const char *content)
 	return line;
 }
 
+/* An invalid rerun is one error, not also a "recurs but never" warning. */
+static void test_invalid_rerun_alone(void)
+{
+	struct parsed p;
+	parse("advertisements = ( { id = \"A\";\n"
+	      "  package = { id = \"P\"; name = \"N\"; source = \"/srv/p\"; };\n"
+	      "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"sw\"; };\n"
+	      "  schedule = { recur = 3600; }; rerun = \"sometimes\"; } );\n",
+	      &p);
+	CU_ASSERT_PTR_NOT_NULL(tu_find_diag(&p.diags, "\"rerun\" is \"sometimes\""));
+	CU_ASSERT_PTR_NULL(tu_find_diag(&p.diags, "recurs but"));
+	parsed_clear(&p);
+}
+
 /* The digest follows the definition, not the file: reformatted and moved, the same;
  * one setting changed, different. */
 static void test_digest(void)
@@ -478,6 +492,7 @@ int main(void)
 {
 	dir = tu_mkdtemp();
 	static const struct tu_test tests[] = {
+		{ "an invalid rerun alone", test_invalid_rerun_alone },
 		{ "the digest follows the definition", test_digest },
 		{ "every field of a full advertisement", test_full },
 		{ "defaults", test_defaults },
