@@ -15,6 +15,7 @@ struct diag {
 	char *file; /* NULL when the problem belongs to no file */
 	int line;   /* 0 when unknown */
 	char *msg;
+	char *advert; /* the advertisement it rejected, when its id is known; else NULL */
 };
 
 struct diag_list {
@@ -27,6 +28,13 @@ int diag_add(struct diag_list *l, enum diag_level level, const char *file, int l
 	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 #define diag_error(l, file, line, ...)   diag_add((l), DIAG_ERROR, (file), (line), __VA_ARGS__)
 #define diag_warning(l, file, line, ...) diag_add((l), DIAG_WARNING, (file), (line), __VA_ARGS__)
+
+/* Names advert as the advertisement of the entries from index from on that name none yet
+ * (what its parse or check reported). Returns 0 or -ENOMEM. */
+int diag_tag_advert(struct diag_list *l, size_t from, const char *advert);
+
+/* The first error that rejected advert, or NULL. */
+const struct diag *diag_find_advert(const struct diag_list *l, const char *advert);
 
 /* Number of entries of the given level. */
 size_t diag_count(const struct diag_list *l, enum diag_level level);

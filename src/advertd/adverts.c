@@ -126,10 +126,11 @@ void daemon_report_problems(struct daemon *d, const struct diag_list *diags)
 		uint64_t h = util_fnv1a(UTIL_FNV_OFFSET, text, strlen(text));
 		free(text);
 		if (!already_reported(d, h)) {
-			struct status_field f[] = { { "file", g->file },
+			struct status_field f[] = { { "advert", g->advert },
+						    { "file", g->file },
 						    { "line", g->line ? line : NULL },
 						    { "reason", g->msg } };
-			emit(d, STATUS_FILE_REJECTED, f, 3);
+			emit(d, STATUS_FILE_REJECTED, f, ARRAY_SIZE(f));
 			/* At the level --check gives it: an error is not a warning. */
 			if (g->level == DIAG_ERROR)
 				log_error("%s:%d: error: %s", g->file ? g->file : "?", g->line,

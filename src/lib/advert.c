@@ -482,7 +482,7 @@ static struct advert *parse_one(struct cfgread *c, config_setting_t *ad, size_t 
 	a->line = config_setting_source_line(ad);
 	a->enabled = true;
 
-	size_t errors = c->errors;
+	size_t errors = c->errors, first = c->diags->n;
 	cfgread_unknown_keys(c, ad, "", keys);
 	read_id(c, ad, "", "id", true, &a->id);
 	read_package(c, ad, a);
@@ -508,6 +508,7 @@ static struct advert *parse_one(struct cfgread *c, config_setting_t *ad, size_t 
 			      a->id ? a->id : "?", a->program.max_runtime);
 
 	if (c->errors != errors) {
+		diag_tag_advert(c->diags, first, a->id);
 		advert_free(a);
 		return NULL;
 	}

@@ -75,6 +75,8 @@ static int check_run_as(const struct catalog *cat, const struct catalog_accounts
 					  "advertisement \"%s\": run_as \"%s\" names no account "
 					  "in advertd.conf and is not \"system\"",
 					  a->id, a->program.run_as);
+		if (r == 0)
+			r = diag_tag_advert(diags, diags->n - 1, a->id);
 		if (r < 0)
 			return -ENOMEM;
 	}
@@ -122,6 +124,8 @@ static int check_dependencies(const struct catalog *cat, const size_t *dep, bool
 		r = diag_error(diags, a->file, a->line,
 			       "advertisement \"%s\": depends_on \"%s\" forms a cycle", a->id,
 			       a->program.depends_on);
+		if (r == 0)
+			r = diag_tag_advert(diags, diags->n - 1, a->id);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (st[i] == CYCLE)
@@ -162,12 +166,25 @@ static int check_dependencies(const struct catalog *cat, const size_t *dep, bool
 			continue;
 		keep[i] = false;
 		const struct advert *a = cat->items[i];
-		r = diag_error(diags, a->file, a->line,
-			       st[i] == DEP_REJECTED ? "advertisement \"%s\": depends_on \"%s\" "
-						       "names an advertisement that was rejected"
-						     : "advertisement \"%s\": depends_on \"%s\" "
-						       "names no advertisement",
-			       a->id, a->program.depends_on);
+		const struct diag *why = st[i] == DEP_MISSING
+						 ? diag_find_advert(diags, a->program.depends_on)
+						 : NULL;
+		if (why)
+			r = diag_error(diags, a->file, a->line,
+				       "advertisement \"%s\": depends_on \"%s\" names an "
+				       "advertisement that was rejected (%s:%d)",
+				       a->id, a->program.depends_on, why->file ? why->file : "?",
+				       why->line);
+		else
+			r = diag_error(diags, a->file, a->line,
+				       st[i] == DEP_REJECTED
+					       ? "advertisement \"%s\": depends_on \"%s\" "
+						 "names an advertisement that was rejected"
+					       : "advertisement \"%s\": depends_on \"%s\" "
+						 "names no advertisement",
+				       a->id, a->program.depends_on);
+		if (r == 0)
+			r = diag_tag_advert(diags, diags->n - 1, a->id);
 	}
 	free(st);
 	free(stack);

@@ -93,7 +93,8 @@ int catalog_copy_diags(struct diag_list *diags, const struct diag_list *from)
 {
 	for (size_t i = 0; i < from->n; i++) {
 		const struct diag *g = &from->items[i];
-		if (diag_add(diags, g->level, g->file, g->line, "%s", g->msg) < 0)
+		if (diag_add(diags, g->level, g->file, g->line, "%s", g->msg) < 0 ||
+		    diag_tag_advert(diags, diags->n - 1, g->advert) < 0)
 			return -ENOMEM;
 	}
 	return 0;

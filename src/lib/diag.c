@@ -72,6 +72,23 @@ int diag_add(struct diag_list *l, enum diag_level level, const char *file, int l
 	return 0;
 }
 
+int diag_tag_advert(struct diag_list *l, size_t from, const char *advert)
+{
+	for (size_t i = from; advert && i < l->n; i++)
+		if (!l->items[i].advert && !(l->items[i].advert = strdup(advert)))
+			return -ENOMEM;
+	return 0;
+}
+
+const struct diag *diag_find_advert(const struct diag_list *l, const char *advert)
+{
+	for (size_t i = 0; advert && i < l->n; i++)
+		if (l->items[i].level == DIAG_ERROR && l->items[i].advert &&
+		    strcmp(l->items[i].advert, advert) == 0)
+			return &l->items[i];
+	return NULL;
+}
+
 size_t diag_count(const struct diag_list *l, enum diag_level level)
 {
 	size_t c = 0;
@@ -137,6 +154,7 @@ void diag_clear(struct diag_list *l)
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->items[i].file);
 		free(l->items[i].msg);
+		free(l->items[i].advert);
 	}
 	free(l->items);
 	*l = (struct diag_list){ 0 };

@@ -74,8 +74,8 @@ ok "... $(_secs "$t0") s from the file to the completed run"
 # --- a file edited to be invalid is withdrawn, with file and line ------------------
 printf 'advertisements = ( { id = "DROP1";\n  programme = 1; } );\n' >"$ADS/drop.tmp"
 chmod 644 "$ADS/drop.tmp" && mv "$ADS/drop.tmp" "$ADS/drop.conf"
-expect_syslog "the broken file is reported with its line" \
-	"11010 file-rejected file=$ADS/drop.conf line=2 reason=\"unknown key" 5
+expect_syslog "the broken file is reported with its advertisement and line" \
+	"11010 file-rejected advert=DROP1 file=$ADS/drop.conf line=2 reason=\"unknown key" 5
 expect_syslog "its advertisement is withdrawn" "11011 advertisement-withdrawn advert=DROP1" 5
 rm -f "$ADS/drop.conf"
 

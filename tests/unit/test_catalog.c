@@ -186,6 +186,35 @@ static void test_dependencies(void)
 	free(f1), free(f2), free(f3), free(f4), free(d);
 }
 
+/* A dependency on an advertisement its own file rejected (a parse error) says where it
+ * was rejected, and the rejection names its advertisement. */
+static void test_dependency_on_parse_rejected(void)
+{
+	char *good = ad("AFTER", NULL, "BROKEN");
+	char *bad_file = NULL;
+	if (asprintf(&bad_file,
+		     "advertisements = (\n  { id = \"BROKEN\";\n"
+		     "    package = { id = \"PB\"; name = \"N\"; source = \"/srv/p\"; };\n"
+		     "    program = { name = \"I\"; run_as = \"system\"; }; }\n);\n") < 0)
+		abort();
+	char *f1 = file_of(good, NULL);
+	const char *const files[] = { "1.conf", f1, "2.conf", bad_file, NULL };
+	char *d = make_dir(files);
+	struct diag_list diags = { 0 };
+	struct catalog *cat = load(d, &diags);
+	CU_ASSERT_EQUAL(cat->n, 0);
+	const struct diag *g = tu_find_diag(&diags, "\"AFTER\": depends_on \"BROKEN\" names an "
+						    "advertisement that was rejected (");
+	CU_ASSERT_PTR_NOT_NULL(g);
+	CU_ASSERT(g && strstr(g->msg, "2.conf:4)")); /* its first error: the program group */
+	const struct diag *why = diag_find_advert(&diags, "BROKEN");
+	CU_ASSERT(why && strstr(why->msg, "program.command"));
+	CU_ASSERT(g && g->advert && strcmp(g->advert, "AFTER") == 0);
+	catalog_free(cat);
+	diag_clear(&diags);
+	free(good), free(bad_file), free(f1), free(d);
+}
+
 static void test_paths_files_and_repeats(void)
 {
 	char *a = ad("A", NULL, NULL);
@@ -535,6 +564,8 @@ int main(void)
 	}
 	dir = tu_mkdtemp();
 	static const struct tu_test tests[] = {
+		{ "a dependency on a parse-rejected advertisement",
+		  test_dependency_on_parse_rejected },
 		{ "bad files do not hide good ones", test_bad_files_do_not_hide_good_ones },
 		{ "duplicate ids: first definition wins", test_duplicate_ids_first_wins },
 		{ "run_as must name an account", test_run_as_must_exist },
