@@ -79,13 +79,14 @@ void history_close(struct history *h);
 const char *history_boot_id(const struct history *h);
 const char *history_last_boot(const struct history *h, const char *advert_id);
 
-/* Records that a run of advert_id starts now, durably (fdatasync) before returning 0 and
+/* Records that a run of advert_id starts now (as account, its identity from dc, which
+ * may be NULL), durably (fdatasync) before returning 0 and
  * the new run id. Any other return (-ENOSPC, -EROFS, -EIO, …) means nothing is recorded
  * as started and the program must not run. -EBUSY: that advertisement has a run without
  * an end (history_reconcile first); -EINVAL: not a valid advertisement id. */
-int history_begin(struct history *h, const char *advert_id, const char *account, time_t now,
-		  char ret_run_id[HISTORY_RUN_ID_MAX])
-	__attribute__((nonnull(1, 2, 5), warn_unused_result));
+int history_begin(struct history *h, const char *advert_id, const char *account, const char *dc,
+		  time_t now, char ret_run_id[HISTORY_RUN_ID_MAX])
+	__attribute__((nonnull(1, 2, 6), warn_unused_result));
 
 /* An admin has looked at the damage: advert_id (NULL: every advertisement) is no longer
  * held for it. Durable (appends a record); damage found later holds again. Returns 0 or

@@ -350,11 +350,12 @@ static int make_dir(const char *path, mode_t mode)
 }
 
 /* Waits for the daemon to record the run; returns the run id, or exits. */
-static const char *await_go(int go_fd, const char *account)
+static const char *await_go(int go_fd, const char *account, const char *dc)
 {
 	static struct run_go go;
 	struct run_event ev = { .type = RUN_EV_READY };
 	snprintf(ev.account, sizeof(ev.account), "%s", account);
+	snprintf(ev.dc, sizeof(ev.dc), "%s", dc ? dc : "");
 	emit(&ev);
 	ssize_t n;
 	do {
@@ -472,7 +473,7 @@ void run_child(const struct config *cfg, const struct advert *a, int fd, int go_
 	int r;
 
 	stop_if_requested(); /* the guard has recorded whatever the KDC said */
-	const char *run_id = await_go(go_fd, account);
+	const char *run_id = await_go(go_fd, account, id->dc);
 	if (id->ccache &&
 	    (r = write_ccache(id, as_root ? 0 : id->uid, as_root ? 0 : id->gid)) < 0) {
 		remove_ccache();

@@ -276,7 +276,8 @@ static void handle_event(struct daemon *d, struct active_run *r, const struct ru
 		break;
 	case RUN_EV_READY: {
 		struct run_go go = { .go = 'N' };
-		int e = history_begin(d->hist, r->advert_id, r->account, time(NULL), r->run_id);
+		int e = history_begin(d->hist, r->advert_id, r->account, r->dc[0] ? r->dc : NULL,
+				      time(NULL), r->run_id);
 		if (e == 0) {
 			r->begun = true;
 			go.go = 'G';

@@ -144,6 +144,7 @@ void hist_apply(struct history *h, struct entry *e, const struct rec *r)
 						.before_seq = e->last_seq };
 			snprintf(o->boot_id, sizeof(o->boot_id), "%s", r->boot_id);
 			snprintf(o->account, sizeof(o->account), "%s", r->account);
+			snprintf(o->dc, sizeof(o->dc), "%s", r->dc);
 			e->open++;
 		}
 		e->runs++;

@@ -119,6 +119,7 @@ struct open_run {
 	uint64_t before_seq;
 	char boot_id[HISTORY_BOOT_ID_MAX];
 	char account[HISTORY_ACCOUNT_MAX];
+	char dc[HISTORY_DC_MAX]; /* the DC its identity came from, when the start said */
 };
 
 struct history {

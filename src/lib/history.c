@@ -86,8 +86,8 @@ void hist_run_id_of(uint64_t seq, char id[HISTORY_RUN_ID_MAX])
 	snprintf(id, HISTORY_RUN_ID_MAX, "r%08" PRIu64, seq);
 }
 
-int history_begin(struct history *h, const char *advert_id, const char *account, time_t now,
-		  char ret_run_id[HISTORY_RUN_ID_MAX])
+int history_begin(struct history *h, const char *advert_id, const char *account, const char *dc,
+		  time_t now, char ret_run_id[HISTORY_RUN_ID_MAX])
 {
 	if (strlen(advert_id) > ADV_ID_MAX || !advert_id_valid(advert_id))
 		return -EINVAL;
@@ -116,6 +116,7 @@ int history_begin(struct history *h, const char *advert_id, const char *account,
 		rec->time = now;
 		snprintf(rec->boot_id, sizeof(rec->boot_id), "%s", h->boot_id);
 		snprintf(rec->account, sizeof(rec->account), "%s", account ? account : "");
+		snprintf(rec->dc, sizeof(rec->dc), "%s", dc ? dc : "");
 		r = histrec_format(rec, l);
 	}
 	if (r == 0)
@@ -144,7 +145,7 @@ static void end_rec(const struct history *h, const struct open_run *o, enum run_
 			     .duration_ms = duration_ms < -1 ? -1 : duration_ms };
 	snprintf(rec->advert_id, sizeof(rec->advert_id), "%s", h->entries[o->entry]->id);
 	snprintf(rec->boot_id, sizeof(rec->boot_id), "%s", o->boot_id);
-	snprintf(rec->dc, sizeof(rec->dc), "%s", dc ? dc : "");
+	snprintf(rec->dc, sizeof(rec->dc), "%s", dc && *dc ? dc : o->dc);
 	snprintf(rec->account, sizeof(rec->account), "%s", o->account);
 	snprintf(rec->reason, sizeof(rec->reason), "%s", reason ? reason : "");
 }
@@ -258,6 +259,7 @@ int history_reconcile(struct history *h, time_t now,
 		snprintf(run->advert_id, sizeof(run->advert_id), "%s", h->entries[o.entry]->id);
 		snprintf(run->account, sizeof(run->account), "%s", o.account);
 		snprintf(run->boot_id, sizeof(run->boot_id), "%s", o.boot_id);
+		snprintf(run->dc, sizeof(run->dc), "%s", o.dc);
 		snprintf(run->reason, sizeof(run->reason), "%s", why);
 		if (cb)
 			cb(data, run);
@@ -371,6 +373,8 @@ static int list_record(void *data, const struct rec *r, uint64_t off, size_t len
 	if (r->kind == REC_START) {
 		run->start = r->time;
 		snprintf(run->boot_id, sizeof(run->boot_id), "%s", r->boot_id);
+		if (!run->ended)
+			snprintf(run->dc, sizeof(run->dc), "%s", r->dc);
 	} else {
 		if (r->start)
 			run->start = r->start;

@@ -98,6 +98,8 @@ int histrec_format(const struct rec *r, struct line *l)
 		line_num(l, "time", r->time);
 		line_field(l, "boot", r->boot_id, SIZE_MAX);
 		line_field(l, "account", r->account, HISTORY_ACCOUNT_MAX - 1);
+		if (r->dc[0])
+			line_field(l, "dc", r->dc, HISTORY_DC_MAX - 1);
 		break;
 	case REC_END:
 		line_run_id(l, r->seq);
@@ -210,6 +212,7 @@ static const unsigned required[] = {
 
 /* Keys a kind may have or not: the boot a run ran in came after the first records. */
 static const unsigned optional[ARRAY_SIZE(required)] = {
+	[REC_START] = K_DC,
 	[REC_END] = K_BOOT,
 	[REC_SUMMARY] = K_BOOT,
 };

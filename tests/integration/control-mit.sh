@@ -138,6 +138,8 @@ check "explain --all --json is one array with an entry per advertisement" \
 	bash -c "'$ADVERTCTL' -c '$conf' --json explain --all | python3 -c 'import json,sys; e=json.load(sys.stdin)[\"explain\"]; sys.exit(0 if len(e) >= 2 and all(\"verdict\" in x for x in e) else 1)'"
 check_output "history lists runs newest first" "CTL2 .*running.*CTL1 .*succeeded" \
 	bash -c "'$ADVERTCTL' -c '$conf' history | tr '\n' ' '"
+check_output "a running run shows the DC its identity came from" "CTL2 .*running +-? *dc1\\.example\\.test" \
+	bash -c "'$ADVERTCTL' -c '$conf' history CTL2 | tr -s ' '"
 check_output "history ID -n 1" "^RUN.*CTL1" bash -c "'$ADVERTCTL' -c '$conf' history CTL1 -n 1 | tr '\n' ' '"
 check_output "identity ACCOUNT" "outcome +ok" ctl identity swinstall
 out=$(ctl run CTL2 2>&1); rc=$?

@@ -99,7 +99,7 @@ static void one_run(struct history *h, const char *id, time_t t, enum run_result
 {
 	char tmp[HISTORY_RUN_ID_MAX];
 	run = run ? run : tmp;
-	CU_ASSERT_EQUAL_FATAL(history_begin(h, id, "swinstall", t, run), 0);
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, id, "swinstall", NULL, t, run), 0);
 	CU_ASSERT_EQUAL_FATAL(history_end(h, run, res, res == RUN_FAILED ? 1 : 0, 0, 1500,
 					  "dc1.example.test", "done", t + 2),
 			      0);
@@ -149,12 +149,12 @@ static void test_round_trip(void)
 	CU_ASSERT(summary_is(s, false, false, RUN_NONE, 0, false));
 
 	char run[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "LAB00001", "swinstall", T0, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "LAB00001", "swinstall", NULL, T0, run), 0);
 	CU_ASSERT_STRING_EQUAL(run, "r00000001");
 	CU_ASSERT(summary_is(history_summary(h, "LAB00001"), true, false, RUN_NONE, T0, true));
 	/* Never overlap itself. */
 	char run2[HISTORY_RUN_ID_MAX] = "unchanged";
-	CU_ASSERT_EQUAL(history_begin(h, "LAB00001", "swinstall", T0 + 1, run2), -EBUSY);
+	CU_ASSERT_EQUAL(history_begin(h, "LAB00001", "swinstall", NULL, T0 + 1, run2), -EBUSY);
 	CU_ASSERT_STRING_EQUAL(run2, "unchanged");
 	CU_ASSERT_EQUAL(history_end(h, run, RUN_SUCCEEDED, 0, 0, 61000, "dc1.example.test",
 				    "exit status 0", T0 + 61),
@@ -165,10 +165,10 @@ static void test_round_trip(void)
 	/* Ended once: no more. */
 	CU_ASSERT_EQUAL(history_end(h, run, RUN_FAILED, 1, 0, 0, NULL, NULL, T0 + 62), -ENOENT);
 
-	CU_ASSERT_EQUAL(history_begin(h, "LAB00002", "pwinstall", T0 + 100, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "LAB00002", "pwinstall", NULL, T0 + 100, run), 0);
 	CU_ASSERT_STRING_EQUAL(run, "r00000002");
 	CU_ASSERT_EQUAL(history_end(h, run, RUN_FAILED, 0, 9, 5, NULL, NULL, T0 + 101), 0);
-	CU_ASSERT_EQUAL(history_begin(h, "LAB00001", "swinstall", T0 + 200, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "LAB00001", "swinstall", NULL, T0 + 200, run), 0);
 	CU_ASSERT_EQUAL(history_end(h, run, RUN_SUCCEEDED_REBOOT, 3010, 0, 7, NULL, NULL, T0 + 201),
 			0);
 	history_get_stats(h, &st);
@@ -226,13 +226,13 @@ static void test_round_trip(void)
 	for (int i = 0; i < 70; i++) {
 		char id[16];
 		snprintf(id, sizeof(id), "GROW%02d", i);
-		CU_ASSERT_EQUAL(history_begin(h, id, "swinstall", T0 + 250, run), 0);
+		CU_ASSERT_EQUAL(history_begin(h, id, "swinstall", NULL, T0 + 250, run), 0);
 	}
 	CU_ASSERT_PTR_EQUAL(history_summary(h, "LAB00002"), kept);
 	CU_ASSERT_FALSE(kept->running);
 
 	/* The sequence goes on after a reopen. */
-	CU_ASSERT_EQUAL(history_begin(h, "LAB00002", "pwinstall", T0 + 300, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "LAB00002", "pwinstall", NULL, T0 + 300, run), 0);
 	CU_ASSERT_STRING_EQUAL(run, "r00000074");
 	CU_ASSERT(kept->running);
 	CU_ASSERT_EQUAL(kept->last_start, T0 + 300);
@@ -247,7 +247,7 @@ static void test_format(void)
 	char run[HISTORY_RUN_ID_MAX];
 	/* Values that try to forge fields and lines, with escapes and non-ASCII text. */
 	const char *evil = "sw install\nv1 0000000000000000 end run=r00000001\\x41 caf\xc3\xa9";
-	CU_ASSERT_EQUAL(history_begin(h, "LAB.0_1-x", evil, T0, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "LAB.0_1-x", evil, NULL, T0, run), 0);
 	char longreason[400];
 	memset(longreason, 'y', sizeof(longreason) - 1);
 	longreason[sizeof(longreason) - 1] = '\0';
@@ -291,16 +291,16 @@ static void test_bad_arguments(void)
 	fresh_dir();
 	struct history *h = open_ok();
 	char run[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "", "a", T0, run), -EINVAL);
-	CU_ASSERT_EQUAL(history_begin(h, "../etc", "a", T0, run), -EINVAL);
-	CU_ASSERT_EQUAL(history_begin(h, "has space", "a", T0, run), -EINVAL);
+	CU_ASSERT_EQUAL(history_begin(h, "", "a", NULL, T0, run), -EINVAL);
+	CU_ASSERT_EQUAL(history_begin(h, "../etc", "a", NULL, T0, run), -EINVAL);
+	CU_ASSERT_EQUAL(history_begin(h, "has space", "a", NULL, T0, run), -EINVAL);
 	char longid[100];
 	memset(longid, 'a', sizeof(longid) - 1);
 	longid[sizeof(longid) - 1] = '\0';
-	CU_ASSERT_EQUAL(history_begin(h, longid, "a", T0, run), -EINVAL);
+	CU_ASSERT_EQUAL(history_begin(h, longid, "a", NULL, T0, run), -EINVAL);
 	CU_ASSERT_EQUAL(history_end(h, "r00000001", RUN_FAILED, 1, 0, 0, NULL, NULL, T0), -ENOENT);
 	CU_ASSERT_EQUAL(history_end(h, "bogus", RUN_FAILED, 1, 0, 0, NULL, NULL, T0), -ENOENT);
-	CU_ASSERT_EQUAL(history_begin(h, "OK1", NULL, T0, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "OK1", NULL, NULL, T0, run), 0);
 	CU_ASSERT_EQUAL(history_end(h, run, RUN_NONE, 0, 0, 0, NULL, NULL, T0), -EINVAL);
 	CU_ASSERT_EQUAL(history_end(h, run, (enum run_result)42, 0, 0, 0, NULL, NULL, T0), -EINVAL);
 	CU_ASSERT(history_summary(h, "OK1")->running);
@@ -338,8 +338,8 @@ static void test_reconcile(void)
 	struct history *h = open_ok();
 	char ra[HISTORY_RUN_ID_MAX], rb[HISTORY_RUN_ID_MAX];
 	one_run(h, "A", T0, RUN_SUCCEEDED, NULL);
-	CU_ASSERT_EQUAL(history_begin(h, "A", "swinstall", T0 + 100, ra), 0);
-	CU_ASSERT_EQUAL(history_begin(h, "B", "pwinstall", T0 + 101, rb), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "A", "swinstall", NULL, T0 + 100, ra), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "B", "pwinstall", NULL, T0 + 101, rb), 0);
 	/* The daemon dies here: no ends. */
 	history_close(h);
 
@@ -347,7 +347,7 @@ static void test_reconcile(void)
 	CU_ASSERT(summary_is(history_summary(h, "A"), true, true, RUN_SUCCEEDED, T0 + 100, true));
 	CU_ASSERT(summary_is(history_summary(h, "B"), true, false, RUN_NONE, T0 + 101, true));
 	char run[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "A", "swinstall", T0 + 200, run), -EBUSY);
+	CU_ASSERT_EQUAL(history_begin(h, "A", "swinstall", NULL, T0 + 200, run), -EBUSY);
 
 	struct collected c = { 0 };
 	CU_ASSERT_EQUAL(history_reconcile(h, T0 + 500, collect, &c), 0);
@@ -409,7 +409,7 @@ static void test_reconcile(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(c.runs[0].reason, "system restarted"));
 	CU_ASSERT_STRING_EQUAL(c.runs[0].boot_id, "00000000-1111-2222-3333-444444444444");
 	/* The sequence continues past the highest id seen. */
-	CU_ASSERT_EQUAL(history_begin(h, "C", "x", T0 + 900, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "C", "x", NULL, T0 + 900, run), 0);
 	CU_ASSERT_STRING_EQUAL(run, "r00000010");
 	history_close(h);
 }
@@ -422,7 +422,7 @@ static void test_torn_tail(void)
 	struct history *h = open_ok();
 	char rb[HISTORY_RUN_ID_MAX];
 	one_run(h, "A", T0, RUN_SUCCEEDED, NULL);
-	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", T0 + 10, rb), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", NULL, T0 + 10, rb), 0);
 	char *p = log_path(dir);
 	off_t before_end = file_size(p);
 	CU_ASSERT_EQUAL(history_end(h, rb, RUN_FAILED, 2, 0, 10, "dc", "exit status 2", T0 + 20),
@@ -455,7 +455,7 @@ static void test_torn_tail(void)
 		CU_ASSERT_EQUAL(file_size(p), (off_t)cut);
 		/* The next append cuts the torn bytes away first. */
 		char run[HISTORY_RUN_ID_MAX];
-		CU_ASSERT_EQUAL(history_begin(h, "Z", "swinstall", T0 + 30, run), 0);
+		CU_ASSERT_EQUAL(history_begin(h, "Z", "swinstall", NULL, T0 + 30, run), 0);
 		off_t grown = file_size(p);
 		history_close(h);
 
@@ -493,7 +493,7 @@ static void test_torn_tail(void)
 	CU_ASSERT(st.torn_tail);
 	CU_ASSERT_EQUAL(st.records, 4);
 	char run[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "Z", "swinstall", T0 + 30, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "Z", "swinstall", NULL, T0 + 30, run), 0);
 	history_close(h);
 	h = open_ok();
 	history_get_stats(h, &st);
@@ -516,7 +516,7 @@ static void test_flipped_byte(void)
 	one_run(h, "A", T0, RUN_SUCCEEDED, NULL);
 	off_t mid_start = file_size(p);
 	char rb[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", T0 + 10, rb), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", NULL, T0 + 10, rb), 0);
 	off_t mid_end = file_size(p);
 	CU_ASSERT_EQUAL(history_end(h, rb, RUN_SUCCEEDED, 0, 0, 10, NULL, NULL, T0 + 20), 0);
 	one_run(h, "C", T0 + 30, RUN_FAILED, NULL);
@@ -688,6 +688,30 @@ static void test_last_boot(void)
 	history_close(h);
 }
 
+/* A running run names the DC its identity came from, and so does its end when it is
+ * interrupted and reconciled (no one else said). */
+static void test_dc_of_running_and_interrupted(void)
+{
+	fresh_dir();
+	struct history *h = open_ok();
+	char run[HISTORY_RUN_ID_MAX];
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, "A", "swinstall", "dc2.example.test", T0, run), 0);
+	struct collected c = { 0 };
+	history_list(h, "A", 5, collect, &c);
+	CU_ASSERT_EQUAL_FATAL(c.n, 1);
+	CU_ASSERT_FALSE(c.runs[0].ended);
+	CU_ASSERT_STRING_EQUAL(c.runs[0].dc, "dc2.example.test");
+	history_close(h);
+	h = open_ok();
+	CU_ASSERT_EQUAL(history_reconcile(h, T0 + 100, NULL, NULL), 0);
+	c = (struct collected){ 0 };
+	history_list(h, "A", 5, collect, &c);
+	CU_ASSERT_EQUAL_FATAL(c.n, 1);
+	CU_ASSERT(c.runs[0].ended && c.runs[0].result == RUN_INTERRUPTED);
+	CU_ASSERT_STRING_EQUAL(c.runs[0].dc, "dc2.example.test");
+	history_close(h);
+}
+
 static void test_compaction(void)
 {
 	fresh_dir();
@@ -697,7 +721,8 @@ static void test_compaction(void)
 		one_run(h, "A", T0 + i * 100, RUN_FAILED, NULL);
 	one_run(h, "B", T0 + 5000, RUN_SUCCEEDED_REBOOT, NULL);
 	char rc[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "C", "swinstall", T0 + 6000, rc), 0); /* still open */
+	CU_ASSERT_EQUAL(history_begin(h, "C", "swinstall", NULL, T0 + 6000, rc),
+			0); /* still open */
 	CU_ASSERT_STRING_EQUAL(rc, "r00000033");
 	char *p = log_path(dir);
 	off_t before = file_size(p);
@@ -714,7 +739,7 @@ static void test_compaction(void)
 	/* Still usable in place: the open run ends, a new one begins with the next id. */
 	CU_ASSERT_EQUAL(history_end(h, rc, RUN_SUCCEEDED, 0, 0, 1, NULL, NULL, T0 + 6001), 0);
 	char run[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "D", "swinstall", T0 + 7000, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "D", "swinstall", NULL, T0 + 7000, run), 0);
 	CU_ASSERT_STRING_EQUAL(run, "r00000034");
 	history_close(h);
 
@@ -749,7 +774,7 @@ static void test_compaction(void)
 	CU_ASSERT_EQUAL(history_reconcile(h, T0 + 8000, collect, &c), 0);
 	CU_ASSERT_EQUAL_FATAL(c.n, 1);
 	CU_ASSERT_STRING_EQUAL(c.runs[0].run_id, "r00000034");
-	CU_ASSERT_EQUAL(history_begin(h, "A", "swinstall", T0 + 9000, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "A", "swinstall", NULL, T0 + 9000, run), 0);
 	CU_ASSERT_STRING_EQUAL(run, "r00000035");
 	history_close(h);
 
@@ -765,7 +790,7 @@ static void test_compaction(void)
 	spit(p, data, n);
 	h = open_ok();
 	CU_ASSERT(summary_is(history_summary(h, "E"), true, true, RUN_INTERRUPTED, 42, false));
-	CU_ASSERT_EQUAL(history_begin(h, "E", "swinstall", T0, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "E", "swinstall", NULL, T0, run), 0);
 	CU_ASSERT_STRING_EQUAL(run, "r00000077");
 	history_close(h);
 	free(p);
@@ -802,7 +827,7 @@ static void test_auto_compaction(void)
 	CU_ASSERT_EQUAL(st.records, 1 + 1 + 2 * HISTORY_KEEP_RUNS);
 	CU_ASSERT(summary_is(history_summary(h, "BIG"), true, true, RUN_FAILED, 3000, false));
 	char run[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "BIG", "x", T0, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "BIG", "x", NULL, T0, run), 0);
 	CU_ASSERT_STRING_EQUAL(run, "r00002001");
 	history_close(h);
 	free(p);
@@ -842,7 +867,7 @@ static void test_crash_mid_compaction(void)
 	h = open_ok();
 	CU_ASSERT(summary_is(history_summary(h, "A"), true, true, RUN_FAILED, T0 + 4, false));
 	char run[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "A", "x", T0 + 10, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "A", "x", NULL, T0 + 10, run), 0);
 	CU_ASSERT_STRING_EQUAL(run, "r00000006");
 	history_close(h);
 	free(tmp);
@@ -867,7 +892,7 @@ static void test_write_fails(void)
 	CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_FSIZE, &tiny), 0);
 
 	char run[HISTORY_RUN_ID_MAX] = "unchanged";
-	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", T0 + 10, run), -EFBIG);
+	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", NULL, T0 + 10, run), -EFBIG);
 	CU_ASSERT_STRING_EQUAL(run, "unchanged");
 	CU_ASSERT(summary_is(history_summary(h, "B"), false, false, RUN_NONE, 0, false));
 	CU_ASSERT_EQUAL(file_size(p), size); /* the 20 bytes written were cut away */
@@ -875,7 +900,7 @@ static void test_write_fails(void)
 	/* An end that cannot be written leaves the run open, and can be retried. */
 	CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_FSIZE, &old), 0);
 	char ra[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "A", "swinstall", T0 + 20, ra), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "A", "swinstall", NULL, T0 + 20, ra), 0);
 	tiny.rlim_cur = (rlim_t)file_size(p) + 5;
 	CU_ASSERT_EQUAL_FATAL(setrlimit(RLIMIT_FSIZE, &tiny), 0);
 	CU_ASSERT_EQUAL(history_end(h, ra, RUN_FAILED, 1, 0, 1, NULL, NULL, T0 + 30), -EFBIG);
@@ -885,7 +910,7 @@ static void test_write_fails(void)
 	signal(SIGXFSZ, oldsig);
 	CU_ASSERT_EQUAL(history_end(h, ra, RUN_FAILED, 1, 0, 1, NULL, NULL, T0 + 31), 0);
 	CU_ASSERT(summary_is(history_summary(h, "A"), true, true, RUN_FAILED, T0 + 20, false));
-	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", T0 + 40, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", NULL, T0 + 40, run), 0);
 	history_close(h);
 
 	h = open_ok();
@@ -948,7 +973,7 @@ static void test_disk_full(void)
 	int r = 0;
 	for (int i = 0; i < 100 && r == 0; i++) {
 		char run[HISTORY_RUN_ID_MAX];
-		r = history_begin(h, "FILL", "x", T0 + i, run);
+		r = history_begin(h, "FILL", "x", NULL, T0 + i, run);
 		if (r == 0)
 			r = history_end(h, run, RUN_SUCCEEDED, 0, 0, 0, NULL, NULL, T0 + i);
 	}
@@ -957,7 +982,7 @@ static void test_disk_full(void)
 	char *p = log_path(m);
 	off_t size = file_size(p);
 	char run[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", T0 + 500, run), -ENOSPC);
+	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", NULL, T0 + 500, run), -ENOSPC);
 	CU_ASSERT_FALSE(history_summary(h, "B")->ever_started);
 	CU_ASSERT_EQUAL(file_size(p), size);
 
@@ -968,7 +993,7 @@ static void test_disk_full(void)
 		struct collected c = { 0 };
 		CU_ASSERT_EQUAL(history_reconcile(h, T0 + 600, collect, &c), 0);
 	}
-	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", T0 + 700, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", NULL, T0 + 700, run), 0);
 	history_close(h);
 	h = open_ok();
 	struct history_stats st;
@@ -997,7 +1022,7 @@ static void test_read_only(void)
 	struct history *h = open_ok();
 	one_run(h, "A", T0, RUN_FAILED, NULL);
 	char rb[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", T0 + 5, rb), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", NULL, T0 + 5, rb), 0);
 	history_close(h);
 	CU_ASSERT_EQUAL_FATAL(mount("tmpfs", m, "tmpfs", MS_REMOUNT | MS_RDONLY, NULL), 0);
 
@@ -1008,7 +1033,7 @@ static void test_read_only(void)
 	CU_ASSERT_EQUAL(st.write_error, -EROFS);
 	CU_ASSERT(summary_is(history_summary(h, "A"), true, false, RUN_FAILED, T0, false));
 	char run[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "C", "swinstall", T0 + 10, run), -EROFS);
+	CU_ASSERT_EQUAL(history_begin(h, "C", "swinstall", NULL, T0 + 10, run), -EROFS);
 	CU_ASSERT_FALSE(history_summary(h, "C")->ever_started);
 	struct collected c = { 0 };
 	CU_ASSERT_EQUAL(history_reconcile(h, T0 + 20, collect, &c), -EROFS);
@@ -1028,7 +1053,7 @@ static void test_read_only(void)
 	h = open_ok();
 	history_get_stats(h, &st);
 	CU_ASSERT_EQUAL(st.write_error, -EROFS);
-	CU_ASSERT_EQUAL(history_begin(h, "C", "swinstall", T0 + 10, run), -EROFS);
+	CU_ASSERT_EQUAL(history_begin(h, "C", "swinstall", NULL, T0 + 10, run), -EROFS);
 	c.n = 0;
 	CU_ASSERT_EQUAL(history_list(h, NULL, 10, collect, &c), 0);
 	CU_ASSERT_EQUAL(c.n, 0);
@@ -1100,7 +1125,7 @@ static void test_many_adverts(void)
 	CU_ASSERT_STRING_EQUAL(c.runs[0].run_id, "r00000007");
 	CU_ASSERT_STRING_EQUAL(c.runs[1].run_id, "r00000014");
 	char run[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "LAB00007", "x", T0, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "LAB00007", "x", NULL, T0, run), 0);
 	CU_ASSERT_STRING_EQUAL(run, "r00010001");
 	history_close(h);
 	free(p);
@@ -1114,7 +1139,7 @@ static void test_not_started_restores_summary(void)
 	struct history *h = NULL;
 	char run[HISTORY_RUN_ID_MAX], run2[HISTORY_RUN_ID_MAX];
 	CU_ASSERT_EQUAL_FATAL(history_open(tmp, &h), 0);
-	CU_ASSERT_EQUAL_FATAL(history_begin(h, "NS1", "acct", 1000, run), 0);
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, "NS1", "acct", NULL, 1000, run), 0);
 	CU_ASSERT(history_summary(h, "NS1")->ever_started);
 	CU_ASSERT_EQUAL(
 		history_end(h, run, RUN_NOT_STARTED, -1, 0, 0, NULL, "no such program", 1001), 0);
@@ -1123,9 +1148,9 @@ static void test_not_started_restores_summary(void)
 	CU_ASSERT_FALSE(s->running);
 	CU_ASSERT_EQUAL(s->last_start, 0);
 	/* A real run afterwards, then another not-started one: the real one stands. */
-	CU_ASSERT_EQUAL_FATAL(history_begin(h, "NS1", "acct", 2000, run2), 0);
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, "NS1", "acct", NULL, 2000, run2), 0);
 	CU_ASSERT_EQUAL(history_end(h, run2, RUN_FAILED, 3, 0, 10, NULL, "exit 3", 2001), 0);
-	CU_ASSERT_EQUAL_FATAL(history_begin(h, "NS1", "acct", 3000, run), 0);
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, "NS1", "acct", NULL, 3000, run), 0);
 	CU_ASSERT_EQUAL(history_end(h, run, RUN_NOT_STARTED, -1, 0, 0, NULL, "gone", 3001), 0);
 	s = history_summary(h, "NS1");
 	CU_ASSERT(s->ever_started);
@@ -1179,7 +1204,7 @@ static void test_damage_holds_never(void)
 	CU_ASSERT_TRUE(history_summary(h, "NEW")->damaged);
 	/* Its run id is never reused. */
 	char rid[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "OTHER", "x", T0 + 20, rid), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "OTHER", "x", NULL, T0 + 20, rid), 0);
 	CU_ASSERT_STRING_EQUAL(rid, "r00000007");
 	CU_ASSERT_EQUAL(history_end(h, rid, RUN_SUCCEEDED, 0, 0, 1, NULL, NULL, T0 + 21), 0);
 
@@ -1208,7 +1233,7 @@ static void test_damage_holds_never(void)
 	CU_ASSERT_TRUE(st.damaged);
 	CU_ASSERT_FALSE(history_summary(h, "ONCE")->damaged);
 	CU_ASSERT_TRUE(history_summary(h, "NEW")->damaged);
-	CU_ASSERT_EQUAL(history_begin(h, "OTHER", "x", T0 + 30, rid), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "OTHER", "x", NULL, T0 + 30, rid), 0);
 	CU_ASSERT_STRING_EQUAL(rid, "r00000008");
 	CU_ASSERT_EQUAL(history_end(h, rid, RUN_SUCCEEDED, 0, 0, 1, NULL, NULL, T0 + 31), 0);
 	/* All cleared. */
@@ -1276,9 +1301,9 @@ static void test_shared_run_id(void)
 	CU_ASSERT_TRUE(history_summary(h, "A")->running);
 	CU_ASSERT_EQUAL(history_reconcile(h, T0, NULL, NULL), 0);
 	char rid[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL(history_begin(h, "B", "x", T0, rid), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "B", "x", NULL, T0, rid), 0);
 	CU_ASSERT_STRING_EQUAL(rid, "r00000006");
-	CU_ASSERT_EQUAL(history_begin(h, "A", "x", T0, rid), 0); /* reconciled, not stuck */
+	CU_ASSERT_EQUAL(history_begin(h, "A", "x", NULL, T0, rid), 0); /* reconciled, not stuck */
 	CU_ASSERT_STRING_EQUAL(rid, "r00000007");
 	history_close(h);
 	free(p);
@@ -1291,7 +1316,7 @@ static void test_compaction_with_open_run(void)
 	fresh_dir();
 	struct history *h = open_ok();
 	char rid[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL_FATAL(history_begin(h, "ONCE", "x", T0, rid), 0);
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, "ONCE", "x", NULL, T0, rid), 0);
 	CU_ASSERT_EQUAL(history_compact(h), 0);
 	CU_ASSERT_EQUAL(history_end(h, rid, RUN_NOT_STARTED, 0, 0, -1, NULL, "no", T0 + 1), 0);
 	CU_ASSERT_FALSE(history_summary(h, "ONCE")->ever_started);
@@ -1319,6 +1344,8 @@ int main(void)
 		  test_compaction_with_open_run },
 		{ "sealed but not ours", test_sealed_but_wrong },
 		{ "compaction keeps what matters", test_compaction },
+		{ "the DC of a running and an interrupted run",
+		  test_dc_of_running_and_interrupted },
 		{ "the boot a run ran in", test_last_boot },
 		{ "compaction on open", test_auto_compaction },
 		{ "crash mid-compaction", test_crash_mid_compaction },

@@ -755,7 +755,7 @@ static void test_dependency_chain(void)
 	CU_ASSERT_EQUAL(DECIDE(c).verdict, SCHED_WAIT_DEPENDENCY);
 
 	char run[HISTORY_RUN_ID_MAX];
-	CU_ASSERT_EQUAL_FATAL(history_begin(h, "A", "swinstall", now, run), 0);
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, "A", "swinstall", NULL, now, run), 0);
 	CU_ASSERT_EQUAL(DECIDE(a).verdict, SCHED_RUNNING);
 	CU_ASSERT_EQUAL(DECIDE(b).verdict, SCHED_WAIT_DEPENDENCY);
 	CU_ASSERT_EQUAL(history_end(h, run, RUN_FAILED, 1, 0, 1000, NULL, "exit 1", now + 1), 0);
@@ -765,14 +765,14 @@ static void test_dependency_chain(void)
 
 	now = S + D + H;
 	CU_ASSERT_EQUAL(DECIDE(a).verdict, SCHED_DUE);
-	CU_ASSERT_EQUAL(history_begin(h, "A", "swinstall", now, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "A", "swinstall", NULL, now, run), 0);
 	CU_ASSERT_EQUAL(
 		history_end(h, run, RUN_SUCCEEDED_REBOOT, 3010, 0, 1000, NULL, NULL, now + 1), 0);
 	CU_ASSERT_EQUAL(DECIDE(a).verdict, SCHED_WILL_NOT_RERUN);
 	CU_ASSERT_EQUAL(DECIDE(b).verdict, SCHED_DUE);
 	CU_ASSERT_EQUAL(DECIDE(c).verdict, SCHED_WAIT_DEPENDENCY);
 
-	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", now + 2, run), 0);
+	CU_ASSERT_EQUAL(history_begin(h, "B", "swinstall", NULL, now + 2, run), 0);
 	CU_ASSERT_EQUAL(history_end(h, run, RUN_SUCCEEDED, 0, 0, 1000, NULL, NULL, now + 3), 0);
 	CU_ASSERT_EQUAL(DECIDE(b).verdict, SCHED_WILL_NOT_RERUN);
 	CU_ASSERT_EQUAL(DECIDE(c).verdict, SCHED_DUE);
