@@ -50,8 +50,10 @@ struct identity_report {
 	struct why why;      /* where it stopped, and why */
 	char dcs_tried[512]; /* "dc1 (no answer), dc2" */
 	unsigned dcs_unreachable;
-	/* What this acquisition cost, on the DC that answered. */
+	/* What this acquisition cost, over every DC it tried (a request a DC got before it
+	 * stopped answering counts too). */
 	unsigned kdc_requests, ldap_connections, ldap_binds, ldap_searches;
+	unsigned kdc_requests_earlier;  /* of those, to the DCs tried before the last */
 	bool looked;                    /* the directory was checked before knocking (AD) */
 	unsigned kdc_requests_precheck; /* of those, the client token account's (AD) */
 	double ms_locate, ms_impersonate, ms_lookup, ms_total;

@@ -313,7 +313,8 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 
 	r = identity_login(cfg, acct, id->creds, dc, now, fp, guard, facts.pwd_last_set,
 			   &id->ccache, rep);
-	rep->kdc_requests = rep->kdc_requests_precheck + creds_kdc_requests(id->creds);
+	rep->kdc_requests = rep->kdc_requests_earlier + rep->kdc_requests_precheck +
+			    creds_kdc_requests(id->creds);
 	if (r < 0)
 		return r;
 
@@ -324,7 +325,8 @@ static int acquire_on(const struct config *cfg, const struct config_account *acc
 		return add_gid(id, 0);
 	}
 	r = creds_service_ticket(id->creds, id->ccache, "ldap", dc->host, &cres);
-	rep->kdc_requests = rep->kdc_requests_precheck + creds_kdc_requests(id->creds);
+	rep->kdc_requests = rep->kdc_requests_earlier + rep->kdc_requests_precheck +
+			    creds_kdc_requests(id->creds);
 	if (cres.status == CREDS_UNREACHABLE)
 		return -EHOSTUNREACH;
 	if (r < 0)
@@ -395,6 +397,9 @@ static int acquire_guarded(const struct config *cfg, const struct config_account
 		if (r == -EHOSTUNREACH) {
 			identity_note_dc(rep, dcs.items[i].host, "no answer");
 			rep->dcs_unreachable++;
+			if (id->creds)
+				rep->kdc_requests_earlier += creds_kdc_requests(id->creds);
+			rep->kdc_requests = rep->kdc_requests_earlier + rep->kdc_requests_precheck;
 			reset_attempt(id);
 			r = i + 1 < dcs.n ? 0
 					  : identity_stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH,

@@ -151,6 +151,10 @@ identity_run "$hung" swinstall
 secs=$(_secs "$t0")
 expect "DC1 hung: the run completes on DC2 (${secs} s)" test $RC -eq 0
 expect "DC1 hung: the failover is reported" has "dc1\.example\.test \(no answer\), dc2"
+requests=$(sed -n 's/^requests *\([0-9]*\) KDC.*/\1/p' <<<"$OUT")
+# DC2 alone takes 3 (AS, AS with preauth, TGS for ldap/); DC1 got one more before it hung.
+expect "DC1 hung: the request DC1 got before it stopped answering is counted (${requests:-?})" \
+	test "${requests:-0}" -ge 4
 expect "DC1 hung: within timeout + 3 s" test "${secs%.*}" -lt 5
 kill -STOP "$(pid_of kdc2)" "$(pid_of slapd2)"
 STOPPED+=("$(pid_of kdc2)" "$(pid_of slapd2)")
