@@ -57,4 +57,10 @@ int run_and_wait(const char *config_path, const char *id);
 /* log ID [RUN]: a run's captured output. */
 int print_log(const char *config_path, int argc, char **argv);
 
+/* --- report.c: the fleet's status from collected syslog lines ------------------------- */
+
+/* report [FILE…] [--host H] [--advert ID]: per advertisement, the hosts by their
+ * latest state (argv[0] is "report"). */
+int report_main(bool json, int argc, char **argv);
+
 #endif

@@ -42,6 +42,8 @@ static void usage(FILE *out)
 		"  stop ID               end a running program now (root)\n"
 		"  run ID --wait|-w      run it and follow it: output, result, exit status\n"
 		"  log ID [RUN]          a run's captured output (the latest run's)\n"
+		"  report [FILE...] [--host H] [--advert ID]\n"
+		"                        the fleet's status from collected syslog lines\n"
 		"  run ID                run it now (root)\n"
 		"  history [ID] [-n N]   the latest runs\n"
 		"  identity ACCOUNT      the lockout guard's state for an account\n"
@@ -491,6 +493,8 @@ int main(int argc, char **argv)
 	const char *cmd = args[0];
 	if (strcmp(cmd, "check-config") == 0)
 		return cmd_check_config(config_path, json, rest - 1, args + 1);
+	if (strcmp(cmd, "report") == 0)
+		return report_main(json, rest, args);
 	if (strcmp(cmd, "run") == 0 && rest == 3 &&
 	    (strcmp(args[2], "--wait") == 0 || strcmp(args[2], "-w") == 0) && !json)
 		return run_and_wait(config_path, args[1]);
