@@ -47,14 +47,17 @@ static bool reply_ok(struct json_object *reply)
 }
 
 /* The output of run, from *offset, printed; whether the run has ended, and its result. */
-static bool follow_output(const char *path, const char *id, const char *run, long long *offset,
-			  char *result, size_t size)
+/* 1: the run has ended; 0: not yet (or no output yet); -1: advertd went away. */
+static int follow_output(const char *path, const char *id, const char *run, long long *offset,
+			 char *result, size_t size)
 {
 	for (;;) {
 		struct json_object *r = ask_daemon(path, "log %s %s %lld\n", id, run, *offset);
+		if (!r)
+			return -1;
 		if (!reply_ok(r)) {
 			json_object_put(r);
-			return false; /* no output (yet): asked again */
+			return 0; /* no output (yet): asked again */
 		}
 		struct json_object *out = NULL, *v = NULL;
 		if (json_object_object_get_ex(r, "output", &out))
@@ -72,7 +75,7 @@ static bool follow_output(const char *path, const char *id, const char *run, lon
 		bool more = next > *offset && next < total;
 		*offset = next;
 		if (!more)
-			return ended;
+			return ended ? 1 : 0;
 	}
 }
 
@@ -110,6 +113,10 @@ int run_and_wait(const char *config_path, const char *id)
 		if (!run[0]) {
 			/* A new latest run (it may have ended already), or why none started. */
 			struct json_object *lr = ask_daemon(path, "log %s\n", id);
+			if (!lr) {
+				rc = EXIT_UNREACHABLE;
+				break;
+			}
 			if (reply_ok(lr) && strcmp(or_dash(s(lr, "run")), before) != 0) {
 				snprintf(run, sizeof(run), "%s", or_dash(s(lr, "run")));
 				printf("started %s\n", run);
@@ -117,13 +124,18 @@ int run_and_wait(const char *config_path, const char *id)
 			json_object_put(lr);
 			struct json_object *st =
 				run[0] ? NULL : ask_daemon(path, "status %s\n", id);
+			if (!run[0] && !st) {
+				rc = EXIT_UNREACHABLE;
+				break;
+			}
 			struct json_object *a = NULL, *p = NULL;
 			if (st)
 				json_object_object_get_ex(st, "advertisement", &a);
+			/* A problem since it was queued ends the wait, whatever the verdict
+			 * says now (a "never" program that cannot start says will-not-rerun). */
 			time_t at = 0;
 			if (a && json_object_object_get_ex(a, "last_problem", &p) && p &&
-			    rfc3339_parse(or_dash(s(p, "at")), &at) == 0 && at >= queued &&
-			    strcmp(or_dash(s(a, "state")), "could-not-start") == 0) {
+			    rfc3339_parse(or_dash(s(p, "at")), &at) == 0 && at >= queued) {
 				printf("could not start (");
 				tty_put(or_dash(s(p, "status")), 0, false);
 				printf("): ");
@@ -136,7 +148,12 @@ int run_and_wait(const char *config_path, const char *id)
 			if (!run[0])
 				continue;
 		}
-		if (follow_output(path, id, run, &offset, result, sizeof(result))) {
+		int f = follow_output(path, id, run, &offset, result, sizeof(result));
+		if (f < 0) {
+			rc = EXIT_UNREACHABLE;
+			break;
+		}
+		if (f > 0) {
 			printf("%s ended: %s\n", run, result);
 			rc = strncmp(result, "succeeded", 9) == 0 ? EXIT_SUCCESS : EXIT_PROBLEMS;
 			break;

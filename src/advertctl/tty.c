@@ -174,15 +174,18 @@ void put_output(const char *s, size_t len)
 		fwrite(s, 1, len, stdout);
 		return;
 	}
+	/* Between newlines and NULs, each piece escaped; a NUL shows as \x00, so nothing
+	 * after it hides. */
 	for (size_t i = 0; i < len;) {
-		const char *nl = memchr(s + i, '\n', len - i);
-		size_t k = nl ? (size_t)(nl - (s + i)) : len - i;
-		char *line = strndup(s + i, k);
-		if (line)
-			tty_put(line, 0, false);
-		free(line);
-		if (nl)
-			putchar('\n');
-		i += k + (nl ? 1 : 0);
+		size_t k = 0;
+		while (i + k < len && s[i + k] != '\n' && s[i + k] != '\0')
+			k++;
+		char *piece = strndup(s + i, k);
+		if (piece)
+			tty_put(piece, 0, false);
+		free(piece);
+		if (i + k < len)
+			fputs(s[i + k] == '\n' ? "\n" : "\\x00", stdout);
+		i += k + 1;
 	}
 }

@@ -261,8 +261,13 @@ int daemon_reload_config(struct daemon *d, struct why *why)
 		why_set(why, 0, "%s has errors, keeping the running configuration: %s:%d: %s",
 			d->opt->config_path, first && first->file ? first->file : "?",
 			first ? first->line : 0, first ? first->msg : strerror(-r));
-		daemon_report_problems(d, &diags);
-		log_error("%s", why->text);
+		/* Said by 11023 and in the log, each error of it: the set of reported file
+		 * problems (the advertisements') is not this one's to replace. */
+		for (size_t i = 0; i < diags.n; i++)
+			if (diags.items[i].level == DIAG_ERROR)
+				log_error("%s:%d: %s",
+					  diags.items[i].file ? diags.items[i].file : "?",
+					  diags.items[i].line, diags.items[i].msg);
 		reload_said(d, false, why->text);
 		config_free(cfg);
 		diag_clear(&diags);

@@ -246,12 +246,15 @@ static char **build_env(const struct advert *a, const char *run_id, const struct
 	return env;
 }
 
+/* Run ids by their number: "r100000000" comes after "r99999999". */
 static int cmp_names(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	unsigned long long x = strtoull(*(char *const *)a + 1, NULL, 10),
+			   y = strtoull(*(char *const *)b + 1, NULL, 10);
+	return x < y ? -1 : x > y;
 }
 
-/* Keeps the newest keep - 1 run logs of dir (run ids sort as they were handed out), so
+/* Keeps the newest keep - 1 run logs of dir (by run number, as they were handed out), so
  * that with this run's there are keep. Through the directory's handle, never a path. */
 static void prune_logs(const char *dir, int keep)
 {
@@ -296,9 +299,13 @@ static char admin_why[320];
  * mount namespace of this run's own. Fails closed: no namespace, no run. */
 static int hide_host_secrets(const struct config *cfg)
 {
-	const char *paths[4 + 2 * 64];
+	const char *paths[5 + 2 * 64];
 	size_t n = 0;
-	paths[n++] = cfg->client_token.keytab ? cfg->client_token.keytab : "/etc/krb5.keytab";
+	/* The machine's keytab wherever it is (a realmd/sssd join keeps its own at the default
+	 * path even when client_token.keytab is elsewhere). */
+	paths[n++] = "/etc/krb5.keytab";
+	if (cfg->client_token.keytab && strcmp(cfg->client_token.keytab, "/etc/krb5.keytab") != 0)
+		paths[n++] = cfg->client_token.keytab;
 	paths[n++] = "/var/lib/krb5/user"; /* MIT's default client keytabs */
 	paths[n++] = cfg->state_dir;
 	for (size_t i = 0; i < cfg->n_accounts && n + 2 <= sizeof(paths) / sizeof(paths[0]); i++) {

@@ -571,6 +571,14 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 	read_client_token(&c, root, cfg);
 	read_directory(&c, root, cfg);
 	read_accounts(&c, root, cfg);
+	/* An admin-rights run hides state_dir from its program, so its log cannot live there. */
+	size_t sl = strlen(cfg->state_dir);
+	if (strncmp(cfg->log_dir, cfg->state_dir, sl) == 0 &&
+	    (cfg->log_dir[sl] == '/' || cfg->log_dir[sl] == '\0'))
+		cfgread_error(&c, config_setting_get_member(root, "log_dir"),
+			      "\"log_dir\" (%s) is inside \"state_dir\" (%s): keep them apart (the "
+			      "state is hidden from admin-rights programs, their logs are not)",
+			      cfg->log_dir, cfg->state_dir);
 	read_lockout(&c, root, cfg);
 	read_restart(&c, root, cfg);
 	derive_directory(cfg);

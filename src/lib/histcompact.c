@@ -285,6 +285,7 @@ static int write_compacted(struct history *h, int fd, struct compact_ctx *c, uin
 		snprintf(rec->advert_id, sizeof(rec->advert_id), "%s", h->entries[op->entry]->id);
 		snprintf(rec->boot_id, sizeof(rec->boot_id), "%s", op->boot_id);
 		snprintf(rec->account, sizeof(rec->account), "%s", op->account);
+		snprintf(rec->dc, sizeof(rec->dc), "%s", op->dc);
 		r = out_rec(o, rec, l);
 	}
 	if (r == 0 && o->len)

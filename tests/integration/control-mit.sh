@@ -201,6 +201,12 @@ rc=$?
 check "run -w of a program that cannot start: says why, exit 1" \
 	bash -c '[[ $1 -eq 1 ]] && grep -q "could not start (10003)" <<<"$2"' _ "$rc" "$OUT"
 check_output "log ID prints the latest run's captured output" "hello" ctl log CTL1
+mv "$DP/probe" "$DP/probe.away"
+OUT=$(timeout 60 "$ADVERTCTL" -c "$conf" run CTL1 --wait 2>&1)
+rc=$?
+mv "$DP/probe.away" "$DP/probe"
+check "run --wait of a program that ran once and now cannot start: says why and ends (exit 1)" \
+	bash -c '[[ $1 -eq 1 ]] && grep -q "could not start (10003)" <<<"$2"' _ "$rc" "$OUT"
 OUT=$(ctl log CTL1 r99999999 2>&1)
 rc=$?
 check "log of a run with no output kept: exit 5" test "$rc" -eq 5

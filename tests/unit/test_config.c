@@ -233,6 +233,8 @@ static const struct {
 	  "directory.min_id (5000) is above directory.max_id (4000)" },
 	{ "directory = { min_id = 0; };\n", 1,
 	  "\"directory.min_id\" is 0, expected 1 to 2147483647" },
+	{ "state_dir = \"/var/lib/advertd\";\nlog_dir = \"/var/lib/advertd/logs\";\n", 2,
+	  "\"log_dir\" (/var/lib/advertd/logs) is inside \"state_dir\"" },
 	/* restart */
 	{ "restart = { command = [ \"shutdown\", \"-r\" ]; };\n", 1,
 	  "\"restart.command\" must start with an absolute path" },
