@@ -36,6 +36,7 @@ static void keep_relevant(struct diag_list *l, const char *config_path, const ch
 		} else {
 			free(l->items[i].file);
 			free(l->items[i].msg);
+			free(l->items[i].advert);
 		}
 	}
 	l->n = k;
