@@ -27,34 +27,37 @@
 #include "advertctl.h"
 
 /* Exit statuses, documented in advertctl(8): the daemon's reply codes. */
+/* --help, in the order an admin reaches for the commands, within 80 columns. */
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: advertctl [-c FILE] [--json] COMMAND [ARGS…]\n"
-		"  -c, --config FILE   advertd configuration (default %s)\n"
-		"      --json          print the daemon's answer as JSON\n"
+		"Usage: advertctl [-c FILE] [--json] COMMAND [ARGS...]\n"
+		"  -c, --config FILE   advertd's configuration, default\n"
+		"                      %s\n"
+		"      --json          print the answer as JSON\n"
+		"  -h, --help          this text\n"
+		"  -V, --version       the version\n"
 		"\n"
 		"Commands:\n"
 		"  list                  every advertisement: state, next due, last result\n"
 		"  status ID             one advertisement in detail\n"
 		"  explain ID|--all      why it is or is not due, and what a run would use\n"
-		"  problems              the advertisement files and advertisements rejected\n"
-		"  stop ID               end a running program now (root)\n"
-		"  run ID --wait|-w      run it and follow it: output, result, exit status\n"
+		"  history [ID] [-n N]   the latest runs\n"
 		"  log ID [RUN]          a run's captured output (the latest run's)\n"
+		"  problems              the rejected advertisement files and advertisements\n"
+		"  identity ACCOUNT      the lockout guard's state for an account\n"
+		"  run ID [--wait|-w]    run it now (root); --wait follows it to its result\n"
+		"  stop ID               end a running program now (root)\n"
+		"  reload                reread advertd.conf and the advertisements (root)\n"
+		"  clear-damage ID|--all after checking a damaged run history, stop holding\n"
+		"                        \"never\" programs for it (root)\n"
+		"  check-config [FILE...] validate advertd.conf and every advertisement; with\n"
+		"                        FILEs, those against the installed configuration\n"
 		"  report [FILE...] [--host H] [--advert ID]\n"
 		"                        the fleet's status from collected syslog lines\n"
-		"  run ID                run it now (root)\n"
-		"  history [ID] [-n N]   the latest runs\n"
-		"  identity ACCOUNT      the lockout guard's state for an account\n"
-		"  reload                reread advertd.conf and the advertisements (root)\n"
-		"  clear-damage ID|--all after checking a damaged run history: stop holding\n"
-		"                        \"never\" programs for it (root)\n"
-		"  check-config [FILE…]  validate advertd.conf and every advertisement; with\n"
-		"                        FILEs, validate those against the installed configuration\n"
 		"\n"
-		"Exit status: 0 ok, 1 problems or failure, 2 usage, 3 advertd not reachable or\n"
-		"busy, 4 permission denied, 5 no such advertisement or account, 6 refused.\n",
+		"Exit status: 0 ok, 1 problems or failure, 2 usage, 3 advertd not reachable\n"
+		"or busy, 4 permission denied, 5 no such advertisement or account, 6 refused.\n",
 		ADV_DEFAULT_CONFIG);
 }
 

@@ -43,14 +43,18 @@ static void usage(FILE *out)
 		"Usage: advertd [-f] [-c FILE] [--once [--dry-run]] [--check]\n"
 		"               [--test-identity ACCOUNT]\n"
 		"  -f, --foreground         stay in the foreground, log to stderr\n"
-		"  -c, --config FILE        configuration (default %s)\n"
+		"  -c, --config FILE        the configuration, default\n"
+		"                           %s\n"
 		"      --once               run what is due now, wait for it, exit\n"
 		"      --dry-run            say what --once would run, as whom, and why not the\n"
 		"                           others; touches no DC, history or program\n"
 		"      --check              validate the configuration and advertisements, exit\n"
 		"      --test-identity ACCT impersonate ACCT, look it up, print it, revert\n"
 		"  -h, --help               this text\n"
-		"  -V, --version            print the version\n",
+		"  -V, --version            print the version\n"
+		"\n"
+		"Exit status: 0 ok, 1 an error (configuration, start, a run that failed with\n"
+		"--once), 2 usage; --test-identity: see advertd(8).\n",
 		ADV_DEFAULT_CONFIG);
 }
 

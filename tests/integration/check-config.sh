@@ -54,6 +54,15 @@ out=$("$advertctl" check-config --json -c "$tmp/advertd.conf" 2>/dev/null); rc=$
 check "check-config --json (options after the command): JSON, ok, and its warnings" \
 	bash -c '[[ $1 -eq 0 ]] && python3 -c "import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d[\"ok\"] and d[\"errors\"] == 0 and any(p[\"level\"] == \"warning\" for p in d[\"problems\"]) else 1)" "$2"' _ "$rc" "$out"
 
+# --help as GNU tools give it: within 80 columns, the exit codes listed; --version.
+for prog in "$advertd" "$advertctl"; do
+	name=${prog##*/}
+	help=$("$prog" --help); rc=$?
+	check "$name --help: exit 0, within 80 columns, with its exit status" \
+		bash -c '[[ $1 -eq 0 ]] && ! awk "length(\$0) > 80 { bad = 1 } END { exit !bad }" <<<"$2" && grep -q "^Exit status: 0" <<<"$2"' _ "$rc" "$help"
+	check "$name --version names it" bash -c '"$1" --version | grep -Eq "^$2 [0-9]+\.[0-9]+"' _ "$prog" "$name"
+done
+
 # A broken advertisement file beside the good one.
 cat >"$tmp/ads/broken.conf" <<'CONF'
 advertisements = (
