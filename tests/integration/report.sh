@@ -17,7 +17,7 @@ log=$tmp/collector.log
 	echo 'Dec  1 10:00:00 ws1.example.test advertd[10]: 10005 program-started advert=LAB00001 run=r00000001 account=swinstall pid=99'
 	echo 'Dec  1 10:00:05 ws1.example.test advertd[10]: 10008 program-completed advert=LAB00001 run=r00000001 account=swinstall exit=0'
 	echo '2026-12-01T10:00:01.5+00:00 ws2.example.test advertd[11]: 10006 program-failed advert=LAB00001 run=r00000007 exit=2 reason="exit code 2" output="cannot find /opt/x"'
-	echo 'Dec  1 10:00:02 ws3.example.test advertd[12]: 10003 prepare-failed advert=LAB00001 reason="program \x22/srv/dp/setup\x22 is missing"'
+	printf '%s\n' 'Dec  1 10:00:02 ws3.example.test advertd[12]: 10003 prepare-failed advert=LAB00001 reason="program \x22/srv/dp/setup\x22 is missing"'
 	echo 'Dec  1 10:00:03 ws3.example.test advertd[12]: 11008 guard-holding advert=LAB00003 account=pwinstall reason="the KDC on dc1 rejected this secret"'
 	echo 'Dec  1 10:00:04 ws2.example.test advertd[11]: 10022 program-completed-restart-pending advert=LAB00003 run=r00000008 exit=194'
 	echo 'Dec  1 10:00:04 ws4.example.test advertd[13]: 10005 program-started advert=LAB00003 run=r00000002 pid=7'
