@@ -117,6 +117,11 @@ bool advert_id_valid(const char *id);
  * differs. */
 uint64_t advert_digest(const struct advert *a) __attribute__((nonnull));
 
+/* Whether a's requirements.platforms admit this machine (uname -m); the machine's name
+ * in machine (at least 65 bytes). No list admits every machine. */
+bool advert_platform_ok(const struct advert *a, char *machine, size_t size)
+	__attribute__((nonnull));
+
 /* Whether code is in the list. */
 bool advert_code_in(const int *codes, size_t n, int code);
 

@@ -40,6 +40,18 @@ static struct json_object *ask_daemon(const char *path, const char *fmt, ...)
 	return reply;
 }
 
+/* A refusal said, as advertctl's exit status (3 when there was no answer); puts r. */
+static int refused(struct json_object *r)
+{
+	if (r)
+		log_error_text("%s", or_dash(s(r, "error")));
+	struct json_object *c = NULL;
+	int code = r && json_object_object_get_ex(r, "code", &c) ? json_object_get_int(c)
+								 : EXIT_UNREACHABLE;
+	json_object_put(r);
+	return code;
+}
+
 static bool reply_ok(struct json_object *reply)
 {
 	struct json_object *v = NULL;
@@ -93,13 +105,8 @@ int run_and_wait(const char *config_path, const char *id)
 	json_object_put(r);
 	r = ask_daemon(path, "run %s\n", id);
 	if (!reply_ok(r)) {
-		log_error_text("%s", r ? or_dash(s(r, "error")) : "no answer");
-		struct json_object *c = NULL;
-		int code = r && json_object_object_get_ex(r, "code", &c) ? json_object_get_int(c)
-									 : EXIT_UNREACHABLE;
-		json_object_put(r);
 		free(path);
-		return code;
+		return refused(r);
 	}
 	json_object_put(r);
 	time_t queued = time(NULL);
@@ -172,14 +179,8 @@ int print_log(const char *config_path, int argc, char **argv)
 	struct json_object *r = ask_daemon(path, "log %s%s%s\n", argv[1], argc > 2 ? " " : "",
 					   argc > 2 ? argv[2] : "");
 	if (!reply_ok(r)) {
-		if (r)
-			log_error_text("%s", or_dash(s(r, "error")));
-		struct json_object *c = NULL;
-		int code = r && json_object_object_get_ex(r, "code", &c) ? json_object_get_int(c)
-									 : EXIT_UNREACHABLE;
-		json_object_put(r);
 		free(path);
-		return code;
+		return refused(r);
 	}
 	char run[32], result[32];
 	snprintf(run, sizeof(run), "%s", or_dash(s(r, "run")));

@@ -36,18 +36,11 @@ static void print_one(struct daemon *d, const struct advert *a, time_t now, cons
 	struct schedule_decision dec = daemon_decide(d, a, now);
 	char who[256], when[RFC3339_BUFSIZE];
 	as_whom(a, who, sizeof(who));
-	if (dec.verdict == SCHED_DUE && a->program.platforms[0]) {
-		struct utsname u;
-		uname(&u);
-		bool ok = false;
-		for (char **p = a->program.platforms; *p && !ok; p++)
-			ok = strcmp(*p, u.machine) == 0;
-		if (!ok) {
-			printf("would not   %-12s due, but platform %s is not in its "
-			       "requirements\n",
-			       a->id, u.machine);
-			return;
-		}
+	char machine[128];
+	if (dec.verdict == SCHED_DUE && !advert_platform_ok(a, machine, sizeof(machine))) {
+		printf("would not   %-12s due, but platform %s is not in its requirements\n", a->id,
+		       machine);
+		return;
 	}
 	if (dec.verdict == SCHED_DUE) {
 		(*due)++;

@@ -49,18 +49,12 @@ fail(int type, const char *account, const char *fmt, ...)
 /* Requirements are checked right before the run, where the run will happen. */
 static void check_requirements(const struct advert *a, const char *wd)
 {
-	if (a->program.platforms[0]) {
-		struct utsname u;
-		uname(&u);
-		bool ok = false;
-		for (char **p = a->program.platforms; *p && !ok; p++)
-			ok = strcmp(*p, u.machine) == 0;
-		if (!ok) {
-			struct run_event ev = { .type = RUN_EV_REJECTED, .platform = 1 };
-			why_set(&ev.why, 0, "platform %s is not supported", u.machine);
-			emit(&ev);
-			_exit(0);
-		}
+	char machine[128];
+	if (!advert_platform_ok(a, machine, sizeof(machine))) {
+		struct run_event ev = { .type = RUN_EV_REJECTED, .platform = 1 };
+		why_set(&ev.why, 0, "platform %s is not supported", machine);
+		emit(&ev);
+		_exit(0);
 	}
 	if (a->program.min_free_mb > 0) {
 		struct statvfs sv;

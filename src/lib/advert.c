@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "advert/advert.h"
 #include "advert/util.h"
@@ -99,6 +100,18 @@ uint64_t advert_digest(const struct advert *a)
 	}
 	h = mix_num(h, a->rerun);
 	return mix_num(h, a->enabled);
+}
+
+bool advert_platform_ok(const struct advert *a, char *machine, size_t size)
+{
+	struct utsname u;
+	snprintf(machine, size, "%s", uname(&u) == 0 ? u.machine : "?");
+	if (!a->program.platforms || !a->program.platforms[0])
+		return true;
+	for (char **p = a->program.platforms; *p; p++)
+		if (strcmp(*p, machine) == 0)
+			return true;
+	return false;
 }
 
 bool advert_code_in(const int *codes, size_t n, int code)

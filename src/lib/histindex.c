@@ -128,6 +128,7 @@ void hist_apply(struct history *h, struct entry *e, const struct rec *r)
 	switch (r->kind) {
 	case REC_START: {
 		struct open_run *o = hist_find_open(h, r->seq);
+		bool again = o != NULL;
 		if (o && o->entry != e->index) {
 			/* One run id for two advertisements: not a history we wrote. */
 			h->damage_epoch++;
@@ -150,7 +151,10 @@ void hist_apply(struct history *h, struct entry *e, const struct rec *r)
 		e->runs++;
 		e->sum.ever_started = true;
 		e->sum.running = true;
-		if (r->seq >= e->last_seq) {
+		/* A second start of a run already open (a compaction rewrote it) says nothing
+		 * new: the run started when its first start says, and the summary must not
+		 * follow the copy, or a compaction would read it differently. */
+		if (r->seq >= e->last_seq && !again) {
 			e->last_seq = r->seq;
 			e->sum.last_start = r->time;
 		}
