@@ -151,10 +151,12 @@ void hist_apply(struct history *h, struct entry *e, const struct rec *r)
 		e->runs++;
 		e->sum.ever_started = true;
 		e->sum.running = true;
-		/* A second start of a run already open (a compaction rewrote it) says nothing
-		 * new: the run started when its first start says, and the summary must not
-		 * follow the copy, or a compaction would read it differently. */
-		if (r->seq >= e->last_seq && !again) {
+		/* A run's last start counts (compaction keeps that one): a second start of a
+		 * run still open moves the open run's time too, which compaction writes back
+		 * from memory. */
+		if (again)
+			o->start = r->time;
+		if (r->seq >= e->last_seq) {
 			e->last_seq = r->seq;
 			e->sum.last_start = r->time;
 		}
