@@ -159,11 +159,7 @@ void daemon_report_problems(struct daemon *d, const struct diag_list *diags)
 
 void daemon_load_received(struct daemon *d)
 {
-	char *path = NULL;
-	if (asprintf(&path, "%s/received", d->cfg->state_dir) < 0)
-		return;
-	FILE *f = fopen(path, "re");
-	free(path);
+	FILE *f = daemon_state_open(d, "received");
 	if (!f)
 		return;
 	char *line = NULL;
@@ -212,13 +208,8 @@ static void save_received(struct daemon *d)
 		free(buf);
 		return;
 	}
-	int dfd = open(d->cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (textrec_atomic_replace(dfd, "received", buf, len, 0600) < 0)
-			log_debug("cannot record announced advertisements in %s",
-				  d->cfg->state_dir);
-		close(dfd);
-	}
+	if (daemon_state_write(d, "received", buf, len) < 0)
+		log_debug("cannot record announced advertisements in %s", d->cfg->state_dir);
 	free(buf);
 }
 

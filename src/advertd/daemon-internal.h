@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -157,6 +158,14 @@ void daemon_read_events(struct daemon *d, struct active_run *r);
 void daemon_reap_children(struct daemon *d);
 /* Drops the runs that are over from the table. */
 void daemon_collect_runs(struct daemon *d);
+
+/* --- daemon.c: the small files of state_dir (received, reported, restart, …) ----------- */
+
+/* state_dir/name to read, or NULL when it is not there. */
+FILE *daemon_state_open(const struct daemon *d, const char *name);
+/* state_dir/name replaced atomically (0600) by len bytes of buf, or removed when buf is
+ * NULL. Returns 0 or -errno. */
+int daemon_state_write(const struct daemon *d, const char *name, const char *buf, size_t len);
 
 /* --- reported.c: what was said, across restarts --------------------------------------- */
 

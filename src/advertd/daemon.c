@@ -320,6 +320,28 @@ int daemon_reload_config(struct daemon *d, struct why *why)
 
 /* One advertd per machine: a lock next to the control socket. The second one says who
  * holds it and leaves the first one's socket alone. Returns the lock's fd or -errno. */
+FILE *daemon_state_open(const struct daemon *d, const char *name)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", d->cfg->state_dir, name) < 0)
+		return NULL;
+	FILE *f = fopen(path, "re");
+	free(path);
+	return f;
+}
+
+int daemon_state_write(const struct daemon *d, const char *name, const char *buf, size_t len)
+{
+	int dfd = open(d->cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	int r = buf ? textrec_atomic_replace(dfd, name, buf, len, 0600)
+		: unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno
+								: 0;
+	close(dfd);
+	return r;
+}
+
 static int single_instance(const char *control_socket)
 {
 	char *dir = strdup(control_socket), *slash = dir ? strrchr(dir, '/') : NULL, *path = NULL;

@@ -33,11 +33,7 @@ static bool verdict_of(const char *name, enum schedule_verdict *ret)
 
 void daemon_reported_load(struct daemon *d)
 {
-	char *path = NULL;
-	if (asprintf(&path, "%s/" REPORTED_FILE, d->cfg->state_dir) < 0)
-		return;
-	FILE *f = fopen(path, "re");
-	free(path);
+	FILE *f = daemon_state_open(d, REPORTED_FILE);
 	if (!f)
 		return;
 	char *line = NULL;
@@ -93,13 +89,9 @@ void daemon_reported_save(struct daemon *d)
 		free(buf);
 		return;
 	}
-	int dfd = open(d->cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (textrec_atomic_replace(dfd, REPORTED_FILE, buf, len, 0600) == 0)
-			d->reported_dirty = false;
-		else
-			log_debug("cannot record what was reported in %s", d->cfg->state_dir);
-		close(dfd);
-	}
+	if (daemon_state_write(d, REPORTED_FILE, buf, len) == 0)
+		d->reported_dirty = false;
+	else
+		log_debug("cannot record what was reported in %s", d->cfg->state_dir);
 	free(buf);
 }
