@@ -73,6 +73,11 @@ int history_open_readonly(const char *state_dir, struct history **ret)
 
 void history_close(struct history *h);
 
+/* The run advert_id's summary describes (its latest that started), from memory, no I/O:
+ * ret's run_id, advert_id, start, ended and result. False when it has none. */
+bool history_latest(const struct history *h, const char *advert_id, struct history_run *ret)
+	__attribute__((nonnull));
+
 /* The boot (/proc/sys/kernel/random/boot_id) this process runs in, and the one the
  * latest ended run of advert_id ran in; "" when unknown (a history from before it was
  * kept). A run that ended "restart pending" is restarted once the two differ. */

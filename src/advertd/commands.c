@@ -389,20 +389,6 @@ static struct json_object *cmd_problems(struct daemon *d)
 	return o;
 }
 
-struct latest_run {
-	char run_id[HISTORY_RUN_ID_MAX];
-	bool ended;
-	enum run_result result;
-};
-
-static void take_latest(void *data, const struct history_run *run)
-{
-	struct latest_run *l = data;
-	snprintf(l->run_id, sizeof(l->run_id), "%s", run->run_id);
-	l->ended = run->ended;
-	l->result = run->result;
-}
-
 #define LOG_CHUNK (256 * 1024) /* of output per answer: a follower asks again */
 
 /* log ID [RUN [OFFSET]]: a run's captured output (the latest run's without RUN), from
@@ -415,7 +401,10 @@ static struct json_object *cmd_log(struct daemon *d, char **argv, int argc, char
 	if (!advert_id_valid(id))
 		return control_error(CONTROL_USAGE, "\"%s\" is not an advertisement id",
 				     control_excerpt(id, ex));
-	struct latest_run l = { "" };
+	/* The latest run, from memory: a follower asks often, the log need not be read. */
+	struct history_run now = { 0 };
+	bool any = history_latest(d->hist, id, &now);
+	struct history_run l = now;
 	if (argc >= 3) {
 		const char *run = argv[2];
 		if (run[0] != 'r' || !run[1] || strlen(run) >= HISTORY_RUN_ID_MAX ||
@@ -423,19 +412,15 @@ static struct json_object *cmd_log(struct daemon *d, char **argv, int argc, char
 			return control_error(CONTROL_USAGE, "\"%s\" is not a run id",
 					     control_excerpt(argv[2], ex));
 		snprintf(l.run_id, sizeof(l.run_id), "%s", argv[2]);
-	} else {
-		history_list(d->hist, id, 1, take_latest, &l);
-		if (!l.run_id[0])
-			return control_error(CONTROL_NOT_FOUND, "\"%s\" has no run", id);
+	} else if (!any) {
+		return control_error(CONTROL_NOT_FOUND, "\"%s\" has no run", id);
 	}
 	intmax_t from = 0;
 	if (argc == 4 && textrec_parse_int(argv[3], false, 0, LLONG_MAX, &from) < 0)
 		return control_error(CONTROL_USAGE, "\"%s\" is not an offset",
 				     control_excerpt(argv[3], ex));
-	/* Whether that run has ended, from the history. */
-	struct latest_run now = { "" };
-	history_list(d->hist, id, 1, take_latest, &now);
-	bool ended = strcmp(now.run_id, l.run_id) != 0 || now.ended;
+	/* Whether that run has ended: an older one has. */
+	bool ended = !any || strcmp(now.run_id, l.run_id) != 0 || now.ended;
 
 	char *path = NULL;
 	if (asprintf(&path, "%s/%s/%s.log", d->cfg->log_dir, id, l.run_id) < 0)
@@ -473,7 +458,7 @@ static struct json_object *cmd_log(struct daemon *d, char **argv, int argc, char
 	add(o, "size", json_object_new_int64(size));
 	add(o, "output", control_json_bytes(buf, (size_t)k));
 	add(o, "ended", json_object_new_boolean(ended));
-	if (ended && strcmp(now.run_id, l.run_id) == 0)
+	if (ended && any && strcmp(now.run_id, l.run_id) == 0)
 		add(o, "result", jstr(run_result_name(now.result)));
 	free(buf);
 	return o;

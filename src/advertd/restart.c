@@ -33,31 +33,20 @@
 
 static void save_state(struct daemon *d)
 {
-	int dfd = open(d->cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return;
-	char buf[256] = "";
+	char buf[256];
 	int n = 0;
 	if (d->restart.wanted || d->restart.requested)
 		n = snprintf(buf, sizeof(buf), "%s %s %s %s\n",
 			     d->restart.requested ? "requested" : "wanted",
 			     history_boot_id(d->hist), d->restart.run_id, d->restart.advert_id);
-	if (n > 0 && (size_t)n < sizeof(buf)) {
-		if (textrec_atomic_replace(dfd, RESTART_FILE, buf, (size_t)n, 0600) < 0)
-			log_warning("cannot record the pending restart in %s", d->cfg->state_dir);
-	} else {
-		unlinkat(dfd, RESTART_FILE, 0);
-	}
-	close(dfd);
+	bool keep = n > 0 && (size_t)n < sizeof(buf);
+	if (daemon_state_write(d, RESTART_FILE, keep ? buf : NULL, keep ? (size_t)n : 0) < 0)
+		log_warning("cannot record the pending restart in %s", d->cfg->state_dir);
 }
 
 void daemon_restart_load(struct daemon *d)
 {
-	char *path = NULL;
-	if (asprintf(&path, "%s/" RESTART_FILE, d->cfg->state_dir) < 0)
-		return;
-	FILE *f = fopen(path, "re");
-	free(path);
+	FILE *f = daemon_state_open(d, RESTART_FILE);
 	if (!f)
 		return;
 	char state[16], boot[HISTORY_BOOT_ID_MAX], run[HISTORY_RUN_ID_MAX], id[ADV_ID_MAX + 1];
@@ -195,16 +184,6 @@ void daemon_restart_poll(struct daemon *d)
 
 /* --- completed after the restart ------------------------------------------------------ */
 
-struct latest {
-	char run_id[HISTORY_RUN_ID_MAX];
-};
-
-static void take_latest(void *data, const struct history_run *run)
-{
-	struct latest *l = data;
-	snprintf(l->run_id, sizeof(l->run_id), "%s", run->run_id);
-}
-
 static bool listed(const char *list, const char *run_id)
 {
 	size_t n = strlen(run_id);
@@ -223,11 +202,9 @@ void daemon_restart_report(struct daemon *d)
 	const char *boot = history_boot_id(d->hist);
 	if (!boot[0] || !d->cat)
 		return;
-	char *path = NULL, *old = NULL;
+	char *old = NULL;
 	size_t cap = 0;
-	if (asprintf(&path, "%s/" RESTARTED_FILE, d->cfg->state_dir) < 0)
-		return;
-	FILE *f = fopen(path, "re");
+	FILE *f = daemon_state_open(d, RESTARTED_FILE);
 	if (f) {
 		if (getdelim(&old, &cap, '\0', f) < 0) {
 			free(old);
@@ -235,7 +212,6 @@ void daemon_restart_report(struct daemon *d)
 		}
 		fclose(f);
 	}
-	free(path);
 	/* The list keeps only the runs that are still the latest of their advertisement. */
 	char *buf = NULL;
 	size_t len = 0;
@@ -248,9 +224,8 @@ void daemon_restart_report(struct daemon *d)
 		if (h->last_result != RUN_SUCCEEDED_REBOOT || !ran_in[0] ||
 		    strcmp(ran_in, boot) == 0)
 			continue;
-		struct latest l = { "" };
-		history_list(d->hist, a->id, 1, take_latest, &l);
-		if (!l.run_id[0])
+		struct history_run l;
+		if (!history_latest(d->hist, a->id, &l))
 			continue;
 		fprintf(m, "%s\n", l.run_id);
 		if (listed(old, l.run_id))
@@ -263,14 +238,9 @@ void daemon_restart_report(struct daemon *d)
 		emit(d, STATUS_PROGRAM_SUCCEEDED, fs, ARRAY_SIZE(fs));
 		changed = true;
 	}
-	if (m && fclose(m) == 0 && (changed || (old && strcmp(old, buf) != 0))) {
-		int dfd = open(d->cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			if (textrec_atomic_replace(dfd, RESTARTED_FILE, buf, len, 0600) < 0)
-				log_warning("cannot record the runs completed after a restart");
-			close(dfd);
-		}
-	}
+	if (m && fclose(m) == 0 && (changed || (old && strcmp(old, buf) != 0)) &&
+	    daemon_state_write(d, RESTARTED_FILE, buf, len) < 0)
+		log_warning("cannot record the runs completed after a restart");
 	free(buf);
 	free(old);
 }

@@ -527,6 +527,19 @@ static int open_history(const char *state_dir, bool readonly, struct history **r
 	return 0;
 }
 
+bool history_latest(const struct history *h, const char *advert_id, struct history_run *ret)
+{
+	const struct entry *e = hist_lookup(h, advert_id);
+	if (!e || !e->last_seq)
+		return false;
+	*ret = (struct history_run){ .start = e->sum.last_start,
+				     .ended = !e->sum.running,
+				     .result = e->sum.running ? RUN_NONE : e->sum.last_result };
+	hist_run_id_of(e->last_seq, ret->run_id);
+	snprintf(ret->advert_id, sizeof(ret->advert_id), "%s", advert_id);
+	return true;
+}
+
 const char *history_last_boot(const struct history *h, const char *advert_id)
 {
 	const struct entry *e = hist_lookup(h, advert_id);

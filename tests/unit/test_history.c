@@ -690,6 +690,33 @@ static void test_last_boot(void)
 
 /* A running run names the DC its identity came from, and so does its end when it is
  * interrupted and reconciled (no one else said). */
+/* The latest run, from memory, agrees with the log: running, then ended, and a run that
+ * did not start leaves the one before it the latest. */
+static void test_latest(void)
+{
+	fresh_dir();
+	struct history *h = open_ok();
+	struct history_run l;
+	CU_ASSERT_FALSE(history_latest(h, "A", &l));
+	char run[HISTORY_RUN_ID_MAX], run2[HISTORY_RUN_ID_MAX];
+	one_run(h, "A", T0, RUN_SUCCEEDED_REBOOT, run);
+	CU_ASSERT_FATAL(history_latest(h, "A", &l));
+	CU_ASSERT_STRING_EQUAL(l.run_id, run);
+	CU_ASSERT(l.ended && l.result == RUN_SUCCEEDED_REBOOT && l.start == T0);
+	CU_ASSERT_EQUAL_FATAL(history_begin(h, "A", "swinstall", NULL, T0 + 10, run2), 0);
+	CU_ASSERT_FATAL(history_latest(h, "A", &l));
+	CU_ASSERT_STRING_EQUAL(l.run_id, run2);
+	CU_ASSERT_FALSE(l.ended);
+	CU_ASSERT_EQUAL(history_end(h, run2, RUN_NOT_STARTED, -1, 0, 0, NULL, "no", T0 + 11), 0);
+	CU_ASSERT_FATAL(history_latest(h, "A", &l));
+	CU_ASSERT_STRING_EQUAL(l.run_id, run);
+	history_close(h);
+	h = open_ok();
+	CU_ASSERT_FATAL(history_latest(h, "A", &l));
+	CU_ASSERT_STRING_EQUAL(l.run_id, run);
+	history_close(h);
+}
+
 static void test_dc_of_running_and_interrupted(void)
 {
 	fresh_dir();
@@ -1344,6 +1371,7 @@ int main(void)
 		  test_compaction_with_open_run },
 		{ "sealed but not ours", test_sealed_but_wrong },
 		{ "compaction keeps what matters", test_compaction },
+		{ "the latest run, from memory", test_latest },
 		{ "the DC of a running and an interrupted run",
 		  test_dc_of_running_and_interrupted },
 		{ "the boot a run ran in", test_last_boot },
