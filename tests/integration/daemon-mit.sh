@@ -114,6 +114,21 @@ check "touching a file does not announce its unchanged advertisement again (1000
 check "... and a restart keeps when NEVER1 was first received (the recurrence anchor)" \
 	grep -q "^NEVER1 +$seen_before " "$ADVERTD_STATE_DIR/received"
 
+# --- damaged small state files cost repeated messages, nothing else ----------------------
+stop_daemon
+head -c 300 /dev/urandom >"$ADVERTD_STATE_DIR/reported"
+printf 'NEVER1 +notanumber /x\nNEVER1\n\xff\xfe +1 sig\n' >"$ADVERTD_STATE_DIR/received"
+printf 'requested' >"$ADVERTD_STATE_DIR/restart" # truncated
+chmod 600 "$ADVERTD_STATE_DIR"/{reported,received,restart}
+restarts=$(grep -c "11020 daemon-started" "$SYSLOG_LOG")
+start_daemon
+for _ in $(seq 100); do [[ $(grep -c "11020 daemon-started" "$SYSLOG_LOG") -gt $restarts ]] && break; sleep 0.05; done
+sleep 1
+check "damaged reported, received and restart files: the daemon starts" \
+	test "$(grep -c "11020 daemon-started" "$SYSLOG_LOG")" -gt "$restarts"
+check "... and runs nothing again: NEVER1 still ran once (the history decides)" test "$(count NEVER1)" -eq 1
+check "... holds no restart for a garbled restart file" bash -c '! grep -q "^requested" "$1"' _ "$ADVERTD_STATE_DIR/restart"
+
 # --- SIGTERM during a run: the run is stopped and recorded as interrupted -------------
 write_ad long LONG1 never '[ "./probe", "ignore-term", "sleep=30" ]'
 expect_syslog "LONG1 started" "10005 program-started advert=LONG1 " 5
