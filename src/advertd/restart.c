@@ -33,7 +33,7 @@
 
 static void save_state(struct daemon *d)
 {
-	char buf[256];
+	char buf[256] = "";
 	int n = 0;
 	if (d->restart.wanted || d->restart.requested)
 		n = snprintf(buf, sizeof(buf), "%s %s %s %s\n",
