@@ -63,7 +63,7 @@ static int load_as_daemon(const struct config *cfg, const struct catalog *old, c
 	const char **names = calloc(cfg->n_accounts + 1, sizeof(*names));
 	for (size_t i = 0; names && i < cfg->n_accounts; i++)
 		names[i] = cfg->accounts[i].name;
-	struct catalog_accounts acc = { names, cfg->n_accounts };
+	struct catalog_context acc = { names, cfg->n_accounts };
 	double t0 = util_now_ms();
 	const char *const *paths = (const char *const *)cfg->advertisements;
 	int r = changed ? catalog_update(old, paths, cfg->n_advertisements, &acc, &changed, 1,

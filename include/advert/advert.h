@@ -89,7 +89,10 @@ struct advert {
 	struct advert_schedule schedule;
 	enum advert_rerun rerun;
 	bool enabled;
-	char *file; /* where it was defined */
+	/* Which hosts it is for: host names, group DNs or group names, NULL-terminated;
+	 * NULL: every host that reads it. */
+	char **targets;
+	char *file; /* where it was defined: a path, or an entry's ldap:/// URL */
 	int line;
 };
 
@@ -100,6 +103,11 @@ struct advert {
  * (also reported in diags). */
 int advert_parse_file(const char *path, struct advert ***items, size_t *n, struct diag_list *diags)
 	__attribute__((nonnull));
+
+/* The same for an advertisement file's text from elsewhere (a directory entry), with
+ * name as the file in diagnostics. */
+int advert_parse_text(const char *name, const char *text, struct advert ***items, size_t *n,
+		      struct diag_list *diags) __attribute__((nonnull));
 
 void advert_free(struct advert *a);
 

@@ -10,6 +10,7 @@
 
 #include "advert/advert.h"
 #include "advert/diag.h"
+#include "advert/util.h"
 
 /* One file's parse, shared (reference-counted) by the catalogs that read it unchanged. */
 struct catalog_file;
@@ -32,12 +33,25 @@ struct catalog {
 	size_t n_foreign;      /* entries whose real path is not their directory's */
 	size_t n_retry;        /* entries to look at again every time */
 	struct advert **by_id; /* items sorted by id, for catalog_find */
+	struct catalog_untargeted *untargeted; /* left out by their targets, file order */
+	size_t n_untargeted;
 };
 
-/* Which run_as names exist besides "system". */
-struct catalog_accounts {
+struct published_set;
+
+/* What a load needs besides the paths: which run_as names exist besides "system"; the
+ * published set, for ldap:/// paths and for targets (NULL: none; an ldap:/// path then
+ * gives nothing and a target names no host). */
+struct catalog_context {
 	const char *const *names;
 	size_t n;
+	const struct published_set *published;
+};
+
+/* An advertisement left out because it is not for this host. */
+struct catalog_untargeted {
+	const struct advert *advert;
+	struct why why;
 };
 
 /* What a reload did with the advertisement files it found. */
@@ -49,11 +63,13 @@ struct catalog_reload_stats {
 	bool full;            /* every path was read (for catalog_update: it had to) */
 };
 
-/* Loads every path (a directory: its *.conf files, in name order; or a file), each
- * checked for trust first, then validates across files against accounts. Every problem
+/* Loads every path (a directory: its *.conf files, in name order; a file; or an ldap:///
+ * URL: the published set's entries under it, each named "ldap:///DN"), each checked for
+ * trust first, leaves out what is not targeted at this host (cat->untargeted), then
+ * validates across files against accounts. Every problem
  * is reported in diags; *ret holds every valid advertisement. Returns 0, or -ENOMEM.
  * Same as catalog_reload(NULL, …). */
-int catalog_load(const char *const *paths, size_t n_paths, const struct catalog_accounts *accounts,
+int catalog_load(const char *const *paths, size_t n_paths, const struct catalog_context *accounts,
 		 struct catalog **ret, struct diag_list *diags)
 	__attribute__((nonnull(4, 5), warn_unused_result));
 
@@ -66,7 +82,7 @@ int catalog_load(const char *const *paths, size_t n_paths, const struct catalog_
  * or after *ret (the shared parses are reference-counted, without locking: one thread).
  * stats may be NULL. Returns 0 with a new *ret (caller frees), or -ENOMEM. */
 int catalog_reload(const struct catalog *old, const char *const *paths, size_t n_paths,
-		   const struct catalog_accounts *accounts, struct catalog **ret,
+		   const struct catalog_context *accounts, struct catalog **ret,
 		   struct diag_list *diags, struct catalog_reload_stats *stats)
 	__attribute__((nonnull(5, 6), warn_unused_result));
 
@@ -81,10 +97,13 @@ int catalog_reload(const struct catalog *old, const char *const *paths, size_t n
  * a file reached through two paths, or too many names. The counts in stats are for
  * the names looked at. Returns 0 with a new *ret (caller frees), or -ENOMEM. */
 int catalog_update(const struct catalog *old, const char *const *paths, size_t n_paths,
-		   const struct catalog_accounts *accounts, const char *const *changed,
+		   const struct catalog_context *accounts, const char *const *changed,
 		   size_t n_changed, struct catalog **ret, struct diag_list *diags,
 		   struct catalog_reload_stats *stats)
 	__attribute__((nonnull(7, 8), warn_unused_result));
+
+/* Why the advertisement with this id was left out by its targets, or NULL. */
+const struct catalog_untargeted *catalog_find_untargeted(const struct catalog *cat, const char *id);
 
 /* The advertisement with this id, or NULL; O(log n). */
 const struct advert *catalog_find(const struct catalog *cat, const char *id);

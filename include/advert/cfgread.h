@@ -72,4 +72,9 @@ void strv_free(char **v);
  * (it could not be read). */
 int cfgread_load(struct cfgread *c, config_t *cfg, const char *path);
 
+/* Like cfgread_load, for text already read and trusted (a directory entry's value):
+ * name is where diagnostics say it came from. Returns 0 or -EPERM (@include) or
+ * -EINVAL. */
+int cfgread_load_text(struct cfgread *c, config_t *cfg, const char *name, const char *text);
+
 #endif

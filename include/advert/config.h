@@ -45,7 +45,7 @@ struct config_account {
 struct config {
 	char *file;
 
-	char **advertisements; /* directories (*.conf) or files */
+	char **advertisements; /* directories (*.conf), files, or ldap:///BASE URLs */
 	size_t n_advertisements;
 	int poll_interval;
 	int splay;
@@ -111,6 +111,15 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 struct config *config_new_default(void);
 
 void config_free(struct config *cfg);
+
+/* Whether an advertisements entry is an LDAP URL rather than a path. */
+bool config_is_url(const char *path) __attribute__((nonnull));
+
+/* The base DN of an advertisements entry "ldap:///BASE" (RFC 4516, no host: the pinned
+ * DC; no attributes, filter or extensions; scope sub). Returns 0 with *ret_dn (caller
+ * frees), or -EINVAL with why saying what is wrong, or -ENOMEM. */
+int config_url_base(const char *url, char **ret_dn, char *why, size_t size)
+	__attribute__((nonnull));
 
 /* The account called name, or NULL. */
 const struct config_account *config_find_account(const struct config *cfg, const char *name);

@@ -329,7 +329,7 @@ void daemon_load_catalog(struct daemon *d)
 	const char **names = calloc(d->cfg->n_accounts + 1, sizeof(*names));
 	for (size_t i = 0; names && i < d->cfg->n_accounts; i++)
 		names[i] = d->cfg->accounts[i].name;
-	struct catalog_accounts acc = { names, d->cfg->n_accounts };
+	struct catalog_context acc = { names, d->cfg->n_accounts };
 	struct catalog *cat = NULL;
 	/* Only new or changed files are parsed again; the checks across files rerun. With
 	 * inotify's names, only those are looked at (the update reads everything when it

@@ -99,6 +99,7 @@ uint64_t advert_digest(const struct advert *a)
 		h = mix_num(h, sc->windows[i].duration);
 	}
 	h = mix_num(h, a->rerun);
+	h = a->targets ? mix_strv(h, a->targets) : h;
 	return mix_num(h, a->enabled);
 }
 
@@ -140,6 +141,7 @@ void advert_free(struct advert *a)
 	free(a->schedule.windows);
 	strv_free(a->program.environment);
 	strv_free(a->program.platforms);
+	strv_free(a->targets);
 	free(a->program.depends_on);
 	free(a->file);
 	free(a);
@@ -477,10 +479,29 @@ static void read_rerun(struct cfgread *c, const config_setting_t *ad, struct adv
 }
 
 /* One advertisement group: returns it, or NULL when it had errors (reported). */
+/* targets: host names (a dot, no '='), group DNs (an '=') or group names; an empty list
+ * targets no host at all, which is surely a mistake. */
+static void read_targets(struct cfgread *c, const config_setting_t *ad, struct advert *a)
+{
+	char **v = NULL;
+	size_t n = 0;
+	if (cfgread_strv(c, ad, "", "targets", false, false, &v, &n) != CFG_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(v[i]) > 1024 || strpbrk(v[i], "\n\r")) {
+			cfgread_error(c, config_setting_get_member(ad, "targets"),
+				      "targets[%zu]: not a host name, group DN or group name", i);
+			strv_free(v);
+			return;
+		}
+	}
+	a->targets = v;
+}
+
 static struct advert *parse_one(struct cfgread *c, config_setting_t *ad, size_t index)
 {
 	static const char *const keys[] = { "id",    "package", "program", "schedule",
-					    "rerun", "enabled", NULL };
+					    "rerun", "enabled", "targets", NULL };
 	if (config_setting_type(ad) != CONFIG_TYPE_GROUP) {
 		cfgread_error(c, ad, "\"advertisements\" element %zu must be a group { id = …; }",
 			      index);
@@ -504,6 +525,7 @@ static struct advert *parse_one(struct cfgread *c, config_setting_t *ad, size_t 
 	size_t before_rerun = c->errors;
 	read_rerun(c, ad, a);
 	cfgread_bool(c, ad, "", "enabled", false, &a->enabled);
+	read_targets(c, ad, a);
 
 	/* Only about a rerun policy that was read: an invalid one is its own error. */
 	if (a->schedule.recur > 0 && a->rerun == ADV_RERUN_NEVER && c->errors == before_rerun)
@@ -538,12 +560,13 @@ static int append(struct advert ***items, size_t *n, struct advert *a)
 	return 0;
 }
 
-int advert_parse_file(const char *path, struct advert ***items, size_t *n, struct diag_list *diags)
+static int parse(const char *name, const char *path, const char *text, struct advert ***items,
+		 size_t *n, struct diag_list *diags)
 {
-	struct cfgread c = { .diags = diags, .file = path };
+	struct cfgread c = { .diags = diags, .file = name };
 	config_t lc;
 	config_init(&lc);
-	int r = cfgread_load(&c, &lc, path);
+	int r = path ? cfgread_load(&c, &lc, path) : cfgread_load_text(&c, &lc, name, text);
 	if (r < 0)
 		goto out;
 
@@ -569,4 +592,15 @@ int advert_parse_file(const char *path, struct advert ***items, size_t *n, struc
 out:
 	config_destroy(&lc);
 	return r;
+}
+
+int advert_parse_file(const char *path, struct advert ***items, size_t *n, struct diag_list *diags)
+{
+	return parse(path, path, NULL, items, n, diags);
+}
+
+int advert_parse_text(const char *name, const char *text, struct advert ***items, size_t *n,
+		      struct diag_list *diags)
+{
+	return parse(name, NULL, text, items, n, diags);
 }

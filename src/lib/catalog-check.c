@@ -40,7 +40,7 @@ static const struct id_index *index_find(const struct id_index *idx, size_t n, c
 	return lo < n && strcmp(idx[lo].id, id) == 0 ? &idx[lo] : NULL;
 }
 
-static bool account_exists(const struct catalog_accounts *acc, const char *name)
+static bool account_exists(const struct catalog_context *acc, const char *name)
 {
 	if (strcmp(name, "system") == 0)
 		return true;
@@ -50,7 +50,7 @@ static bool account_exists(const struct catalog_accounts *acc, const char *name)
 	return false;
 }
 
-static int check_run_as(const struct catalog *cat, const struct catalog_accounts *acc, bool *keep,
+static int check_run_as(const struct catalog *cat, const struct catalog_context *acc, bool *keep,
 			struct diag_list *diags)
 {
 	for (size_t i = 0; i < cat->n; i++) {
@@ -191,7 +191,7 @@ static int check_dependencies(const struct catalog *cat, const size_t *dep, bool
 	return r < 0 ? -ENOMEM : 0;
 }
 
-int catalog_validate(struct catalog *cat, const struct catalog_accounts *acc,
+int catalog_validate(struct catalog *cat, const struct catalog_context *acc,
 		     struct diag_list *diags)
 {
 	size_t n = cat->n;

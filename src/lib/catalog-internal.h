@@ -49,7 +49,7 @@ struct catalog *catalog_new(size_t n_paths, size_t n);
 int catalog_copy_diags(struct diag_list *diags, const struct diag_list *from);
 /* From cat's groups and entries: every problem in reading order, the items and the
  * files, then the checks across files. Returns 0 or -ENOMEM. */
-int catalog_assemble(struct catalog *cat, const struct catalog_accounts *acc,
+int catalog_assemble(struct catalog *cat, const struct catalog_context *acc,
 		     struct diag_list *diags) __attribute__((warn_unused_result));
 /* name's path in the directory g and, for a regular file, its real path (else NULL);
  * both for the caller to free. Returns 0 or -ENOMEM. */
@@ -76,7 +76,7 @@ int catalog_file_load(const char *path, const char *real_hint, struct catalog_fi
 
 /* Leaves out of cat->items what fails a check across files (the rest stay, in order),
  * each with its reason in diags, and builds cat->by_id. Returns 0 or -ENOMEM. */
-int catalog_validate(struct catalog *cat, const struct catalog_accounts *acc,
+int catalog_validate(struct catalog *cat, const struct catalog_context *acc,
 		     struct diag_list *diags) __attribute__((nonnull(1, 3), warn_unused_result));
 
 #endif

@@ -194,7 +194,7 @@ static int apply_changes(const struct catalog *old, const struct change *ch, siz
 }
 
 int catalog_update(const struct catalog *old, const char *const *paths, size_t n_paths,
-		   const struct catalog_accounts *accounts, const char *const *changed,
+		   const struct catalog_context *accounts, const char *const *changed,
 		   size_t n_changed, struct catalog **ret, struct diag_list *diags,
 		   struct catalog_reload_stats *stats)
 {

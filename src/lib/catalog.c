@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "advert/catalog.h"
+#include "advert/config.h"
+#include "advert/published.h"
 #include "advert/util.h"
 #include "advert/cfgread.h"
 #include "advert/trust.h"
@@ -42,6 +44,7 @@ void catalog_free(struct catalog *cat)
 		group_clear(&cat->groups[i]);
 	free(cat->groups);
 	free(cat->by_id);
+	free(cat->untargeted);
 	free(cat->items);
 	free(cat->files);
 	free(cat);
@@ -100,9 +103,42 @@ int catalog_copy_diags(struct diag_list *diags, const struct diag_list *from)
 	return 0;
 }
 
+/* Before the checks across files: an advertisement for other hosts is not this host's
+ * to check (two variants of one id may target different groups). */
+static int leave_out_untargeted(struct catalog *cat, const struct catalog_context *ctx)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < cat->n; i++) {
+		const struct advert *a = cat->items[i];
+		struct why why;
+		if (!a->targets || published_targeted(a, ctx ? ctx->published : NULL, &why) == 1) {
+			cat->items[k++] = cat->items[i];
+			continue;
+		}
+		struct catalog_untargeted *v =
+			reallocarray(cat->untargeted, cat->n_untargeted + 1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		cat->untargeted = v;
+		v[cat->n_untargeted].advert = a;
+		v[cat->n_untargeted].why = why;
+		cat->n_untargeted++;
+	}
+	cat->n = k;
+	return 0;
+}
+
+const struct catalog_untargeted *catalog_find_untargeted(const struct catalog *cat, const char *id)
+{
+	for (size_t i = 0; i < cat->n_untargeted; i++)
+		if (strcmp(cat->untargeted[i].advert->id, id) == 0)
+			return &cat->untargeted[i];
+	return NULL;
+}
+
 /* Every problem (each group's, then its files', in reading order), every advertisement
  * and every file read, then the checks across files. */
-int catalog_assemble(struct catalog *cat, const struct catalog_accounts *acc,
+int catalog_assemble(struct catalog *cat, const struct catalog_context *acc,
 		     struct diag_list *diags)
 {
 	size_t total = 0, n_files = 0;
@@ -132,7 +168,7 @@ int catalog_assemble(struct catalog *cat, const struct catalog_accounts *acc,
 		}
 	}
 	cat->files[cat->n_files] = NULL;
-	return catalog_validate(cat, acc, diags);
+	return leave_out_untargeted(cat, acc) < 0 ? -ENOMEM : catalog_validate(cat, acc, diags);
 }
 
 /* --- the files read so far, by real path (a file named twice is read once) ---------- */
@@ -189,6 +225,7 @@ static int path_set_reserve(struct path_set *s)
 
 struct loader {
 	struct catalog *cat;
+	const struct catalog_context *ctx;
 	const struct catalog *old;
 	struct catalog_reload_stats stats;
 	struct timespec started; /* CLOCK_REALTIME before the first stat */
@@ -340,6 +377,32 @@ static int load_directory(struct loader *ld, struct catalog_group *g)
 	return r;
 }
 
+/* An ldap:/// path: the published set's entries under it, parsed from their text. */
+static int load_published(struct loader *ld, const char *url)
+{
+	const struct published_set *pub = ld->ctx ? ld->ctx->published : NULL;
+	for (size_t i = 0; pub && i < pub->n; i++) {
+		const struct published_entry *e = &pub->items[i];
+		if (strcmp(e->base, url) != 0)
+			continue;
+		struct catalog_file *f = calloc(1, sizeof(*f));
+		if (!f || asprintf(&f->path, "ldap:///%s", e->dn) < 0) {
+			free(f);
+			return -ENOMEM;
+		}
+		f->refs = 1;
+		if (advert_parse_text(f->path, e->text, &f->ads, &f->n_ads, &f->diags) == -ENOMEM) {
+			catalog_file_unref(f);
+			return -ENOMEM;
+		}
+		ld->stats.files_seen++;
+		ld->stats.files_parsed++;
+		if (append(ld->cat, &ld->cap_parsed, f) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int gather(struct loader *ld, const char *const *paths, size_t n_paths)
 {
 	struct catalog *cat = ld->cat;
@@ -350,6 +413,8 @@ static int gather(struct loader *ld, const char *const *paths, size_t n_paths)
 		struct stat st;
 		if (!(g->path = strdup(paths[i])))
 			r = -ENOMEM;
+		else if (config_is_url(paths[i]))
+			r = load_published(ld, paths[i]);
 		else if (stat(paths[i], &st) < 0)
 			r = diag_warning(&g->diags, paths[i], 0,
 					 "advertisement path is missing: %s", strerror(errno)) < 0
@@ -365,10 +430,10 @@ static int gather(struct loader *ld, const char *const *paths, size_t n_paths)
 }
 
 int catalog_reload(const struct catalog *old, const char *const *paths, size_t n_paths,
-		   const struct catalog_accounts *accounts, struct catalog **ret,
+		   const struct catalog_context *accounts, struct catalog **ret,
 		   struct diag_list *diags, struct catalog_reload_stats *stats)
 {
-	struct loader ld = { .old = old, .stats.full = true };
+	struct loader ld = { .old = old, .ctx = accounts, .stats.full = true };
 	if (!(ld.cat = catalog_new(n_paths, 0)))
 		return -ENOMEM;
 	ld.cap_parsed = 1;
@@ -389,7 +454,7 @@ int catalog_reload(const struct catalog *old, const char *const *paths, size_t n
 	return 0;
 }
 
-int catalog_load(const char *const *paths, size_t n_paths, const struct catalog_accounts *accounts,
+int catalog_load(const char *const *paths, size_t n_paths, const struct catalog_context *accounts,
 		 struct catalog **ret, struct diag_list *diags)
 {
 	return catalog_reload(NULL, paths, n_paths, accounts, ret, diags, NULL);

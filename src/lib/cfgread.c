@@ -481,7 +481,13 @@ int cfgread_load(struct cfgread *c, config_t *cfg, const char *path)
 	close(fd);
 	if (r < 0)
 		return r == -EPERM || r == -EINVAL ? r : -EIO;
+	r = cfgread_load_text(c, cfg, path, text);
+	free(text);
+	return r;
+}
 
+int cfgread_load_text(struct cfgread *c, config_t *cfg, const char *name, const char *text)
+{
 	/* libconfig 1.5 opens an @include'd file by path itself, after which no check of
 	 * ours could help (it would read a FIFO, a device, a file swapped in since): the
 	 * directive is refused wherever it appears. */
@@ -490,16 +496,13 @@ int cfgread_load(struct cfgread *c, config_t *cfg, const char *path)
 		int line = 1;
 		for (const char *p = text; p < inc; p++)
 			line += *p == '\n';
-		free(text);
-		return load_error(c, path, line, -EPERM,
+		return load_error(c, name, line, -EPERM,
 				  "@include is not supported: advertd reads only files it has "
 				  "checked itself (split advertisements across files of an "
 				  "advertisements directory instead)");
 	}
-	r = config_read_string(cfg, text) == CONFIG_TRUE ? 0 : -EINVAL;
-	free(text);
-	if (r == 0)
+	if (config_read_string(cfg, text) == CONFIG_TRUE)
 		return 0;
-	return load_error(c, path, config_error_line(cfg), -EINVAL, "syntax error: %s",
+	return load_error(c, name, config_error_line(cfg), -EINVAL, "syntax error: %s",
 			  config_error_text(cfg));
 }

@@ -115,7 +115,7 @@ int check_run(const char *config_path, const char *const *extra, size_t n_extra,
 		paths[n++] = cfg->advertisements[i];
 	for (size_t i = 0; i < n_extra; i++)
 		paths[n++] = extra[i];
-	struct catalog_accounts acc = { names, cfg ? cfg->n_accounts : 0 };
+	struct catalog_context acc = { names, cfg ? cfg->n_accounts : 0 };
 	for (size_t i = 0; i < acc.n; i++)
 		names[i] = cfg->accounts[i].name;
 

@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <ldap.h>
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 #include <syslog.h>
 
@@ -474,6 +476,45 @@ static void read_restart(struct cfgread *c, const config_setting_t *root, struct
 	read_path(c, g, "restart", "required_file", false, &cfg->restart.required_file);
 }
 
+bool config_is_url(const char *path)
+{
+	return strncasecmp(path, "ldap:", 5) == 0;
+}
+
+int config_url_base(const char *url, char **ret_dn, char *why, size_t size)
+{
+	*ret_dn = NULL;
+	if (!config_is_url(url))
+		return -EINVAL;
+	LDAPURLDesc *u = NULL;
+	if (ldap_url_parse(url, &u) != LDAP_URL_SUCCESS || !u) {
+		snprintf(why, size, "not an LDAP URL (RFC 4516)");
+		return -EINVAL;
+	}
+	int r = -EINVAL;
+	if (strcasecmp(u->lud_scheme, "ldap") != 0)
+		snprintf(why, size, "only ldap:/// (the pinned DC, with SASL integrity)");
+	else if (u->lud_host && u->lud_host[0])
+		snprintf(why, size, "no host: it is the DC that each run pins");
+	else if (!u->lud_dn || !u->lud_dn[0])
+		snprintf(why, size, "it names no base DN");
+	else if (u->lud_attrs || u->lud_filter || u->lud_exts ||
+		 (u->lud_scope != LDAP_SCOPE_SUBTREE && u->lud_scope != LDAP_SCOPE_DEFAULT))
+		snprintf(why, size, "only a base DN: no attributes, scope, filter or extensions");
+	else {
+		LDAPDN parsed = NULL;
+		if (ldap_str2dn(u->lud_dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS)
+			snprintf(why, size, "\"%s\" is not a DN", u->lud_dn);
+		else if (!(*ret_dn = strdup(u->lud_dn)))
+			r = -ENOMEM;
+		else
+			r = 0;
+		ldap_dnfree(parsed);
+	}
+	ldap_free_urldesc(u);
+	return r;
+}
+
 static void read_advertisement_paths(struct cfgread *c, const config_setting_t *root,
 				     struct config *cfg)
 {
@@ -482,11 +523,14 @@ static void read_advertisement_paths(struct cfgread *c, const config_setting_t *
 	if (cfgread_strv(c, root, "", "advertisements", false, false, &v, &n) != CFG_OK)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		if (v[i][0] != '/') {
+		char *dn = NULL, why[160] = "";
+		int r = config_url_base(v[i], &dn, why, sizeof(why));
+		free(dn);
+		if (v[i][0] != '/' && r != 0) {
 			cfgread_error(c, config_setting_get_member(root, "advertisements"),
 				      "\"advertisements\" element %zu is \"%s\", expected an "
-				      "absolute path",
-				      i, v[i]);
+				      "absolute path or an ldap:/// URL%s%s",
+				      i, v[i], why[0] ? ": " : "", why);
 			strv_free(v);
 			return;
 		}
@@ -505,6 +549,12 @@ static void validate_whole(struct cfgread *c, const config_setting_t *root, stru
 		cfgread_error(c, root,
 			      "accounts with a principal need \"directory.realm\" (and servers, or "
 			      "a domain to discover them by DNS SRV)");
+	for (size_t i = 0; !cfg->directory.realm && i < cfg->n_advertisements; i++)
+		if (config_is_url(cfg->advertisements[i]))
+			cfgread_error(c, config_setting_get_member(root, "advertisements"),
+				      "\"%s\" is read from the directory: it needs "
+				      "\"directory.realm\" and the host's keytab",
+				      cfg->advertisements[i]);
 	if (cfg->directory.realm) {
 		for (size_t i = 0; i < cfg->n_accounts; i++) {
 			const char *p = cfg->accounts[i].principal;

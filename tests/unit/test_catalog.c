@@ -12,12 +12,13 @@
 
 #include "advert/catalog.h"
 #include "advert/check.h"
+#include "advert/published.h"
 #include "testutil.h"
 
 static char *dir;
 
 static const char *const account_names[] = { "swinstall", "pwinstall" };
-static const struct catalog_accounts accounts = { account_names, 2 };
+static const struct catalog_context accounts = { account_names, 2 };
 
 /* One advertisement as file text; run_as and depends_on may be NULL. */
 static char *ad(const char *id, const char *run_as, const char *depends_on)
@@ -555,6 +556,90 @@ static void test_long_dependency_chains(void)
 	free(text), free(cd);
 }
 
+/* An ldap:/// path gives the published set's entries, each named by its DN; a broken
+ * entry is named with its line and hides nothing; targets leave out what is for other
+ * hosts before the checks across files, so one id may have a variant per group. */
+static void test_published_and_targets(void)
+{
+	const char *url = "ldap:///ou=advertisements,dc=example,dc=test";
+	char *p1 = ad("P1", NULL, NULL), *p2 = ad("P2", NULL, "P1");
+	char *mine = NULL, *other = NULL, *local = NULL;
+	if (asprintf(
+		    &mine,
+		    "advertisements = ( { id = \"V\"; targets = [ \"lab\" ];\n"
+		    "  package = { id = \"PV\"; name = \"N\"; source = \"/srv/p\"; };\n"
+		    "  program = { name = \"mine\"; command = [ \"x\" ]; run_as = \"system\"; }; } );\n") <
+		    0 ||
+	    asprintf(
+		    &other,
+		    "advertisements = ( { id = \"V\"; targets = [ \"ws2.example.test\" ];\n"
+		    "  package = { id = \"PV\"; name = \"N\"; source = \"/srv/p\"; };\n"
+		    "  program = { name = \"other\"; command = [ \"x\" ]; run_as = \"system\"; }; } );\n") <
+		    0 ||
+	    asprintf(
+		    &local,
+		    "advertisements = ( { id = \"L\"; targets = [ \"cn=lab,ou=g,dc=test\" ];\n"
+		    "  package = { id = \"PL\"; name = \"N\"; source = \"/srv/p\"; };\n"
+		    "  program = { name = \"I\"; command = [ \"x\" ]; run_as = \"system\"; }; } );\n") <
+		    0)
+		abort();
+	char *good = file_of(p1, p2);
+	char *groups[] = { (char *)"cn=lab,ou=g,dc=test", NULL };
+	struct published_entry items[] = {
+		{ (char *)url, (char *)"cn=a,ou=advertisements,dc=example,dc=test", (char *)"1",
+		  good },
+		{ (char *)url, (char *)"cn=b,ou=advertisements,dc=example,dc=test", (char *)"2",
+		  (char *)"advertisements = (\n  { id = \"B\" \n);\n" },
+		{ (char *)url, (char *)"cn=c,ou=advertisements,dc=example,dc=test", (char *)"3",
+		  other },
+		{ (char *)url, (char *)"cn=d,ou=advertisements,dc=example,dc=test", (char *)"4",
+		  mine },
+		{ (char *)"ldap:///ou=elsewhere,dc=test", (char *)"cn=e,ou=elsewhere,dc=test",
+		  (char *)"5", (char *)"garbage" },
+	};
+	struct published_set pub = { .host = (char *)"ws1.example.test",
+				     .groups_known = true,
+				     .groups = groups,
+				     .n_groups = 1,
+				     .items = items,
+				     .n = 5 };
+	const char *files[] = { "local.conf", local, NULL };
+	char *d = make_dir(files);
+	const char *paths[] = { url, d };
+	struct catalog_context ctx = { account_names, 2, &pub };
+	struct catalog *cat = NULL;
+	struct diag_list diags = { 0 };
+	CU_ASSERT_EQUAL_FATAL(catalog_load(paths, 2, &ctx, &cat, &diags), 0);
+	CU_ASSERT_EQUAL(cat->n, 4);
+	CU_ASSERT_PTR_NOT_NULL(catalog_find(cat, "P1"));
+	CU_ASSERT_PTR_NOT_NULL(catalog_find(cat, "P2"));
+	CU_ASSERT_PTR_NOT_NULL(catalog_find(cat, "L"));
+	const struct advert *v = catalog_find(cat, "V");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	CU_ASSERT_STRING_EQUAL(v->program.name, "mine");
+	CU_ASSERT_STRING_EQUAL(v->file, "ldap:///cn=d,ou=advertisements,dc=example,dc=test");
+	CU_ASSERT_EQUAL(cat->n_untargeted, 1);
+	CU_ASSERT_PTR_NOT_NULL(catalog_find_untargeted(cat, "V"));
+	CU_ASSERT_EQUAL(diag_count(&diags, DIAG_ERROR), 1);
+	const struct diag *g = tu_find_diag(&diags, "syntax error");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	CU_ASSERT_STRING_EQUAL(g->file, "ldap:///cn=b,ou=advertisements,dc=example,dc=test");
+	CU_ASSERT_EQUAL(g->line, 3);
+	catalog_free(cat);
+	diag_clear(&diags);
+
+	/* Without the directory's word on groups, a group target is no target. */
+	pub.groups_known = false;
+	CU_ASSERT_EQUAL_FATAL(catalog_load(paths, 2, &ctx, &cat, &diags), 0);
+	CU_ASSERT_PTR_NULL(catalog_find(cat, "L"));
+	CU_ASSERT_PTR_NULL(catalog_find(cat, "V"));
+	CU_ASSERT_EQUAL(cat->n_untargeted, 3);
+	catalog_free(cat);
+	diag_clear(&diags);
+	free(d);
+	free(good), free(p1), free(p2), free(mine), free(other), free(local);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -576,6 +661,7 @@ int main(void)
 		{ "reload: unparsable and including files are read every time",
 		  test_reload_rereads_unparsable_and_including_files },
 		{ "dependencies: long chains", test_long_dependency_chains },
+		{ "published entries and targets", test_published_and_targets },
 		{ 0 },
 	};
 	int r = tu_run_as_root("catalog", tests);

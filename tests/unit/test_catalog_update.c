@@ -17,7 +17,7 @@
 static char *dir;
 
 static const char *const account_names[] = { "swinstall" };
-static const struct catalog_accounts accounts = { account_names, 1 };
+static const struct catalog_context accounts = { account_names, 1 };
 
 /* A file of one advertisement; run_as and depends_on may be NULL. */
 static char *ad_file(const char *id, const char *run_as, const char *depends_on)
