@@ -56,7 +56,8 @@ int directory_connect(const struct dc *dc, int timeout, struct directory_conn **
 		      struct why *why) __attribute__((nonnull(1, 3, 4)));
 
 /* SASL/GSSAPI bind as the principal of ccache, using only that ccache (which must
- * already hold ldap/<host>: no KDC is contacted). Returns 0 or -EACCES/-EIO. */
+ * already hold ldap/<host>: no KDC is contacted), with integrity protection at least
+ * (SSF > 0), else refused. Returns 0 or -EACCES/-EIO. */
 int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache ccache,
 			  struct why *why) __attribute__((nonnull(1, 2, 3, 4)));
 
@@ -70,6 +71,46 @@ int directory_find_account(struct directory_conn *d, enum config_schema schema, 
 int directory_find_groups(struct directory_conn *d, enum config_schema schema, const char *base,
 			  const struct directory_account *acct, struct directory_groups *ret,
 			  struct why *why) __attribute__((nonnull(1, 3, 4, 5, 6)));
+
+/* Every group the host's entry host_dn is in, nested ones too, as DNs (NULL-terminated,
+ * *ret_n of them; caller frees each and the vector): AD's tokenGroups of the computer
+ * account, else the groups whose member closure holds the entry. */
+int directory_host_groups(struct directory_conn *d, enum config_schema schema, const char *base,
+			  const char *host_dn, char ***ret, size_t *ret_n, struct why *why)
+	__attribute__((nonnull, warn_unused_result));
+
+/* --- published advertisements (dirpub.c) ------------------------------------------ */
+
+/* The schema's names: one entry per advertisement file, its text in advertdText. */
+#define DIRECTORY_AD_CLASS "advertdAdvertisement"
+#define DIRECTORY_AD_TEXT  "advertdText"
+
+/* This host's entry: the bound identity's DN (AD: the computer account whose
+ * servicePrincipalName is host/<host>). Returns 0 with *ret_dn (caller frees), -ENOENT
+ * or -EIO. */
+int directory_host_entry(struct directory_conn *d, enum config_schema schema, const char *base,
+			 const char *host, char **ret_dn, struct why *why)
+	__attribute__((nonnull, warn_unused_result));
+
+/* Appends to set every advertisement entry under the configured url (its base DN
+ * base_dn): DN and change marker (uSNChanged on AD, entryCSN elsewhere), and its text
+ * when with_text. At most PUBLISHED_MAX_ENTRIES in all; entries are sorted by DN.
+ * Returns 0, -E2BIG, -EHOSTUNREACH (the DC stopped answering) or -EIO. */
+struct published_set;
+int directory_published(struct directory_conn *d, enum config_schema schema, const char *url,
+			const char *base_dn, bool with_text, struct published_set *set,
+			struct why *why) __attribute__((nonnull, warn_unused_result));
+
+/* Writes (adds, or replaces the text of) the entry cn=name under base_dn, as whoever
+ * the connection is bound as; *created says which. Returns 0, -EACCES (the directory's
+ * ACLs say no), -ENOENT (no such base) or -EIO. */
+int directory_publish(struct directory_conn *d, const char *base_dn, const char *name,
+		      const char *text, bool *created, struct why *why)
+	__attribute__((nonnull, warn_unused_result));
+
+/* Deletes the entry cn=name under base_dn. Returns 0, -ENOENT, -EACCES or -EIO. */
+int directory_unpublish(struct directory_conn *d, const char *base_dn, const char *name,
+			struct why *why) __attribute__((nonnull, warn_unused_result));
 
 /* What AD says of the account (sAMAccountName name or userPrincipalName principal, under
  * base) as far as the lockout guard must know, and the domain's lockoutThreshold (the
@@ -87,6 +128,12 @@ int directory_lockout_facts(struct directory_conn *d, const char *base, const ch
 void directory_init(void);
 
 const struct directory_stats *directory_stats(const struct directory_conn *d);
+
+/* Gives every step from now on timeout seconds again (a connection kept between polls). */
+void directory_set_timeout(struct directory_conn *d, int timeout);
+
+/* The security strength factor the bind negotiated: at least 1 (integrity). */
+unsigned directory_ssf(const struct directory_conn *d);
 
 void directory_close(struct directory_conn *d);
 void directory_account_clear(struct directory_account *a);

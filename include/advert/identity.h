@@ -73,6 +73,17 @@ int identity_acquire(const struct config *cfg, const char *account, time_t now,
  * sent and no credential is touched. */
 void identity_prewarm(const struct config *cfg) __attribute__((nonnull));
 
+/* The daemon's own connection to dc's directory, as the client token account (the
+ * host's principal and keytab): its TGT kept in state_dir between uses and renewed
+ * through its own guard only when it nears its end, ldap/<dc> from dc alone, a GSSAPI
+ * bind with integrity protection. Never an installation account's secret. Returns 0
+ * with *ret (the caller closes it), -EHOSTUNREACH (dc did not answer), or a final error
+ * in rep. */
+int identity_host_directory(const struct config *cfg, const struct dc *dc, time_t now,
+			    double deadline_ms, struct directory_conn **ret,
+			    struct identity_report *rep)
+	__attribute__((nonnull, warn_unused_result));
+
 /* The revert: destroys the credentials and frees everything. Accepts NULL. */
 void identity_free(struct identity *id);
 

@@ -37,7 +37,7 @@ int ldap_init_fd(ber_socket_t fd, int proto, const char *url, LDAP **ldp);
 /* Time left until d->deadline in *tv, also applied as SO_RCVTIMEO/SO_SNDTIMEO so that no
  * blocking read or write inside libldap (the SASL layer reads whole packets) outlives it;
  * false when none is left. Never yields {0, 0}, which ldap_search_ext_s rejects. */
-static bool time_left(struct directory_conn *d, struct timeval *tv)
+bool dir_time_left(struct directory_conn *d, struct timeval *tv)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -154,6 +154,9 @@ int directory_connect(const struct dc *dc, int timeout, struct directory_conn **
 	    /* A referral would silently move the lookup to another DC. */
 	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON) != LDAP_OPT_SUCCESS ||
+	    /* Integrity at least: no answer a man in the middle could have rewritten. */
+	    ldap_set_option(ld, LDAP_OPT_X_SASL_SECPROPS, "minssf=1,noanonymous,noplain") !=
+		    LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
 	    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS) {
 		ldap_unbind_ext_s(ld, NULL, NULL);
@@ -214,7 +217,7 @@ int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache 
 		struct timeval tv;
 		if (rc != LDAP_SASL_BIND_IN_PROGRESS)
 			break;
-		if (!time_left(d, &tv)) {
+		if (!dir_time_left(d, &tv)) {
 			rc = LDAP_TIMEOUT;
 			break;
 		}
@@ -239,7 +242,22 @@ int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache 
 	}
 	if (!ia.creds_set) /* then SASL used some default credential: not acceptable */
 		return why_set(why, -EACCES, "GSSAPI bind did not use the account's credentials");
+	ber_len_t ssf = 0;
+	if (ldap_get_option(d->ld, LDAP_OPT_X_SASL_SSF, &ssf) != LDAP_OPT_SUCCESS || ssf == 0)
+		return why_set(why, -EACCES, "GSSAPI bind without integrity protection (SSF 0)");
+	d->ssf = (unsigned)ssf;
 	return 0;
+}
+
+void directory_set_timeout(struct directory_conn *d, int timeout)
+{
+	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
+	d->deadline.tv_sec += timeout;
+}
+
+unsigned directory_ssf(const struct directory_conn *d)
+{
+	return d->ssf;
 }
 
 /* One search, paged when not base-scoped; fn sees every entry. Referrals are ignored. */
@@ -259,7 +277,7 @@ int dir_search(struct directory_conn *d, const char *base, int scope, const char
 		LDAPMessage *res = NULL;
 		struct timeval tv;
 		d->stats.searches++;
-		int rc = time_left(d, &tv)
+		int rc = dir_time_left(d, &tv)
 				 ? ldap_search_ext_s(d->ld, base, scope, filter, attrs, 0,
 						     page ? ctrls : NULL, NULL, &tv, 0, &res)
 				 : LDAP_TIMEOUT;

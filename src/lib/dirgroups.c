@@ -92,7 +92,23 @@ struct group_walk {
 	struct dn_set queried; /* DNs already asked for as (member=…) */
 	struct dn_set next;    /* found, not yet queried: the next level */
 	unsigned entries;      /* entries seen in this walk */
+	bool any_group;        /* a host's walk: every group counts, gidNumber or not */
 };
+
+static int add_group(struct directory_groups *g, LDAP *ld, LDAPMessage *e);
+
+/* A group entry of a walk: for an account its gid, for a host (any_group) its DN. */
+static int take_group(struct group_walk *w, LDAP *ld, LDAPMessage *e)
+{
+	if (!w->any_group)
+		return add_group(w->out, ld, e);
+	if (w->found.n > DIRECTORY_MAX_GROUPS)
+		return -E2BIG;
+	char *dn = ldap_get_dn(ld, e);
+	int r = dn ? dn_set_add(&w->found, dn) : -ENOMEM;
+	ldap_memfree(dn);
+	return r;
+}
 
 static int add_group(struct directory_groups *g, LDAP *ld, LDAPMessage *e)
 {
@@ -129,7 +145,7 @@ static int walk_entry(LDAP *ld, LDAPMessage *e, void *data)
 	int r = 0;
 	if (!dn_set_has(&w->found, dn)) {
 		r = dn_set_add(&w->found, dn);
-		if (r == 0)
+		if (r == 0 && !w->any_group)
 			r = add_group(w->out, ld, e);
 		if (r == 0 && !dn_set_has(&w->queried, dn) && !dn_set_has(&w->next, dn))
 			r = dn_set_add(&w->next, dn);
@@ -190,12 +206,11 @@ static void strv_clear(char **v, size_t n)
  * group in the closure contains the account or another group of the closure, so one
  * search for (member=account)(member=each memberOf value) returns the whole closure at
  * once when memberOf is transitive (dynlist), and shortens the walk when it is direct. */
-static int groups_nested(struct directory_conn *d, const char *base,
-			 const struct directory_account *acct, struct directory_groups *out,
-			 struct why *why)
+static int walk_nested(struct directory_conn *d, const char *base,
+		       const struct directory_account *acct, struct group_walk *wp, struct why *why)
 {
 	static char *attrs[] = { "cn", "gidNumber", NULL };
-	struct group_walk w = { .out = out };
+	struct group_walk w = *wp;
 	int r = dn_set_add(&w.next, acct->dn);
 	for (char **m = acct->member_of; r == 0 && m && *m; m++)
 		if (!dn_set_has(&w.next, *m))
@@ -216,9 +231,19 @@ static int groups_nested(struct directory_conn *d, const char *base,
 				       &w, why);
 		dn_set_clear(&level);
 	}
-	dn_set_clear(&w.found);
 	dn_set_clear(&w.queried);
 	dn_set_clear(&w.next);
+	*wp = w;
+	return r;
+}
+
+static int groups_nested(struct directory_conn *d, const char *base,
+			 const struct directory_account *acct, struct directory_groups *out,
+			 struct why *why)
+{
+	struct group_walk w = { .out = out };
+	int r = walk_nested(d, base, acct, &w, why);
+	dn_set_clear(&w.found);
 	return r;
 }
 
@@ -226,7 +251,7 @@ static int group_entry(LDAP *ld, LDAPMessage *e, void *data)
 {
 	struct group_walk *w = data;
 	w->entries++;
-	return add_group(w->out, ld, e);
+	return take_group(w, ld, e);
 }
 
 static int groups_memberuid(struct directory_conn *d, const char *base,
@@ -272,24 +297,81 @@ static int token_entry(LDAP *ld, LDAPMessage *e, void *data)
 
 /* ad: tokenGroups (every nested group, computed by the DC) with one base search, then
  * their gidNumbers in batched objectSid searches. */
-static int groups_token(struct directory_conn *d, const char *base,
-			const struct directory_account *acct, struct directory_groups *out,
-			struct why *why)
+static int walk_token(struct directory_conn *d, const char *base,
+		      const struct directory_account *acct, struct group_walk *w, struct why *why)
 {
 	static char *token_attrs[] = { "tokenGroups", NULL };
 	static char *attrs[] = { "cn", "sAMAccountName", "gidNumber", NULL };
 	struct sids s = { 0 };
 	int r = dir_search(d, acct->dn, LDAP_SCOPE_BASE, "(objectClass=*)", token_attrs,
 			   token_entry, &s, why);
-	struct group_walk w = { .out = out };
 	if (r == 0)
-		r = search_any(d, base, "objectSid", s.escaped, s.n, false, attrs, group_entry, &w,
+		r = search_any(d, base, "objectSid", s.escaped, s.n, false, attrs, group_entry, w,
 			       why);
 	/* SIDs that resolve to nothing here (well-known, foreign) have no gidNumber either. */
-	if (r == 0 && s.n > w.entries)
-		out->skipped += (unsigned)(s.n - w.entries);
+	if (r == 0 && s.n > w->entries && w->out)
+		w->out->skipped += (unsigned)(s.n - w->entries);
 	strv_clear(s.escaped, s.n);
 	return r;
+}
+
+static int groups_token(struct directory_conn *d, const char *base,
+			const struct directory_account *acct, struct directory_groups *out,
+			struct why *why)
+{
+	struct group_walk w = { .out = out };
+	return walk_token(d, base, acct, &w, why);
+}
+
+static int host_member_of(LDAP *ld, LDAPMessage *e, void *data)
+{
+	struct directory_account *a = data;
+	struct berval **mo = ldap_get_values_len(ld, e, "memberOf");
+	size_t n = (size_t)ldap_count_values_len(mo);
+	a->member_of = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; a->member_of && i < n; i++)
+		if (!(a->member_of[i] = strndup(mo[i]->bv_val, mo[i]->bv_len)))
+			break;
+	ldap_value_free_len(mo);
+	return a->member_of ? 0 : -ENOMEM;
+}
+
+int directory_host_groups(struct directory_conn *d, enum config_schema schema, const char *base,
+			  const char *host_dn, char ***ret, size_t *ret_n, struct why *why)
+{
+	why->text[0] = '\0';
+	struct directory_account a = { .dn = (char *)host_dn };
+	struct group_walk w = { .any_group = true };
+	int r;
+	if (schema == CONFIG_SCHEMA_AD) {
+		r = walk_token(d, base, &a, &w, why);
+	} else {
+		/* memberOf, where the server has it, seeds the walk as for an account. */
+		static char *attrs[] = { "memberOf", NULL };
+		r = dir_search(d, host_dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs,
+			       host_member_of, &a, why);
+		if (r == 0)
+			r = walk_nested(d, base, &a, &w, why);
+		for (char **m = a.member_of; m && *m; m++)
+			free(*m);
+		free(a.member_of);
+	}
+	if (r == -E2BIG)
+		r = why_set(why, r, "more than %d groups for %s", DIRECTORY_MAX_GROUPS, host_dn);
+	if (r < 0) {
+		dn_set_clear(&w.found);
+		return r;
+	}
+	char **v = reallocarray(w.found.v, w.found.n + 1, sizeof(*v));
+	if (!v) {
+		dn_set_clear(&w.found);
+		return -ENOMEM;
+	}
+	v[w.found.n] = NULL;
+	*ret = v;
+	*ret_n = w.found.n;
+	free(w.found.slots);
+	return 0;
 }
 
 static int cmp_group(const void *a, const void *b)

@@ -116,14 +116,11 @@ static int client_token_tgt(const struct config *cfg, const struct config_accoun
 	return r;
 }
 
-/* Look before you knock: what the directory on dc says of acct, read as the client
- * token account with its own keytab (through its own guard), never with acct's secret.
- * Returns 0 with *ret, -EHOSTUNREACH (dc did not answer; nothing of acct was sent), or
- * a final error in rep: without the facts, nothing is presented. */
-int identity_look_before_knocking(const struct config *cfg, const struct config_account *acct,
-				  const struct dc *dc, time_t now, double deadline_ms,
-				  struct lockout_facts *ret, struct identity_report *rep)
+int identity_host_directory(const struct config *cfg, const struct dc *dc, time_t now,
+			    double deadline_ms, struct directory_conn **ret,
+			    struct identity_report *rep)
 {
+	*ret = NULL;
 	char buf[512];
 	struct config_account host = client_token(cfg, buf, sizeof(buf));
 	struct creds_ctx *c = NULL;
@@ -131,7 +128,6 @@ int identity_look_before_knocking(const struct config *cfg, const struct config_
 	struct directory_conn *d = NULL;
 	struct why err = { "" };
 	struct creds_result cres;
-	rep->looked = true;
 	/* The lock always (one login at a time, one writer of the kept cache); the guard's
 	 * state only when the host's secret is needed. */
 	int gfd = lockout_lock(cfg->state_dir, host.name);
@@ -146,9 +142,9 @@ int identity_look_before_knocking(const struct config *cfg, const struct config_
 		goto out;
 	creds_set_deadline(c, deadline_ms);
 	krb5_context k = creds_krb5(c);
-	/* The workstation's own tickets are kept between runs in a root-only cache (the
-	 * host's keytab is no less exposed), so that in steady state the check costs the
-	 * KDC nothing: a TGT is requested only when it nears its end, the ldap/<dc> ticket
+	/* The workstation's own tickets are kept between uses in a root-only cache (the
+	 * host's keytab is no less exposed), so that in steady state a look costs the KDC
+	 * nothing: a TGT is requested only when it nears its end, the ldap/<dc> ticket
 	 * once per DC. */
 	char *path = NULL;
 	if (asprintf(&path, "FILE:%s/client-token.ccache", cfg->state_dir) < 0 ||
@@ -162,34 +158,20 @@ int identity_look_before_knocking(const struct config *cfg, const struct config_
 		identity_stop(rep, IDENTITY_STAGE_GUARD, r, "ldap/%s: %s", dc->host, cres.why.text);
 	if (r == 0) {
 		identity_use_ccache(cfg, c, cc);
-		char *name = strndupa(acct->principal, strcspn(acct->principal, "@"));
 		r = directory_connect(dc, identity_remaining_s(deadline_ms), &d, &err);
 		if (r == 0)
 			r = directory_bind_gssapi(d, creds_krb5(c), cc, &err);
-		if (r == 0)
-			r = directory_lockout_facts(d, cfg->directory.base, name, acct->principal,
-						    ret, &err);
+		if (d) {
+			const struct directory_stats *st = directory_stats(d);
+			rep->ldap_connections += st->connections;
+			rep->ldap_binds += st->binds;
+		}
 		if (r < 0 && r != -EHOSTUNREACH && r != -ETIMEDOUT && r != -ECONNREFUSED)
 			identity_stop(rep, IDENTITY_STAGE_GUARD, r, "%s",
 				      err.text[0] ? err.text : strerror(-r));
 	}
-	if (d) {
-		const struct directory_stats *st = directory_stats(d);
-		rep->ldap_connections += st->connections;
-		rep->ldap_binds += st->binds;
-		rep->ldap_searches += st->searches;
-	}
 	if (r == -ETIMEDOUT || r == -ECONNREFUSED)
 		r = -EHOSTUNREACH;
-	if (r < 0 && r != -EHOSTUNREACH) {
-		/* Say whose step it was: the daemon's own, not the installation account's. */
-		why_prefix(&rep->why, 0,
-			   "cannot check %s in the directory before presenting its secret, so "
-			   "nothing was sent",
-			   acct->name);
-		if (rep->stage != IDENTITY_STAGE_LOCATE)
-			rep->stage = IDENTITY_STAGE_GUARD;
-	}
 out:
 	if (c) {
 		rep->kdc_requests_precheck += creds_kdc_requests(c);
@@ -204,10 +186,50 @@ out:
 		if (kept)
 			krb5_cc_close(creds_krb5(c), kept);
 	}
-	directory_close(d);
 	creds_close(c);
 	if (gfd >= 0)
 		close(gfd);
+	if (r < 0) {
+		directory_close(d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+/* Look before you knock: what the directory on dc says of acct, read as the client
+ * token account with its own keytab (through its own guard), never with acct's secret.
+ * Returns 0 with *ret, -EHOSTUNREACH (dc did not answer; nothing of acct was sent), or
+ * a final error in rep: without the facts, nothing is presented. */
+int identity_look_before_knocking(const struct config *cfg, const struct config_account *acct,
+				  const struct dc *dc, time_t now, double deadline_ms,
+				  struct lockout_facts *ret, struct identity_report *rep)
+{
+	struct directory_conn *d = NULL;
+	struct why err = { "" };
+	rep->looked = true;
+	int r = identity_host_directory(cfg, dc, now, deadline_ms, &d, rep);
+	if (r == 0) {
+		char *name = strndupa(acct->principal, strcspn(acct->principal, "@"));
+		r = directory_lockout_facts(d, cfg->directory.base, name, acct->principal, ret,
+					    &err);
+		rep->ldap_searches += directory_stats(d)->searches;
+		if (r == -ETIMEDOUT || r == -ECONNREFUSED)
+			r = -EHOSTUNREACH;
+		if (r < 0 && r != -EHOSTUNREACH)
+			identity_stop(rep, IDENTITY_STAGE_GUARD, r, "%s",
+				      err.text[0] ? err.text : strerror(-r));
+	}
+	directory_close(d);
+	if (r < 0 && r != -EHOSTUNREACH) {
+		/* Say whose step it was: the daemon's own, not the installation account's. */
+		why_prefix(&rep->why, 0,
+			   "cannot check %s in the directory before presenting its secret, so "
+			   "nothing was sent",
+			   acct->name);
+		if (rep->stage != IDENTITY_STAGE_LOCATE)
+			rep->stage = IDENTITY_STAGE_GUARD;
+	}
 	return r;
 }
 
