@@ -45,6 +45,10 @@ void dcloc_srv_free(struct srv_record *recs, size_t n);
  * seed orders equal-priority records. Returns 0 (ret->n may be 0) or -errno. */
 int dcloc_candidates(const struct config *cfg, uint64_t seed, struct dc_list *ret);
 
+/* FNV-1a of the host name: orders equal-priority SRV records the same way on every
+ * restart of this host, differently across a fleet. */
+uint64_t dcloc_host_seed(void);
+
 /* Moves the DC named host (if present) to the front. */
 void dcloc_prefer(struct dc_list *l, const char *host);
 

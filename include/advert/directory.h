@@ -132,6 +132,11 @@ const struct directory_stats *directory_stats(const struct directory_conn *d);
 /* Gives every step from now on timeout seconds again (a connection kept between polls). */
 void directory_set_timeout(struct directory_conn *d, int timeout);
 
+/* Bytes this connection has sent (and had acknowledged) and received so far, from the
+ * kernel's TCP counters: what a poll costs the network. */
+void directory_bytes(const struct directory_conn *d, unsigned long long *sent,
+		     unsigned long long *received) __attribute__((nonnull));
+
 /* The security strength factor the bind negotiated: at least 1 (integrity). */
 unsigned directory_ssf(const struct directory_conn *d);
 

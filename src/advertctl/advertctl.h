@@ -63,4 +63,10 @@ int print_log(const char *config_path, int argc, char **argv);
  * latest state (argv[0] is "report"). */
 int report_main(bool json, int argc, char **argv);
 
+/* --- publish.c: advertisement files in the directory ---------------------------------- */
+
+/* publish FILE…, unpublish NAME…, published (argv[0] is the command), with the caller's
+ * own Kerberos ticket. */
+int publish_main(const char *config_path, bool json, int argc, char **argv);
+
 #endif

@@ -53,6 +53,10 @@ static void usage(FILE *out)
 		"                        \"never\" programs for it (root)\n"
 		"  check-config [FILE...] validate advertd.conf and every advertisement; with\n"
 		"                        FILEs, those against the installed configuration\n"
+		"  publish FILE...       check and write advertisement files to the directory\n"
+		"                        with your own ticket (--server DC, --base URL)\n"
+		"  unpublish NAME...     delete published files (NAME: the file's, no .conf)\n"
+		"  published             list the published files and their advertisements\n"
 		"  report [FILE...] [--host H] [--advert ID]\n"
 		"                        the fleet's status from collected syslog lines\n"
 		"\n"
@@ -498,6 +502,9 @@ int main(int argc, char **argv)
 		return cmd_check_config(config_path, json, rest - 1, args + 1);
 	if (strcmp(cmd, "report") == 0)
 		return report_main(json, rest, args);
+	if (strcmp(cmd, "publish") == 0 || strcmp(cmd, "unpublish") == 0 ||
+	    strcmp(cmd, "published") == 0)
+		return publish_main(config_path, json, rest, args);
 	if (strcmp(cmd, "run") == 0 && rest == 3 &&
 	    (strcmp(args[2], "--wait") == 0 || strcmp(args[2], "-w") == 0) && !json)
 		return run_and_wait(config_path, args[1]);

@@ -24,6 +24,7 @@
 #include "advert/config.h"
 #include "advert/history.h"
 #include "advert/log.h"
+#include "advert/pubpoll.h"
 #include "advert/runner.h"
 #include "advert/status.h"
 #include "advert/textrec.h"
@@ -93,13 +94,22 @@ void daemon_state_clear(struct advert_state *st)
 }
 
 /* A signature that changes when the advertisement's definition has changed, not when
- * its file was only touched or reformatted. */
+ * its file was only touched or reformatted; one from the directory says so. */
+#define SIGNATURE_PUBLISHED "@ldap"
 static char *signature(const struct advert *a)
 {
 	char *s = NULL;
-	if (asprintf(&s, "digest:%016" PRIx64, advert_digest(a)) < 0)
+	if (asprintf(&s, "digest:%016" PRIx64 "%s", advert_digest(a),
+		     config_is_url(a->file) ? SIGNATURE_PUBLISHED : "") < 0)
 		return NULL;
 	return s;
+}
+
+/* Whether the advertisement whose signature is sig came from the directory. */
+static bool published_signature(const char *sig)
+{
+	size_t n = strlen(sig), k = strlen(SIGNATURE_PUBLISHED);
+	return n >= k && strcmp(sig + n - k, SIGNATURE_PUBLISHED) == 0;
 }
 
 static bool already_reported(const struct daemon *d, uint64_t h)
@@ -329,7 +339,7 @@ void daemon_load_catalog(struct daemon *d)
 	const char **names = calloc(d->cfg->n_accounts + 1, sizeof(*names));
 	for (size_t i = 0; names && i < d->cfg->n_accounts; i++)
 		names[i] = d->cfg->accounts[i].name;
-	struct catalog_context acc = { names, d->cfg->n_accounts };
+	struct catalog_context acc = { names, d->cfg->n_accounts, daemon_published(d) };
 	struct catalog *cat = NULL;
 	/* Only new or changed files are parsed again; the checks across files rerun. With
 	 * inotify's names, only those are looked at (the update reads everything when it
@@ -391,10 +401,20 @@ void daemon_load_catalog(struct daemon *d)
 		struct advert_state *st = &d->states[i];
 		if (!st->seen)
 			st->last = NULL; /* its object is freed with the old catalog */
+		/* With no verified set yet (none cached, or a damaged one), the directory's
+		 * advertisements are unknown, not withdrawn: they stay until a DC says. */
+		if (!st->seen && st->signature && !d->pub.have_set &&
+		    published_signature(st->signature) && pubpoll_wanted(d->cfg))
+			continue;
 		if (!st->seen && st->signature) {
+			const struct catalog_untargeted *u = catalog_find_untargeted(cat, st->id);
+			char reason[UTIL_WHY_MAX + 40];
+			snprintf(reason, sizeof(reason), "not targeted at this host: %s",
+				 u ? u->why.text : "");
 			struct status_field f[] = {
 				{ "advert", st->id },
-				{ "reason", "no longer in any valid advertisement file" }
+				{ "reason",
+				  u ? reason : "no longer in any valid advertisement file" }
 			};
 			emit(d, STATUS_ADVERT_WITHDRAWN, f, 2);
 			free(st->signature);

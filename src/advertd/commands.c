@@ -257,6 +257,29 @@ static struct json_object *account_json(struct daemon *d, const char *name, time
 	return o;
 }
 
+/* Where a came from: its file, or the directory (live, or the cached set while no DC
+ * answers, and since when). */
+static struct json_object *source_json(struct daemon *d, const struct advert *a)
+{
+	struct json_object *o = json_object_new_object();
+	add(o, "file", jstr(a->file));
+	add(o, "line", json_object_new_int(a->line));
+	if (!config_is_url(a->file))
+		return o;
+	const struct published_set *pub = daemon_published(d);
+	bool cached = d->pub.offline_since || !d->pub.ok_at;
+	add(o, "from", jstr(cached ? "cache" : "directory"));
+	add(o, "dc", jstr(pub->dc));
+	add(o, "verified", pub->verified ? jtime(pub->verified) : NULL);
+	add(o, "checked", d->pub.ok_at ? jtime(d->pub.ok_at) : NULL);
+	add(o, "polled_dc", d->pub.dc[0] ? jstr(d->pub.dc) : NULL);
+	if (d->pub.offline_since) {
+		add(o, "offline_since", jtime(d->pub.offline_since));
+		add(o, "offline_reason", jstr(d->pub.why));
+	}
+	return o;
+}
+
 /* Why a is or is not due, and what a run would use. */
 static struct json_object *explain_object(struct daemon *d, const struct advert *a, time_t now)
 {
@@ -277,6 +300,12 @@ static struct json_object *explain_object(struct daemon *d, const struct advert 
 		add(ses, "users",
 		    d->sessions.error ? NULL : json_object_new_int64(d->sessions.users));
 		add(e, "sessions", ses);
+	}
+	add(e, "source", source_json(d, a));
+	if (a->targets) {
+		struct why why;
+		published_targeted(a, daemon_published(d), &why);
+		add(e, "targeted", jstr(why.text));
 	}
 	add(e, "restart_pending", json_object_new_boolean(daemon_restart_pending(d, a->id)));
 	add(e, "verdict", jstr(r ? "running" : schedule_verdict_name(dec.verdict)));
@@ -502,6 +531,11 @@ static struct json_object *withdrawn_status(const struct active_run *r)
 /* "no advertisement X", and where it went when the latest load rejected it. */
 static struct json_object *not_found(struct daemon *d, const char *id, char *ex)
 {
+	const struct catalog_untargeted *u = d->cat ? catalog_find_untargeted(d->cat, id) : NULL;
+	if (u)
+		return control_error(
+			CONTROL_NOT_FOUND, "advertisement \"%s\" (%s:%d) is not for this host: %s",
+			control_excerpt(id, ex), u->advert->file, u->advert->line, u->why.text);
 	char quoted[ADV_ID_MAX + 3];
 	snprintf(quoted, sizeof(quoted), "\"%s\"", id);
 	for (size_t i = 0; i < d->problems.n; i++) {

@@ -14,6 +14,7 @@
 #include "advert/config.h"
 #include "advert/history.h"
 #include "advert/planner.h"
+#include "advert/published.h"
 #include "advert/schedule.h"
 #include "advert/status.h"
 #include "advert/util.h"
@@ -114,6 +115,22 @@ struct daemon {
 		unsigned users;
 		const char *source;
 	} sessions;
+	/* The directory's published advertisements (poller.c). */
+	struct {
+		pid_t pid; /* the poller process; 0: none */
+		int fd;    /* its pipe; -1: none */
+		char buf[1024];
+		size_t len;
+		time_t restart_at;        /* an ended poller is started again from then */
+		time_t ok_at;             /* the latest poll a DC answered */
+		char dc[256];             /* that DC */
+		time_t offline_since;     /* the first failed poll since then; 0: online */
+		bool offline_said;        /* 11041 went out for this outage */
+		bool damaged_said;        /* 11042 went out for this damage */
+		char why[512];            /* the latest failure */
+		struct published_set set; /* what the catalog reads (the file's, verified) */
+		bool have_set;
+	} pub;
 	/* --once bookkeeping */
 	unsigned ran, failed;
 	size_t rejected; /* errors in the advertisements at the latest load */
@@ -158,6 +175,23 @@ void daemon_read_events(struct daemon *d, struct active_run *r);
 void daemon_reap_children(struct daemon *d);
 /* Drops the runs that are over from the table. */
 void daemon_collect_runs(struct daemon *d);
+
+/* --- poller.c: the directory's published advertisements -------------------------- */
+
+/* Starts the poller process when advertd.conf names an ldap:/// path and none runs. */
+void daemon_poller_start(struct daemon *d);
+/* Stops it (config reload, shutdown). */
+void daemon_poller_stop(struct daemon *d);
+/* Reads the poller's lines: a changed set is read again and the catalog reloaded. */
+void daemon_poller_read(struct daemon *d);
+/* Whether pid was the poller's (reaped); it is started again a poll_interval later. */
+bool daemon_poller_reaped(struct daemon *d, pid_t pid);
+/* --once: waits for the one poll to end. */
+void daemon_poller_wait(struct daemon *d);
+/* Reads state_dir/published into d->pub.set (a damaged one is said once, and ignored). */
+void daemon_published_load(struct daemon *d);
+/* What the catalog gets: the verified set, or this host's name alone. */
+const struct published_set *daemon_published(struct daemon *d);
 
 /* --- daemon.c: the small files of state_dir (received, reported, restart, …) ----------- */
 

@@ -308,6 +308,8 @@ int daemon_reload_config(struct daemon *d, struct why *why)
 			    cfg->admin_group);
 	config_free(d->cfg);
 	d->cfg = cfg;
+	daemon_poller_stop(d); /* the next pass starts one with the new configuration */
+	d->pub.restart_at = 0;
 	daemon_watch_directories(d);
 	d->reload = true;
 	d->rescan = true; /* a reload reads everything */
@@ -450,6 +452,10 @@ static int setup(struct daemon *d)
 	daemon_load_received(d);
 	daemon_reported_load(d);
 	daemon_restart_load(d);
+	daemon_published_load(d);
+	daemon_poller_start(d);
+	if (d->opt->once)
+		daemon_poller_wait(d);
 	daemon_load_catalog(d);
 	struct status_field f[] = { { "version", PACKAGE_VERSION }, { "config", d->cfg->file } };
 	emit(d, STATUS_DAEMON_STARTED, f, 2);
@@ -492,6 +498,7 @@ static void handle_signals(struct daemon *d)
 			if (!d->stopping)
 				notify("STOPPING=1");
 			d->stopping = true;
+			daemon_poller_stop(d);
 			/* The run processes stop their programs (TERM, grace, KILL) and report
 			 * them as interrupted. */
 			for (size_t i = 0; i < d->n_runs; i++)
@@ -503,6 +510,8 @@ static void handle_signals(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	daemon_poller_stop(d);
+	published_clear(&d->pub.set);
 	control_close(d->control);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
@@ -584,7 +593,7 @@ static int detach(struct daemon *d)
 
 int daemon_main(const struct daemon_options *opt)
 {
-	struct daemon d = { .opt = opt, .sfd = -1, .ifd = -1, .lock_fd = -1 };
+	struct daemon d = { .opt = opt, .sfd = -1, .ifd = -1, .lock_fd = -1, .pub.fd = -1 };
 	if (setup(&d) < 0 || (opt->detach && detach(&d) < 0)) {
 		teardown(&d);
 		return 1;
@@ -607,6 +616,8 @@ int daemon_main(const struct daemon_options *opt)
 			next_rescan = now + d.cfg->poll_interval;
 		}
 		daemon_restart_poll(&d);
+		if (!d.stopping && !opt->once)
+			daemon_poller_start(&d);
 		bool any_due = false;
 		/* While a restart is wanted or on its way, nothing new starts: it would be cut
 		 * short, or hold the restart up. */
@@ -625,7 +636,10 @@ int daemon_main(const struct daemon_options *opt)
 			timeout = 1000; /* syslog is away: try again soon */
 		/* signalfd, inotify, the syslog socket while messages wait for room, the
 		 * run processes, the control socket and its clients. */
-		enum { P_SIGNAL, P_INOTIFY, P_STATUS, P_RUNS };
+		if (d.pub.pid == 0 && d.pub.restart_at > now &&
+		    d.pub.restart_at - now < timeout / 1000)
+			timeout = (long)(d.pub.restart_at - now) * 1000;
+		enum { P_SIGNAL, P_INOTIFY, P_STATUS, P_POLLER, P_RUNS };
 		size_t nfds = P_RUNS + d.n_runs + 1 + CONTROL_CLIENTS_MAX;
 		struct pollfd *p = calloc(nfds, sizeof(*p));
 		if (!p)
@@ -633,6 +647,7 @@ int daemon_main(const struct daemon_options *opt)
 		p[P_SIGNAL] = (struct pollfd){ d.sfd, POLLIN, 0 };
 		p[P_INOTIFY] = (struct pollfd){ d.ifd, POLLIN, 0 };
 		p[P_STATUS] = (struct pollfd){ status_fd, POLLOUT, 0 };
+		p[P_POLLER] = (struct pollfd){ d.pub.fd, POLLIN, 0 };
 		for (size_t i = 0; i < d.n_runs; i++)
 			p[P_RUNS + i] = (struct pollfd){ d.runs[i].ev_fd, POLLIN, 0 };
 		size_t cbase = P_RUNS + d.n_runs, nc = 0;
@@ -652,6 +667,8 @@ int daemon_main(const struct daemon_options *opt)
 			handle_signals(&d);
 		if (p[P_INOTIFY].revents)
 			daemon_read_inotify(&d);
+		if (p[P_POLLER].revents && d.pub.fd >= 0)
+			daemon_poller_read(&d);
 		for (size_t i = 0; i < d.n_runs; i++)
 			if (p[P_RUNS + i].revents && d.runs[i].ev_fd >= 0)
 				daemon_read_events(&d, &d.runs[i]);

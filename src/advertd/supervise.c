@@ -346,6 +346,8 @@ void daemon_reap_children(struct daemon *d)
 		pid_t p = waitpid(-1, &st, WNOHANG);
 		if (p <= 0)
 			return;
+		if (daemon_poller_reaped(d, p))
+			continue;
 		for (size_t i = 0; i < d->n_runs; i++)
 			if (d->runs[i].pid == p)
 				d->runs[i].exited = true;

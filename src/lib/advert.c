@@ -560,47 +560,45 @@ static int append(struct advert ***items, size_t *n, struct advert *a)
 	return 0;
 }
 
-static int parse(const char *name, const char *path, const char *text, struct advert ***items,
-		 size_t *n, struct diag_list *diags)
+/* Every advertisement of a file libconfig has read (r: how the read went); destroys lc. */
+static int parse(struct cfgread *c, config_t *lc, int r, struct advert ***items, size_t *n)
 {
-	struct cfgread c = { .diags = diags, .file = name };
-	config_t lc;
-	config_init(&lc);
-	int r = path ? cfgread_load(&c, &lc, path) : cfgread_load_text(&c, &lc, name, text);
-	if (r < 0)
-		goto out;
-
 	static const char *const keys[] = { "advertisements", NULL };
-	config_setting_t *root = config_root_setting(&lc);
-	cfgread_unknown_keys(&c, root, "", keys);
-	config_setting_t *list;
-	if (cfgread_group(&c, root, "", "advertisements", true, true, &list) != CFG_OK)
-		goto out;
-
-	int len = config_setting_length(list);
-	if (len == 0)
-		cfgread_warning(&c, list, "the file defines no advertisement");
+	config_setting_t *root = r < 0 ? NULL : config_root_setting(lc), *list = NULL;
+	if (root) {
+		cfgread_unknown_keys(c, root, "", keys);
+		if (cfgread_group(c, root, "", "advertisements", true, true, &list) != CFG_OK)
+			list = NULL;
+	}
+	int len = list ? config_setting_length(list) : 0;
+	if (list && len == 0)
+		cfgread_warning(c, list, "the file defines no advertisement");
 	for (int i = 0; i < len; i++) {
 		struct advert *a =
-			parse_one(&c, config_setting_get_elem(list, (unsigned)i), (size_t)i);
+			parse_one(c, config_setting_get_elem(list, (unsigned)i), (size_t)i);
 		if (a && append(items, n, a) < 0) {
 			advert_free(a);
 			r = -ENOMEM;
 			break;
 		}
 	}
-out:
-	config_destroy(&lc);
+	config_destroy(lc);
 	return r;
 }
 
 int advert_parse_file(const char *path, struct advert ***items, size_t *n, struct diag_list *diags)
 {
-	return parse(path, path, NULL, items, n, diags);
+	struct cfgread c = { .diags = diags, .file = path };
+	config_t lc;
+	config_init(&lc);
+	return parse(&c, &lc, cfgread_load(&c, &lc, path), items, n);
 }
 
 int advert_parse_text(const char *name, const char *text, struct advert ***items, size_t *n,
 		      struct diag_list *diags)
 {
-	return parse(name, NULL, text, items, n, diags);
+	struct cfgread c = { .diags = diags, .file = name };
+	config_t lc;
+	config_init(&lc);
+	return parse(&c, &lc, cfgread_load_text(&c, &lc, name, text), items, n);
 }

@@ -498,8 +498,7 @@ int config_url_base(const char *url, char **ret_dn, char *why, size_t size)
 		snprintf(why, size, "no host: it is the DC that each run pins");
 	else if (!u->lud_dn || !u->lud_dn[0])
 		snprintf(why, size, "it names no base DN");
-	else if (u->lud_attrs || u->lud_filter || u->lud_exts ||
-		 (u->lud_scope != LDAP_SCOPE_SUBTREE && u->lud_scope != LDAP_SCOPE_DEFAULT))
+	else if (strchr(url, '?') || u->lud_attrs || u->lud_filter || u->lud_exts)
 		snprintf(why, size, "only a base DN: no attributes, scope, filter or extensions");
 	else {
 		LDAPDN parsed = NULL;

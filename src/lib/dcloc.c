@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "advert/dcloc.h"
+#include "advert/util.h"
 
 #define KDC_PORT      88
 #define LDAP_PORT     389
@@ -503,4 +504,11 @@ int dcloc_affinity_save(const char *state_dir, const char *host)
 	free(tmp);
 	free(path);
 	return r;
+}
+
+uint64_t dcloc_host_seed(void)
+{
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	return util_fnv1a(UTIL_FNV_OFFSET, host, strlen(host));
 }

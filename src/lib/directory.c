@@ -8,10 +8,12 @@
 #include <gssapi/gssapi_krb5.h>
 #include <limits.h>
 #include <ldap.h>
+#include <linux/tcp.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sasl/sasl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +255,20 @@ void directory_set_timeout(struct directory_conn *d, int timeout)
 {
 	clock_gettime(CLOCK_MONOTONIC, &d->deadline);
 	d->deadline.tv_sec += timeout;
+}
+
+void directory_bytes(const struct directory_conn *d, unsigned long long *sent,
+		     unsigned long long *received)
+{
+	struct tcp_info ti = { 0 };
+	socklen_t len = sizeof(ti);
+	*sent = *received = 0;
+	if (getsockopt(d->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	    len >= offsetof(struct tcp_info, tcpi_bytes_received) +
+			    sizeof(ti.tcpi_bytes_received)) {
+		*sent = ti.tcpi_bytes_acked;
+		*received = ti.tcpi_bytes_received;
+	}
 }
 
 unsigned directory_ssf(const struct directory_conn *d)

@@ -223,13 +223,14 @@ int directory_publish(struct directory_conn *d, const char *base_dn, const char 
 	struct timeval tv;
 	int rc = dir_time_left(d, &tv) ? ldap_add_ext_s(d->ld, dn, add, NULL, NULL) : LDAP_TIMEOUT;
 	*created = rc == LDAP_SUCCESS;
-	if (rc == LDAP_ALREADY_EXISTS) {
+	bool replacing = rc == LDAP_ALREADY_EXISTS;
+	if (replacing) {
 		LDAPMod rep = { LDAP_MOD_REPLACE, (char *)DIRECTORY_AD_TEXT, { text_v } };
 		LDAPMod *mods[] = { &rep, NULL };
 		rc = dir_time_left(d, &tv) ? ldap_modify_ext_s(d->ld, dn, mods, NULL, NULL)
 					   : LDAP_TIMEOUT;
 	}
-	int r = write_result(d, rc, *created ? "adding" : "writing", dn, why);
+	int r = write_result(d, rc, replacing ? "replacing" : "adding", dn, why);
 	free(dn);
 	return r;
 }

@@ -198,15 +198,6 @@ void identity_prewarm(const struct config *cfg)
 		ldap_memfree(list);
 }
 
-/* FNV-1a of the host name: orders equal-priority SRV records the same way on every
- * restart of this host, differently across a fleet. */
-static uint64_t host_seed(void)
-{
-	char host[256] = "";
-	gethostname(host, sizeof(host) - 1);
-	return util_fnv1a(UTIL_FNV_OFFSET, host, strlen(host));
-}
-
 /* The account the directory returned becomes the run's ids, within directory.min_id and
  * max_id; a group outside them is left out and counted. Consumes a. */
 static int take_ids(const struct config *cfg, const char *principal, struct directory_account *a,
@@ -379,7 +370,7 @@ static int acquire_guarded(const struct config *cfg, const struct config_account
 	}
 
 	struct dc_list dcs = { 0 };
-	int r = dcloc_candidates(cfg, host_seed(), &dcs);
+	int r = dcloc_candidates(cfg, dcloc_host_seed(), &dcs);
 	char *affinity = NULL;
 	if (r == 0 && dcloc_affinity_load(cfg->state_dir, &affinity) == 0)
 		dcloc_prefer(&dcs, affinity);

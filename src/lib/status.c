@@ -63,6 +63,9 @@ static const struct status_event {
 	{ STATUS_CONFIG_RELOADED, "configuration-reloaded", LOG_NOTICE },
 	{ STATUS_RESTART_REQUESTED, "restart-requested", LOG_NOTICE },
 	{ STATUS_WAITING_LOGON, "waiting-for-logon-condition", LOG_INFO },
+	{ STATUS_PUBLISHED_UPDATED, "published-advertisements-updated", LOG_INFO },
+	{ STATUS_PUBLISHED_OFFLINE, "directory-unreachable-using-cache", LOG_WARNING },
+	{ STATUS_PUBLISHED_DAMAGED, "published-cache-damaged", LOG_WARNING },
 };
 
 /* An id missing from the table is a caller bug: say so in the line, and at a severity

@@ -1,0 +1,249 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# A fleet against the MIT realm: two workstations (two configs, state dirs, host
+# principals ws1 and ws2 in different host groups) read advertisements published once in
+# the directory, each as itself over SASL with integrity, on its pinned DC. Targets by
+# nested group and by host name; publish picked up within one poll_interval; unpublish
+# withdraws; a broken entry is named by DN and line; DC1 hung -> DC2; every DC hung ->
+# the cached set runs, across a restart; a damaged cache is ignored; the ACLs keep a
+# user and anonymous out; a central rsyslog gets both hosts' lines and advertctl report
+# reads it. Addresses 127.0.17.x.
+
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ADVERTD=$top_builddir/src/advertd/advertd
+ADVERTCTL=$top_builddir/src/advertctl/advertctl
+
+realm_start mit 127.0.17
+DP=$REALM_DIR/dp
+mkdir -p "$DP" && chmod 755 "$DP"
+SRC=$REALM_DIR/src
+mkdir -p "$SRC" && chmod 755 "$SRC"
+POLL=5
+
+# --- syslog: one rsyslogd per workstation, forwarding to a central one ------------------
+LOGS=$REALM_DIR/logs
+mkdir -p "$LOGS"
+RSYSLOG_PIDS=()
+start_rsyslog() { # NAME CONF-TEXT
+	printf '%s\n' "$2" >"$LOGS/$1.conf"
+	mkdir -p "$LOGS/$1.work"
+	setsid rsyslogd -n -f "$LOGS/$1.conf" -i "$LOGS/$1.pid" >"$LOGS/$1.out" 2>&1 &
+	RSYSLOG_PIDS+=($!)
+}
+CENTRAL=$REALM_PREFIX.9
+start_rsyslog central "global(workDirectory=\"$LOGS/central.work\")
+module(load=\"imtcp\")
+input(type=\"imtcp\" address=\"$CENTRAL\" port=\"5514\")
+*.* action(type=\"omfile\" file=\"$LOGS/central.log\" template=\"RSYSLOG_FileFormat\")"
+for ws in ws1 ws2; do
+	start_rsyslog "$ws" "global(workDirectory=\"$LOGS/$ws.work\" localHostname=\"$ws.$DOMAIN\")
+module(load=\"imuxsock\" SysSock.Use=\"off\")
+input(type=\"imuxsock\" Socket=\"$LOGS/$ws.sock\" CreatePath=\"off\")
+*.* action(type=\"omfile\" file=\"$LOGS/$ws.log\" template=\"RSYSLOG_FileFormat\")
+*.* action(type=\"omfwd\" target=\"$CENTRAL\" port=\"5514\" protocol=\"tcp\"
+           queue.type=\"LinkedList\" action.resumeRetryCount=\"-1\" action.resumeInterval=\"1\")"
+done
+
+DAEMONS=()
+stop_all() {
+	for p in "${DAEMONS[@]}"; do [[ -n $p ]] && kill "$p" 2>/dev/null; done
+	for p in "${DAEMONS[@]}"; do [[ -n $p ]] && wait "$p" 2>/dev/null; done
+	kill -CONT "$(dc_pid slapd1)" "$(dc_pid slapd2)" "$(dc_pid kdc1)" "$(dc_pid kdc2)" 2>/dev/null
+	for p in "${RSYSLOG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${RSYSLOG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	DAEMONS=() RSYSLOG_PIDS=()
+}
+cleanup() {
+	stop_all
+	realm_exit_trap
+}
+dc_pid() { awk '{print $1}' "$REALM_DIR/run/$1.pid" 2>/dev/null; }
+trap cleanup EXIT
+for ws in ws1 ws2; do
+	for _ in $(seq 100); do [[ -S $LOGS/$ws.sock ]] && break; sleep 0.05; done
+done
+
+# --- two workstations -------------------------------------------------------------------
+ws_conf() { # NAME PRINCIPAL KEYTAB
+	local d=$REALM_DIR/$1
+	mkdir -p "$d/ads" "$d/state" "$d/log"
+	chmod 755 "$d" "$d/ads" "$d/state" "$d/log"
+	sed -e "s|^advertisements = .*|advertisements = [ \"$d/ads\", \"$ADVERTISEMENTS_URL\" ];|" \
+	    -e "s|^poll_interval .*|poll_interval = $POLL;|" \
+	    -e "s|^state_dir .*|state_dir = \"$d/state\";|" \
+	    -e "s|^log_dir .*|log_dir = \"$d/log\";|" \
+	    -e "s|^control_socket .*|control_socket = \"$d/control.sock\";|" \
+	    -e "s|socket = \"$SYSLOG_SOCKET\"|socket = \"$LOGS/$1.sock\"|" \
+	    -e "s|^  principal = \"host/.*|  principal = \"$2\";|" \
+	    -e "s|^  keytab    = .*client.keytab\";|  keytab    = \"$3\";|" \
+	    "$ADVERTD_CONF" >"$d/advertd.conf"
+	chmod 644 "$d/advertd.conf"
+}
+ws_conf ws1 "$CLIENT_PRINCIPAL" "$CLIENT_KEYTAB"
+ws_conf ws2 "$WS2_PRINCIPAL" "$WS2_KEYTAB"
+WS1=$REALM_DIR/ws1/advertd.conf WS2=$REALM_DIR/ws2/advertd.conf
+check_output "ws2's configuration names its own principal and keytab" "ws2.keytab" \
+	grep -n "ws2" "$WS2"
+check "check-config accepts the ldap:/// path" "$ADVERTCTL" -c "$WS1" check-config
+
+# advertisement files as an admin writes them
+write_src() { # NAME ID TARGETS [COMMAND]
+	local cmd=${4:-'[ "/bin/true" ]'}
+	cat >"$SRC/$1.conf" <<AD
+advertisements = ( { id = "$2"; package = { id = "P$2"; name = "Fleet $2"; source = "$DP"; };
+  program = { name = "Run"; command = $cmd; run_as = "system"; };
+  ${3:+targets = $3;} } );
+AD
+}
+write_src lab LAB1 '[ "all-labs" ]'
+write_src office OFFICE1 "[ \"$WS2_HOST\" ]"
+write_src everyone ALL1 ""
+pub() { KRB5CCNAME=FILE:$TEST_TMP/publisher "$REALM_EXEC" "$ADVERTCTL" -c "$WS1" "$@"; }
+"$REALM_EXEC" env KRB5CCNAME="FILE:$TEST_TMP/publisher" \
+	kinit -k -t "$PUBLISHER_KEYTAB" "$PUBLISHER_PRINCIPAL"
+check_output "the publisher publishes three files with their own ticket" \
+	"everyone.conf published as cn=everyone,$ADVERTISEMENTS_BASE on dc1.$DOMAIN \(as $PUBLISHER_PRINCIPAL\)" \
+	pub publish "$SRC/lab.conf" "$SRC/office.conf" "$SRC/everyone.conf"
+write_src bad BAD1 '[ "nowhere" ]' '[ "/bin/true" '
+check_fails "a broken file is refused before anything is written" pub publish "$SRC/bad.conf"
+if pub published | grep -q "cn=bad"; then not_ok "... and is not there"; else ok "... and is not there"; fi
+# A broken entry written behind advertctl's back (a raw LDAP write).
+{
+	printf 'dn: cn=broken,%s\nchangetype: add\nobjectClass: advertdAdvertisement\ncn: broken\nadvertdText:: ' "$ADVERTISEMENTS_BASE"
+	printf 'advertisements = (\n  { id = "BROKEN1";\n    package = ;\n' | base64 -w0
+	echo
+} | "$REALM_EXEC" env KRB5CCNAME="FILE:$TEST_TMP/publisher" ldapmodify -Q -Y GSSAPI -H "ldap://$DC1_HOST" >/dev/null
+check_output "published lists the entries and their advertisement ids" \
+	"cn=everyone,$ADVERTISEMENTS_BASE ALL1" pub published
+
+# --- the ACLs: a user cannot publish, anonymous reads nothing -----------------------------
+"$REALM_EXEC" env KRB5CCNAME="FILE:$TEST_TMP/alice" kinit alice <"$USER_PASSWORD_FILE" >/dev/null
+run env KRB5CCNAME="FILE:$TEST_TMP/alice" "$REALM_EXEC" "$ADVERTCTL" -c "$WS1" publish "$SRC/lab.conf"
+rc=$?
+if [[ $rc -eq 1 && $OUT == *"replacing cn=lab,$ADVERTISEMENTS_BASE: Insufficient access"* ]]; then
+	ok "alice (no publish right) is refused by the directory"
+else not_ok "alice (no publish right) is refused by the directory" "status $rc" "$OUT"; fi
+anon=$("$REALM_EXEC" ldapsearch -x -H "ldap://$DC1_HOST" -b "$ADVERTISEMENTS_BASE" \
+	'(objectClass=advertdAdvertisement)' dn 2>&1)
+if grep -q "^dn: cn=" <<<"$anon"; then not_ok "anonymous sees no advertisement entry" "$anon"
+else ok "anonymous sees no advertisement entry"; fi
+
+# --- the daemons ---------------------------------------------------------------------------
+start_ws() { # NAME: starts it, sets DAEMONS[index]
+	local i=$(( ${1#ws} - 1 ))
+	"$REALM_EXEC" "$ADVERTD" -f -c "$REALM_DIR/$1/advertd.conf" >>"$LOGS/$1.daemon.out" 2>&1 &
+	DAEMONS[i]=$!
+}
+stop_ws() {
+	local i=$(( ${1#ws} - 1 ))
+	[[ -n ${DAEMONS[i]:-} ]] || return 0
+	kill "${DAEMONS[i]}" 2>/dev/null
+	wait "${DAEMONS[i]}" 2>/dev/null
+	DAEMONS[i]=
+}
+wait_in() { # LOG REGEX [SECONDS]
+	local deadline=$((SECONDS + ${3:-15}))
+	until grep -Eq -- "$2" "$1" 2>/dev/null; do
+		((SECONDS < deadline)) || return 1
+		sleep 0.1
+	done
+}
+expect_in() { # DESC LOG REGEX [SECONDS]
+	if wait_in "$2" "$3" "${4:-15}"; then ok "$1"
+	else not_ok "$1" "no line matching '$3'" "$(tail -n 20 "$2")"; fi
+}
+L1=$LOGS/ws1.log L2=$LOGS/ws2.log
+start_ws ws1
+start_ws ws2
+expect_in "ws1 reads the published set from the directory" "$L1" "11040 published-advertisements-updated dc=dc1.$DOMAIN entries=4"
+expect_in "ws1 runs the advertisement for its nested group (all-labs > lab-hosts > ws1)" "$L1" "10008 program-completed advert=LAB1 "
+expect_in "ws1 runs the one for every host" "$L1" "10008 program-completed advert=ALL1 "
+expect_in "ws2 runs the one targeted at its name" "$L2" "10008 program-completed advert=OFFICE1 "
+expect_in "ws2 runs the one for every host" "$L2" "10008 program-completed advert=ALL1 "
+expect_in "the broken entry is named by its DN and line, on each host" "$L1" \
+	"11010 file-rejected file=\"ldap:///cn.x3dbroken,ou.x3dadvertisements,dc.x3dexample,dc.x3dtest\" line=3 "
+check_fails "ws1 never started OFFICE1" grep -q "advert=OFFICE1" "$L1"
+check_fails "ws2 never started LAB1" grep -q "10005 program-started advert=LAB1" "$L2"
+run "$ADVERTCTL" -c "$WS1" explain OFFICE1
+if [[ $OUT == *"(ldap:///cn=office,$ADVERTISEMENTS_BASE:1) is not for this host: no target names this host ($WS1_HOST) or one of its 2 groups"* ]]; then
+	ok "explain on ws1 says OFFICE1 is not for this host, and why"
+else not_ok "explain on ws1 says OFFICE1 is not for this host, and why" "$OUT"; fi
+check_output "explain on ws1 says LAB1 comes from the directory and why it is targeted" \
+	"from[\": ]+directory.*this host is in $ALL_LABS_DN" \
+	sh -c "\"$ADVERTCTL\" -c \"$WS1\" --json explain LAB1"
+check_output "the host bound with integrity protection (slapd: ssf > 0)" \
+	"BIND dn=\"cn=ws1.$DOMAIN,ou=hosts,$BASE_DN\" mech=GSSAPI bind_ssf=[1-9]" \
+	cat "$DC1_LDAP_LOG"
+
+# --- steady state: one bind, polls are one search each ------------------------------------
+binds0=$(grep -c "BIND dn=\"cn=ws1.$DOMAIN" "$DC1_LDAP_LOG")
+sleep $((3 * POLL))
+binds1=$(grep -c "BIND dn=\"cn=ws1.$DOMAIN" "$DC1_LDAP_LOG")
+if [[ $binds1 -eq $binds0 ]]; then ok "three more polls, no new bind (the connection is kept)"
+else not_ok "three more polls, no new bind" "binds $binds0 -> $binds1"; fi
+
+# --- publish -> picked up within one poll_interval; unpublish -> withdrawn ------------------
+write_src new NEW1 '[ "lab-hosts" ]'
+t0=$SECONDS
+pub publish "$SRC/new.conf" >/dev/null
+expect_in "a new publication runs on ws1 within one poll_interval" "$L1" \
+	"10008 program-completed advert=NEW1 " $((POLL + 5))
+ok "... $((SECONDS - t0)) s after publishing (poll_interval $POLL s)"
+pub unpublish new >/dev/null
+expect_in "unpublished: withdrawn on ws1" "$L1" "11011 advertisement-withdrawn advert=NEW1 " $((POLL + 5))
+
+# --- DC1 hung: ws1 polls DC2 (which replicates the advertisements) -------------------------
+binds2=$(grep -c "BIND dn=\"cn=ws1.$DOMAIN" "$DC2_LDAP_LOG")
+kill -STOP "$(dc_pid slapd1)" "$(dc_pid kdc1)"
+polled() { "$ADVERTCTL" -c "$WS1" --json explain ALL1 | tr -d ' \n' | grep -o '"polled_dc":"[^"]*"'; }
+deadline=$((SECONDS + POLL + 30))
+until [[ $(polled) == "\"polled_dc\":\"dc2.$DOMAIN\"" ]] || ((SECONDS > deadline)); do sleep 0.5; done
+check_output "with DC1 hung, ws1 polls DC2 (explain: polled_dc)" "dc2.$DOMAIN" polled
+if (($(grep -c "BIND dn=\"cn=ws1.$DOMAIN,ou=hosts,$BASE_DN\" mech=GSSAPI bind_ssf=[1-9]" "$DC2_LDAP_LOG") > binds2)); then
+	ok "... where it bound anew, with integrity"
+else not_ok "... where it bound anew, with integrity" "$(tail -5 "$DC2_LDAP_LOG")"; fi
+
+# --- every DC hung: the cached set keeps running, across a restart ---------------------
+kill -STOP "$(dc_pid slapd2)" "$(dc_pid kdc2)"
+expect_in "no DC answers: said once, with when the cached set was verified" "$L1" \
+	"11041 directory-unreachable-using-cache reason=\"no domain controller answered" $((POLL + 40))
+stop_ws ws1
+start_ws ws1
+sleep 2
+check_output "the cached advertisements are still there after the restart" "LAB1" \
+	"$ADVERTCTL" -c "$WS1" list
+check_output "explain says they come from the cache" "from[\": ]+cache" \
+	"$ADVERTCTL" -c "$WS1" --json explain LAB1
+kill -CONT "$(dc_pid slapd1)" "$(dc_pid kdc1)" "$(dc_pid slapd2)" "$(dc_pid kdc2)"
+
+# --- a damaged cache: ignored, said once, the local files run ------------------------------
+stop_ws ws1
+cache=$REALM_DIR/ws1/state/published
+size=$(stat -c %s "$cache")
+printf '\x00' | dd of="$cache" bs=1 seek=$((size / 2)) conv=notrunc status=none
+cat >"$REALM_DIR/ws1/ads/local.conf" <<AD
+advertisements = ( { id = "LOCAL1"; package = { id = "PL"; name = "Local"; source = "$DP"; };
+  program = { name = "Run"; command = [ "/bin/true" ]; run_as = "system"; }; } );
+AD
+chmod 644 "$REALM_DIR/ws1/ads/local.conf"
+start_ws ws1
+expect_in "a damaged cache is said (11042) and ignored" "$L1" "11042 published-cache-damaged file=published reason=\"its checksum does not match\"" 10
+expect_in "... the local files run anyway" "$L1" "10008 program-completed advert=LOCAL1 " 15
+expect_in "... and the next poll writes a sound set" "$L1" \
+	"11040 published-advertisements-updated dc=dc[12].$DOMAIN entries=[0-9]+" $((POLL + 30))
+
+# --- the central collector -------------------------------------------------------------------
+wait_in "$LOGS/central.log" "ws2.$DOMAIN advertd.*10008 program-completed advert=OFFICE1" 10
+check_output "report on the central log: ALL1 succeeded on both hosts" \
+	"ALL1: 2 host\(s\), 2 succeeded" "$ADVERTCTL" report "$LOGS/central.log"
+check_output "report: LAB1 only ever reached ws1" "LAB1: 1 host\(s\), 1 succeeded" \
+	"$ADVERTCTL" report "$LOGS/central.log"
+check_output "report --host ws2: OFFICE1 succeeded there" "OFFICE1: 1 host\(s\), 1 succeeded" \
+	"$ADVERTCTL" report --host "ws2.$DOMAIN" "$LOGS/central.log"
+
+stop_ws ws1
+stop_ws ws2
+check_fails "no poller is left behind" pgrep -x advertd-poll
+stop_all
+finish
