@@ -26,7 +26,9 @@ struct directory_conn;
 struct pubpoll {
 	const struct config *cfg;
 	struct directory_conn *conn;
-	char *conn_dc; /* the DC conn is bound to */
+	char *conn_dc;      /* the DC conn is bound to */
+	char *conn_host_dn; /* this host's entry, as conn's bind found it */
+	bool conn_no_entry; /* the bind maps this host to no entry */
 	time_t connected_at;
 	unsigned polls_since_groups;
 	struct published_set set; /* the last verified set (from the file at first) */

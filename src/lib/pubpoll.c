@@ -66,6 +66,7 @@ void pubpoll_close(struct pubpoll *p)
 {
 	directory_close(p->conn);
 	free(p->conn_dc);
+	free(p->conn_host_dn);
 	published_clear(&p->set);
 	*p = (struct pubpoll){ 0 };
 }
@@ -76,6 +77,9 @@ static void drop_conn(struct pubpoll *p)
 	p->conn = NULL;
 	free(p->conn_dc);
 	p->conn_dc = NULL;
+	free(p->conn_host_dn);
+	p->conn_host_dn = NULL;
+	p->conn_no_entry = false;
 }
 
 /* A bound connection to the first candidate that answers, the last DC that worked first.
@@ -166,12 +170,23 @@ static int cmp_str(const void *a, const void *b)
 static int read_groups(struct pubpoll *p, struct published_set *set, struct why *why)
 {
 	const struct config *cfg = p->cfg;
-	int r = directory_host_entry(p->conn, cfg->directory.schema, cfg->directory.base, set->host,
-				     &set->host_dn, why);
-	if (r == -ENOENT) { /* no entry: no groups, and the directory said so */
+	/* The entry is looked up once a connection: it is who the bind said we are. */
+	int r = 0;
+	if (!p->conn_host_dn && !p->conn_no_entry) {
+		r = directory_host_entry(p->conn, cfg->directory.schema, cfg->directory.base,
+					 set->host, &p->conn_host_dn, why);
+		p->conn_no_entry = r == -ENOENT;
+		if (r == -ENOENT)
+			r = 0;
+	}
+	if (r < 0)
+		return r;
+	if (p->conn_no_entry) { /* no entry: no groups, and the directory said so */
 		set->groups_known = true;
 		return 0;
 	}
+	if (!(set->host_dn = strdup(p->conn_host_dn)))
+		return -ENOMEM;
 	if (r == 0)
 		r = directory_host_groups(p->conn, cfg->directory.schema, cfg->directory.base,
 					  set->host_dn, &set->groups, &set->n_groups, why);

@@ -7,14 +7,14 @@
 # withdraws; a broken entry is named by DN and line; DC1 hung -> DC2; every DC hung ->
 # the cached set runs, across a restart; a damaged cache is ignored; the ACLs keep a
 # user and anonymous out; a central rsyslog gets both hosts' lines and advertctl report
-# reads it. Addresses 127.0.17.x.
+# reads it. Addresses 127.0.18.x.
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ADVERTD=$top_builddir/src/advertd/advertd
 ADVERTCTL=$top_builddir/src/advertctl/advertctl
 
-realm_start mit 127.0.17
+realm_start mit 127.0.18
 DP=$REALM_DIR/dp
 mkdir -p "$DP" && chmod 755 "$DP"
 SRC=$REALM_DIR/src
