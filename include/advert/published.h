@@ -70,8 +70,8 @@ void published_clear(struct published_set *set);
 int published_targeted(const struct advert *a, const struct published_set *set, struct why *why)
 	__attribute__((nonnull(1, 3)));
 
-/* The host name from a client token principal "host/NAME@REALM", else NULL (caller
- * frees). */
-char *published_host_of(const char *principal);
+/* The host name from a client token principal: "host/NAME@REALM" gives NAME, an AD
+ * computer account "WS1$@REALM" gives "ws1.<domain>"; else NULL (caller frees). */
+char *published_host_of(const char *principal, const char *domain);
 
 #endif

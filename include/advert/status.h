@@ -41,7 +41,7 @@ enum status_id {
 	STATUS_RESTART_REQUESTED = 11030, /* after_run = "restart": the restart was asked for */
 	STATUS_WAITING_LOGON = 11031,     /* due, but program.when is not met yet */
 	STATUS_PUBLISHED_UPDATED = 11040, /* the directory's advertisements changed here */
-	STATUS_PUBLISHED_OFFLINE = 11041, /* no DC answered: the cached set keeps running */
+	STATUS_PUBLISHED_OFFLINE = 11041, /* the poll failed: the cached set keeps running */
 	STATUS_PUBLISHED_DAMAGED = 11042, /* the cached set is damaged: ignored */
 };
 

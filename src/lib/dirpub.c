@@ -82,13 +82,20 @@ int directory_host_entry(struct directory_conn *d, enum config_schema schema, co
 	*ret_dn = NULL;
 	if (schema != CONFIG_SCHEMA_AD)
 		return whoami(d, ret_dn, why);
-	char *eh = dir_escape_value(host, strlen(host)), *filter = NULL;
-	if (!eh ||
-	    asprintf(&filter, "(&(objectClass=computer)(servicePrincipalName=host/%s))", eh) < 0) {
-		free(eh);
-		return -ENOMEM;
-	}
+	/* By its host/ SPN, or by its account name (NAME$, NAME the first label). */
+	size_t first = strcspn(host, ".");
+	char *eh = dir_escape_value(host, strlen(host)), *es = dir_escape_value(host, first),
+	     *filter = NULL;
+	if (!eh || !es ||
+	    asprintf(
+		    &filter,
+		    "(&(objectClass=computer)(|(servicePrincipalName=host/%s)(sAMAccountName=%s$)))",
+		    eh, es) < 0)
+		filter = NULL;
 	free(eh);
+	free(es);
+	if (!filter)
+		return -ENOMEM;
 	static char *attrs[] = { (char *)"1.1", NULL };
 	struct one_dn o = { 0 };
 	int r = dir_search(d, base, LDAP_SCOPE_SUBTREE, filter, attrs, dn_entry, &o, why);

@@ -370,10 +370,20 @@ int published_targeted(const struct advert *a, const struct published_set *set, 
 	return 0;
 }
 
-char *published_host_of(const char *principal)
+char *published_host_of(const char *principal, const char *domain)
 {
-	if (!principal || strncmp(principal, "host/", 5) != 0)
+	if (!principal)
 		return NULL;
-	size_t n = strcspn(principal + 5, "@");
-	return n ? strndup(principal + 5, n) : NULL;
+	size_t n = strcspn(principal, "@");
+	if (strncmp(principal, "host/", 5) == 0)
+		return n > 5 ? strndup(principal + 5, n - 5) : NULL;
+	/* An AD computer account, NAME$: the host is name.<domain>. */
+	if (n < 2 || principal[n - 1] != '$' || !domain || memchr(principal, '/', n))
+		return NULL;
+	char *h = NULL;
+	if (asprintf(&h, "%.*s.%s", (int)(n - 1), principal, domain) < 0)
+		return NULL;
+	for (char *p = h; *p && p < h + n - 1; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return h;
 }

@@ -28,7 +28,7 @@ bool pubpoll_wanted(const struct config *cfg)
 
 char *pubpoll_host_name(const struct config *cfg)
 {
-	char *h = published_host_of(cfg->client_token.principal);
+	char *h = published_host_of(cfg->client_token.principal, cfg->directory.domain);
 	if (h)
 		return h;
 	char host[256] = "";

@@ -64,7 +64,7 @@ static const struct status_event {
 	{ STATUS_RESTART_REQUESTED, "restart-requested", LOG_NOTICE },
 	{ STATUS_WAITING_LOGON, "waiting-for-logon-condition", LOG_INFO },
 	{ STATUS_PUBLISHED_UPDATED, "published-advertisements-updated", LOG_INFO },
-	{ STATUS_PUBLISHED_OFFLINE, "directory-unreachable-using-cache", LOG_WARNING },
+	{ STATUS_PUBLISHED_OFFLINE, "directory-poll-failed", LOG_WARNING },
 	{ STATUS_PUBLISHED_DAMAGED, "published-cache-damaged", LOG_WARNING },
 };
 

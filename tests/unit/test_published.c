@@ -120,11 +120,16 @@ static void test_targets(void)
 	check_targets(host, NULL, 0);
 	published_clear(&s);
 
-	char *h = published_host_of("host/ws1.example.test@EXAMPLE.TEST");
+	char *h = published_host_of("host/ws1.example.test@EXAMPLE.TEST", "other.test");
 	CU_ASSERT_STRING_EQUAL(h, "ws1.example.test");
 	free(h);
-	CU_ASSERT_PTR_NULL(published_host_of("WS1$@AD.TEST"));
-	CU_ASSERT_PTR_NULL(published_host_of("host/@X"));
+	h = published_host_of("WS1$@AD.EXAMPLE.TEST", "ad.example.test");
+	CU_ASSERT_STRING_EQUAL(h, "ws1.ad.example.test");
+	free(h);
+	CU_ASSERT_PTR_NULL(published_host_of("WS1$@AD.TEST", NULL));
+	CU_ASSERT_PTR_NULL(published_host_of("svc/WS1$@AD.TEST", "ad.test"));
+	CU_ASSERT_PTR_NULL(published_host_of("alice@AD.TEST", "ad.test"));
+	CU_ASSERT_PTR_NULL(published_host_of("host/@X", "x"));
 }
 
 int main(void)
