@@ -78,11 +78,17 @@ struct cursor {
 	struct why *why;
 };
 
-/* One "KEY N\n<N bytes>\n" or "KEY N\n" (value NULL, number in *num). */
-static int next(struct cursor *c, char *key, size_t keysz, char **value, intmax_t *num, bool sized)
+static bool sized_key(const char *k)
+{
+	return strcmp(k, "verified") != 0 && strcmp(k, "groups-known") != 0;
+}
+
+/* One "KEY N\n<N bytes>\n", or for a number's key "KEY N\n" (value NULL, number in *num). */
+static int next(struct cursor *c, char *key, size_t keysz, char **value, intmax_t *num)
 {
 	const char *nl = memchr(c->p, '\n', (size_t)(c->end - c->p));
 	const char *sp = nl ? memchr(c->p, ' ', (size_t)(nl - c->p)) : NULL;
+	*value = NULL;
 	if (!sp || (size_t)(sp - c->p) >= keysz)
 		return why_set(c->why, -EBADMSG, "a record without its key and length");
 	memcpy(key, c->p, (size_t)(sp - c->p));
@@ -96,10 +102,8 @@ static int next(struct cursor *c, char *key, size_t keysz, char **value, intmax_
 	if (textrec_parse_int(digits, true, INT64_MIN / 2, INT64_MAX / 2, num) < 0)
 		return why_set(c->why, -EBADMSG, "record \"%s\": bad number", key);
 	c->p = nl + 1;
-	if (!sized) {
-		*value = NULL;
+	if (!sized_key(key))
 		return 0;
-	}
 	if (*num < 0 || *num > PUBLISHED_MAX_TEXT * 4 || *num + 1 > c->end - c->p ||
 	    c->p[*num] != '\n' || memchr(c->p, '\0', (size_t)*num))
 		return why_set(c->why, -EBADMSG, "record \"%s\": bad length", key);
@@ -107,11 +111,6 @@ static int next(struct cursor *c, char *key, size_t keysz, char **value, intmax_
 		return -ENOMEM;
 	c->p += *num + 1;
 	return 0;
-}
-
-static bool sized_key(const char *k)
-{
-	return strcmp(k, "verified") != 0 && strcmp(k, "groups-known") != 0;
 }
 
 /* Room for n elements of sz in *v (realloc: glibc grows in place mostly). */
@@ -202,12 +201,7 @@ int published_parse(const char *buf, size_t len, struct published_set *ret, stru
 		char key[16];
 		char *value = NULL;
 		intmax_t num = 0;
-		const char *at = c.p;
-		r = next(&c, key, sizeof(key), &value, &num, true);
-		if (r == -EBADMSG && !sized_key(key)) {
-			c.p = at;
-			r = next(&c, key, sizeof(key), &value, &num, false);
-		}
+		r = next(&c, key, sizeof(key), &value, &num);
 		if (r == 0)
 			r = take(ret, key, value, num, &e, &field, why);
 	}

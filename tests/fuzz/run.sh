@@ -25,7 +25,7 @@ build=${FUZZ_BUILD:-/tmp/advertd-fuzz}
 cc=${FUZZ_CC:-clang}
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 targets=(fuzz_rfc3339 fuzz_advert fuzz_config fuzz_lockout fuzz_history fuzz_kdcmsg fuzz_status
-	fuzz_control)
+	fuzz_control fuzz_published)
 
 if ! command -v "$cc" >/dev/null; then
 	echo "$0: $cc not found (apt-get install clang libclang-rt-14-dev)" >&2

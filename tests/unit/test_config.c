@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "advert/config.h"
+#include "advert/pubpoll.h"
 #include "testutil.h"
 
 static char *dir;
@@ -335,6 +336,57 @@ static void test_include_refused(void)
 	free(inc), free(fifo), free(sub);
 }
 
+/* advertisements entries as URLs: only ldap:///BASE; and the poll's per-host offset. */
+static void test_urls_and_poll_slots(void)
+{
+	static const char *const good[] = { "ldap:///ou=advertisements,dc=example,dc=test",
+					    "LDAP:///OU=Ads,DC=ad,DC=test",
+					    "ldap:///cn=a%5C%2Cb,dc=test" };
+	static const char *const wrong[] = { "ldap://dc1.example.test/ou=a,dc=test",
+					     "ldaps:///ou=a,dc=test",
+					     "ldap:///",
+					     "ldap:///ou=a,dc=test?advertdText",
+					     "ldap:///ou=a,dc=test??one",
+					     "ldap:///ou=a,dc=test?\?\?(cn=x)",
+					     "ldap:///not a dn",
+					     "http:///ou=a" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char *dn = NULL, why[160] = "";
+		CU_ASSERT_EQUAL(config_url_base(good[i], &dn, why, sizeof(why)), 0);
+		CU_ASSERT_PTR_NOT_NULL(dn);
+		free(dn);
+	}
+	char *dn = NULL, why[160] = "";
+	CU_ASSERT_EQUAL(config_url_base(good[2], &dn, why, sizeof(why)), 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dn);
+	CU_ASSERT_STRING_EQUAL_FATAL(dn, "cn=a\\,b,dc=test");
+	free(dn);
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		why[0] = '\0';
+		CU_ASSERT_NOT_EQUAL(config_url_base(wrong[i], &dn, why, sizeof(why)), 0);
+		CU_ASSERT_PTR_NULL(dn);
+		if (config_is_url(wrong[i]))
+			CU_ASSERT(why[0] != '\0');
+	}
+
+	/* Polls fall at one fixed offset within every interval, strictly in the future. */
+	struct config *cfg = config_new_default();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	cfg->poll_interval = 300;
+	free(cfg->client_token.principal);
+	cfg->client_token.principal = strdup("host/ws1.example.test@EXAMPLE.TEST");
+	time_t t0 = 1764590000, n1 = pubpoll_next(cfg, t0), n2 = pubpoll_next(cfg, n1);
+	CU_ASSERT(n1 > t0 && n1 <= t0 + 300);
+	CU_ASSERT_EQUAL(n2, n1 + 300);
+	CU_ASSERT_EQUAL(pubpoll_next(cfg, n1 - 1), n1);
+	CU_ASSERT_EQUAL(n1 % 300, n2 % 300);
+	/* Another host, another offset (these two differ). */
+	free(cfg->client_token.principal);
+	cfg->client_token.principal = strdup("host/ws2.example.test@EXAMPLE.TEST");
+	CU_ASSERT_NOT_EQUAL(pubpoll_next(cfg, t0) % 300, n1 % 300);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	dir = tu_mkdtemp();
@@ -345,6 +397,7 @@ int main(void)
 		{ "bad values: line and message", test_bad_values },
 		{ "syntax error, insecure and missing files", test_unusable_files },
 		{ "@include is refused in every form", test_include_refused },
+		{ "ldap:/// entries, and the poll's per-host slots", test_urls_and_poll_slots },
 		{ 0 },
 	};
 	int r = tu_run_as_root("config", tests);
