@@ -68,6 +68,9 @@ static void report_verdict(void *data, const struct advert *a, const struct sche
 	case SCHED_WAIT_LOGON:
 		id = STATUS_WAITING_LOGON;
 		break;
+	case SCHED_DISABLED: /* SMS: a disabled advertisement is withdrawn from the client */
+		id = STATUS_ADVERT_WITHDRAWN;
+		break;
 	default:
 		return;
 	}

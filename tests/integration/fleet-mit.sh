@@ -97,6 +97,13 @@ expect_in "a new publication runs on ws1 within one poll_interval" "$L1" \
 ok "... $((SECONDS - t0)) s after publishing (poll_interval $POLL s)"
 pub unpublish new >/dev/null
 expect_in "unpublished: withdrawn on ws1" "$L1" "11011 advertisement-withdrawn advert=NEW1 " $((POLL + 5))
+write_src off OFF1 '[ "lab-hosts" ]'
+sed -i 's/} );$/  enabled = false; } );/' "$SRC/off.conf"
+pub publish "$SRC/off.conf" >/dev/null
+expect_in "a disabled entry is withdrawn on ws1, and says so" "$L1" \
+	"11011 advertisement-withdrawn advert=OFF1 .*reason=\"disabled: enabled .x3d false\"" $((POLL + 5))
+check_fails "... and never ran" grep -q "10005 program-started advert=OFF1" "$L1"
+pub unpublish off >/dev/null
 
 # --- DC1 hung: ws1 polls DC2 (which replicates the advertisements) -------------------------
 binds2=$(grep -c "BIND dn=\"cn=ws1.$DOMAIN" "$DC2_LDAP_LOG")
