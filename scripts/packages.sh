@@ -8,7 +8,7 @@
 ADV_BUILD_PACKAGES=(
 	build-essential autoconf automake pkg-config
 	libconfig-dev libkrb5-dev libldap-dev libsasl2-dev libcunit1-dev libsystemd-dev libssl-dev libjson-c-dev
-	libsasl2-modules-gssapi-mit krb5-user
+	libsasl2-modules-gssapi-mit krb5-user bash-completion
 )
 
 # Running the tests: a real JSON parser for --json, util-linux's runuser and setpriv,
