@@ -26,6 +26,10 @@ enum config_schema { CONFIG_SCHEMA_AD, CONFIG_SCHEMA_RFC2307BIS, CONFIG_SCHEMA_R
 
 enum account_kind { ACCOUNT_KEYTAB, ACCOUNT_PASSWORD, ACCOUNT_LOCAL };
 
+/* Where status messages go: journald when it runs and the socket is /dev/log (auto),
+ * the socket alone, or journald always (the socket when it does not answer). */
+enum config_syslog_target { CONFIG_SYSLOG_AUTO, CONFIG_SYSLOG_SOCKET, CONFIG_SYSLOG_JOURNAL };
+
 struct config_server {
 	char *host;    /* DNS name: the KDC realm entry and the ldap/<host> service */
 	char *address; /* IP literal to connect to; NULL: resolve host */
@@ -62,6 +66,7 @@ struct config {
 		int facility; /* LOG_DAEMON etc. */
 		char *ident;
 		char *socket;
+		enum config_syslog_target target;
 	} syslog;
 
 	struct {
@@ -111,6 +116,9 @@ int config_load(const char *path, struct config **ret, struct diag_list *diags)
 struct config *config_new_default(void);
 
 void config_free(struct config *cfg);
+
+/* Whether status messages go to journald, given whether it runs here. */
+bool config_syslog_journal(const struct config *cfg, bool journal_present) __attribute__((nonnull));
 
 /* Whether an advertisements entry is an LDAP URL rather than a path. */
 bool config_is_url(const char *path) __attribute__((nonnull));

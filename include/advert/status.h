@@ -101,6 +101,34 @@ int status_pollfd(const struct status_sink *s);
 /* Messages waiting in the queue. */
 size_t status_queued(const struct status_sink *s);
 
+/* Where a sink's messages go. */
+enum status_target {
+	STATUS_TARGET_SOCKET,  /* the syslog socket only */
+	STATUS_TARGET_JOURNAL, /* journald's native protocol, the socket when it fails */
+};
+
+/* Sends s's messages to target from now on. */
+void status_set_target(struct status_sink *s, enum status_target target);
+
 void status_close(struct status_sink *s);
+
+/* --- journal.c: the journal's own fields ----------------------------------------------- */
+
+#define STATUS_JOURNAL_SOCKET "/run/systemd/journal/socket"
+/* Every status ID's MESSAGE_ID is this prefix and the ID in six decimal digits. */
+#define STATUS_MESSAGE_ID_PREFIX "8e15d28feb994fe5862058eac0"
+
+/* The MESSAGE_ID of id: 32 lower-case hex digits and a NUL. */
+void status_message_id(enum status_id id, char out[33]);
+
+/* Whether journald listens here. */
+bool status_journal_present(void);
+
+/* One entry: MESSAGE = line (what status_format wrote), MESSAGE_ID, PRIORITY,
+ * SYSLOG_FACILITY, SYSLOG_IDENTIFIER = ident, ADVERT_STATUS, ADVERT_EVENT, and each
+ * field as ADVERT_<KEY> (advert as ADVERT_ID) with its value as it is. Returns 0, or
+ * -errno (-ENOSYS without libsystemd). */
+int status_journal_send(const char *ident, int facility, enum status_id id, const char *line,
+			const struct status_field *fields, size_t n);
 
 #endif

@@ -44,6 +44,16 @@
 
 /* --- scheduling ------------------------------------------------------------------- */
 
+/* The status sink advertd.conf asks for: the syslog socket, or journald's own fields. */
+static int open_status(const struct config *cfg, struct status_sink **ret)
+{
+	int r = status_open(cfg->syslog.socket, cfg->syslog.facility, cfg->syslog.ident,
+			    STATUS_QUEUE_MAX, ret);
+	if (r == 0 && config_syslog_journal(cfg, status_journal_present()))
+		status_set_target(*ret, STATUS_TARGET_JOURNAL);
+	return r;
+}
+
 /* The planner's report: a verdict worth a status line, once per change. */
 static void report_verdict(void *data, const struct advert *a, const struct schedule_decision *dec)
 {
@@ -286,10 +296,10 @@ int daemon_reload_config(struct daemon *d, struct why *why)
 	}
 	if (strcmp(cfg->syslog.socket, d->cfg->syslog.socket) != 0 ||
 	    strcmp(cfg->syslog.ident, d->cfg->syslog.ident) != 0 ||
-	    cfg->syslog.facility != d->cfg->syslog.facility) {
+	    cfg->syslog.facility != d->cfg->syslog.facility ||
+	    cfg->syslog.target != d->cfg->syslog.target) {
 		struct status_sink *s = NULL;
-		if (status_open(cfg->syslog.socket, cfg->syslog.facility, cfg->syslog.ident,
-				STATUS_QUEUE_MAX, &s) == 0) {
+		if (open_status(cfg, &s) == 0) {
 			status_flush(d->status, time(NULL));
 			status_close(d->status);
 			d->status = s;
@@ -404,8 +414,7 @@ static int setup(struct daemon *d)
 	if (d->lock_fd < 0)
 		return d->lock_fd;
 	gethostname(d->host, sizeof(d->host) - 1);
-	r = status_open(d->cfg->syslog.socket, d->cfg->syslog.facility, d->cfg->syslog.ident,
-			STATUS_QUEUE_MAX, &d->status);
+	r = open_status(d->cfg, &d->status);
 	if (r < 0)
 		return log_error_errno(r, "status messages to %s", d->cfg->syslog.socket);
 

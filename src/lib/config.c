@@ -188,11 +188,26 @@ static void socket_path_fits(struct cfgread *c, const config_setting_t *g, const
 
 static void read_syslog(struct cfgread *c, const config_setting_t *root, struct config *cfg)
 {
-	static const char *const keys[] = { "facility", "ident", "socket", NULL };
+	static const char *const keys[] = { "facility", "ident", "socket", "target", NULL };
 	config_setting_t *g;
 	if (cfgread_group(c, root, "", "syslog", false, false, &g) != CFG_OK)
 		return;
 	cfgread_unknown_keys(c, g, "syslog", keys);
+	char *target = NULL;
+	if (cfgread_string(c, g, "syslog", "target", false, &target) == CFG_OK) {
+		static const char *const names[] = { "auto", "socket", "journal" };
+		size_t i = 0;
+		while (i < 3 && strcmp(names[i], target) != 0)
+			i++;
+		if (i < 3)
+			cfg->syslog.target = (enum config_syslog_target)i;
+		else
+			cfgread_error(
+				c, config_setting_get_member(g, "target"),
+				"\"syslog.target\" is \"%s\", expected auto, socket or journal",
+				target);
+		free(target);
+	}
 	char *fac = NULL;
 	if (cfgread_string(c, g, "syslog", "facility", false, &fac) == CFG_OK) {
 		size_t i, n = sizeof(facilities) / sizeof(facilities[0]);
@@ -474,6 +489,13 @@ static void read_restart(struct cfgread *c, const config_setting_t *root, struct
 		}
 	}
 	read_path(c, g, "restart", "required_file", false, &cfg->restart.required_file);
+}
+
+bool config_syslog_journal(const struct config *cfg, bool journal_present)
+{
+	return cfg->syslog.target == CONFIG_SYSLOG_JOURNAL ||
+	       (cfg->syslog.target == CONFIG_SYSLOG_AUTO && journal_present &&
+		strcmp(cfg->syslog.socket, "/dev/log") == 0);
 }
 
 bool config_is_url(const char *path)

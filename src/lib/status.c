@@ -273,6 +273,7 @@ struct status_sink {
 	size_t head;
 	size_t n;
 	size_t dropped; /* lost since the last messages-dropped notice went out */
+	enum status_target target;
 };
 
 /* The tag ends at the first space for every syslog parser, and ':' '[' ']' delimit it:
@@ -505,9 +506,32 @@ size_t status_flush(struct status_sink *s, time_t now)
 	return s->n + (s->dropped > 0);
 }
 
+void status_set_target(struct status_sink *s, enum status_target target)
+{
+	s->target = target;
+}
+
+/* To journald, with nothing waiting ahead of it: 0 when it took the message. */
+static int emit_journal(struct status_sink *s, enum status_id id, const struct status_field *f,
+			size_t n)
+{
+	if (s->target != STATUS_TARGET_JOURNAL || s->n > 0 || s->dropped > 0)
+		return -EAGAIN;
+	size_t len = status_format(NULL, 0, id, f, n);
+	char *line = malloc(len + 1);
+	if (!line)
+		return -ENOMEM;
+	status_format(line, len + 1, id, f, n);
+	int r = status_journal_send(s->ident, s->facility, id, line, f, n);
+	free(line);
+	return r;
+}
+
 void status_emit(struct status_sink *s, time_t now, enum status_id id,
 		 const struct status_field *fields, size_t n)
 {
+	if (emit_journal(s, id, fields, n) == 0)
+		return;
 	struct status_msg m;
 	if (status_build(s, now, id, fields, n, &m) < 0) {
 		s->dropped++;

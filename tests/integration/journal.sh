@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Status messages in the journal, against a real systemd-journald started in a private
+# mount namespace (its own /run, journal and catalog database): with journald present and
+# syslog.socket at /dev/log, advertd sends its own fields; journalctl ADVERT_ID=… finds
+# exactly that advertisement's lines, MESSAGE is the syslog line unchanged, MESSAGE_ID,
+# PRIORITY and SYSLOG_IDENTIFIER are right, every status ID has a catalog entry and
+# journalctl -x shows it.
+set -u
+: "${top_srcdir:?}" "${top_builddir:?}"
+if [[ ${1:-} != --inside ]]; then
+	[[ $EUID -eq 0 ]] || { echo "not ok - needs root (a mount namespace)"; echo "1..1"; exit 1; }
+	exec unshare -m --propagation private bash "$0" --inside
+fi
+
+advertd=$top_builddir/src/advertd/advertd
+pass=0 fail=0
+ok() { echo "ok - $*"; pass=$((pass + 1)); }
+not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+
+tmp=$(mktemp -d)
+jpid=""
+trap '[[ -n $jpid ]] && kill "$jpid" 2>/dev/null && wait "$jpid" 2>/dev/null; rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"
+# This namespace's own /run, journal and catalog: nothing of the host's is touched.
+mount -t tmpfs tmpfs /run
+mkdir -p /run/systemd/journal /var/log/journal /var/lib/systemd/catalog "$tmp/catalog"
+mount -t tmpfs tmpfs /var/log/journal
+mount -t tmpfs tmpfs /var/lib/systemd/catalog
+cp /usr/lib/systemd/catalog/*.catalog "$tmp/catalog/" 2>/dev/null
+cp "$top_srcdir/etc/advertd.catalog" "$tmp/catalog/"
+mkdir -p /usr/lib/systemd/catalog
+mount --bind "$tmp/catalog" /usr/lib/systemd/catalog
+/lib/systemd/systemd-journald >"$tmp/journald.out" 2>&1 &
+jpid=$!
+for _ in $(seq 100); do [[ -S /run/systemd/journal/socket ]] && break; sleep 0.05; done
+check "a private journald listens" test -S /run/systemd/journal/socket
+
+mkdir -m 755 "$tmp/ads" "$tmp/state" "$tmp/log"
+cat >"$tmp/advertd.conf" <<CONF
+advertisements = [ "$tmp/ads" ];
+state_dir = "$tmp/state";
+log_dir = "$tmp/log";
+control_socket = "$tmp/control.sock";
+syslog = { ident = "advertd"; socket = "/dev/log"; };
+splay = 0;
+CONF
+cat >"$tmp/ads/j.conf" <<AD
+advertisements = (
+  { id = "JRNL0001"; package = { id = "JP1"; name = "Journal"; source = "/usr"; };
+    program = { name = "Good"; command = [ "/bin/true" ]; run_as = "system"; }; },
+  { id = "JRNL0002"; package = { id = "JP2"; name = "Journal"; source = "/usr"; };
+    program = { name = "Bad"; command = [ "/bin/sh", "-c", "echo it broke; exit 3" ];
+                run_as = "system"; }; }
+);
+AD
+chmod 644 "$tmp/advertd.conf" "$tmp/ads/j.conf"
+"$advertd" --once -c "$tmp/advertd.conf" >"$tmp/once.out" 2>&1; echo "advertd exit $?" >>"$tmp/once.out"
+journalctl --flush >/dev/null 2>&1
+sleep 0.3
+j() { journalctl --no-pager -q "$@" 2>/dev/null; }
+
+mine=$(j ADVERT_ID=JRNL0001 -o cat)
+check "journalctl ADVERT_ID=JRNL0001 finds its received, started and completed lines" \
+	grep -q "^10008 program-completed advert=JRNL0001 " <<<"$mine"
+check "... and nothing of JRNL0002" test "$(grep -c JRNL0002 <<<"$mine")" -eq 0
+check "... four lines (received, started, completed, will not rerun), each its own" \
+	test "$(grep -c "advert=JRNL0001" <<<"$mine")" -eq 4
+line=$(j ADVERT_ID=JRNL0002 ADVERT_STATUS=10006 -o cat)
+check "MESSAGE is the syslog line as it always was" \
+	grep -Eq '^10006 program-failed advert=JRNL0002 package=JP2 program=Bad run=r[0-9]+ account=system exit=3 duration=[0-9.]+ reason="exit code 3" output="it broke"$' <<<"$line"
+fields=$(j ADVERT_ID=JRNL0002 ADVERT_STATUS=10006 -o export)
+check "MESSAGE_ID is the fixed id of 10006" grep -qx "MESSAGE_ID=8e15d28feb994fe5862058eac0010006" <<<"$fields"
+check "PRIORITY is 3 (err)" grep -qx "PRIORITY=3" <<<"$fields"
+check "SYSLOG_IDENTIFIER is advertd" grep -qx "SYSLOG_IDENTIFIER=advertd" <<<"$fields"
+has_fields() {
+	grep -qx ADVERT_EXIT=3 <<<"$fields" && grep -qx ADVERT_ACCOUNT=system <<<"$fields" &&
+		grep -qE "^ADVERT_RUN=r[0-9]+$" <<<"$fields" && grep -qx ADVERT_EVENT=program-failed <<<"$fields" &&
+		grep -qx "ADVERT_OUTPUT=it broke" <<<"$fields"
+}
+check "the fields as they are: ADVERT_EXIT, ADVERT_ACCOUNT, ADVERT_RUN, ADVERT_EVENT, ADVERT_OUTPUT" has_fields
+check "the daemon's own lines are there too (11020)" \
+	grep -q "^11020 daemon-started" <<<"$(j MESSAGE_ID=8e15d28feb994fe5862058eac0011020 -o cat)"
+
+# The catalog: one entry per status ID, and journalctl -x shows it.
+ids=$(grep -o 'STATUS_[A-Z_]* = [0-9]*' "$top_srcdir/include/advert/status.h" | awk '{print $3}' | sort -u)
+missing=""
+for id in $ids; do
+	grep -q "^-- 8e15d28feb994fe5862058eac0$(printf %06d "$id")$" "$top_srcdir/etc/advertd.catalog" ||
+		missing+=" $id"
+done
+check "every status ID has a catalog entry${missing:+ (missing:$missing)}" test -z "$missing"
+check "journalctl --update-catalog takes the catalog" journalctl --update-catalog
+explained=$(j -x ADVERT_ID=JRNL0002 ADVERT_STATUS=10006)
+check "journalctl -x explains the failure, with its fields filled in" \
+	grep -q "Subject: Program of JRNL0002 failed" <<<"$explained"
+check "... and says what to do" grep -q "advertctl log JRNL0002 r" <<<"$explained"
+
+[[ $fail -eq 0 ]] || { cat "$tmp/once.out"; j -o cat | grep -E '^1[01][0-9]{3} '; }
+echo "1..$((pass + fail))"
+echo "# $pass passed, $fail failed"
+[[ $fail -eq 0 ]]
