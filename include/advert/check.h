@@ -11,14 +11,16 @@
 #include "advert/diag.h"
 
 struct check_result {
-	struct config *config;    /* NULL when advertd.conf could not be read at all */
-	struct catalog *catalog;  /* NULL on ENOMEM only */
-	struct diag_list diags;   /* sorted by file and line */
-	const char *const *extra; /* the paths checked on request, borrowed */
+	struct config *config;           /* NULL when advertd.conf could not be read at all */
+	struct catalog *catalog;         /* NULL on ENOMEM only */
+	struct diag_list diags;          /* sorted by file and line */
+	struct published_set *published; /* the cached published set, NULL when unread */
+	const char *const *extra;        /* the paths checked on request, borrowed */
 	size_t n_extra;
 };
 
-/* Reads config_path and its advertisements plus the extra files or directories. When
+/* Reads config_path and its advertisements (without extra paths, the directory's from
+ * the cache in state_dir, when it can be read) plus the extra files or directories. When
  * extra paths are given, only problems in them (and in advertd.conf) are kept: the
  * question is "would these files work here?". Returns 0 (look at the diagnostics) or
  * -ENOMEM. Free with check_result_clear. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "advert/check.h"
+#include "advert/published.h"
 #include "advert/creds.h"
 #include "advert/runner.h"
 #include "advert/rfc3339.h"
@@ -115,7 +116,19 @@ int check_run(const char *config_path, const char *const *extra, size_t n_extra,
 		paths[n++] = cfg->advertisements[i];
 	for (size_t i = 0; i < n_extra; i++)
 		paths[n++] = extra[i];
-	struct catalog_context acc = { names, cfg ? cfg->n_accounts : 0 };
+	/* The directory's advertisements as this host last verified them (root may read
+	 * the cache; anyone else checks without them), and the host's name and groups for
+	 * targets. Nothing asks a DC. */
+	struct why why;
+	/* Not when checking files on request: one about to be published again would meet
+	 * its own earlier version there. */
+	if (cfg && n_extra == 0 &&
+	    (!(ret->published = calloc(1, sizeof(*ret->published))) ||
+	     published_load(cfg->state_dir, ret->published, &why) < 0)) {
+		free(ret->published);
+		ret->published = NULL;
+	}
+	struct catalog_context acc = { names, cfg ? cfg->n_accounts : 0, ret->published };
 	for (size_t i = 0; i < acc.n; i++)
 		names[i] = cfg->accounts[i].name;
 
@@ -177,6 +190,9 @@ void check_result_clear(struct check_result *res)
 {
 	config_free(res->config);
 	catalog_free(res->catalog);
+	if (res->published)
+		published_clear(res->published);
+	free(res->published);
 	diag_clear(&res->diags);
 	*res = (struct check_result){ 0 };
 }

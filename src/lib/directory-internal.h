@@ -29,6 +29,9 @@ int dir_search(struct directory_conn *d, const char *base, int scope, const char
 	       char **attrs, dir_entry_fn fn, void *data, struct why *why);
 /* The first value of attr as a string, or NULL (caller frees). */
 char *dir_first_value(LDAP *ld, LDAPMessage *e, const char *attr);
+/* Every value of attr as strings, NULL-terminated (maybe empty), or NULL on ENOMEM;
+ * caller frees each and the vector. */
+char **dir_values(LDAP *ld, LDAPMessage *e, const char *attr);
 /* A uid or gid in decimal, below (uid_t)-1. */
 bool dir_parse_id(const char *s, unsigned long *ret);
 /* An assertion value escaped for a filter (RFC 4515), or NULL (caller frees). */

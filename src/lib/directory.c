@@ -343,6 +343,23 @@ char *dir_first_value(LDAP *ld, LDAPMessage *e, const char *attr)
 	return s;
 }
 
+char **dir_values(LDAP *ld, LDAPMessage *e, const char *attr)
+{
+	struct berval **v = ldap_get_values_len(ld, e, attr);
+	size_t n = (size_t)ldap_count_values_len(v);
+	char **out = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; out && i < n; i++) {
+		if (!(out[i] = strndup(v[i]->bv_val, v[i]->bv_len))) {
+			for (size_t k = 0; k < i; k++)
+				free(out[k]);
+			free(out);
+			out = NULL;
+		}
+	}
+	ldap_value_free_len(v);
+	return out;
+}
+
 bool dir_parse_id(const char *s, unsigned long *ret)
 {
 	if (!s || !*s)
@@ -401,13 +418,7 @@ static int account_entry(LDAP *ld, LDAPMessage *e, void *data)
 	free(gid);
 	a->home = dir_first_value(ld, e, s->home_attr);
 	a->shell = dir_first_value(ld, e, "loginShell");
-	struct berval **mo = ldap_get_values_len(ld, e, "memberOf");
-	size_t n = (size_t)ldap_count_values_len(mo);
-	a->member_of = calloc(n + 1, sizeof(char *));
-	for (size_t i = 0; a->member_of && i < n; i++)
-		if (!(a->member_of[i] = strndup(mo[i]->bv_val, mo[i]->bv_len)))
-			break;
-	ldap_value_free_len(mo);
+	a->member_of = dir_values(ld, e, "memberOf");
 	return a->dn && a->member_of ? 0 : -ENOMEM;
 }
 

@@ -326,13 +326,7 @@ static int groups_token(struct directory_conn *d, const char *base,
 static int host_member_of(LDAP *ld, LDAPMessage *e, void *data)
 {
 	struct directory_account *a = data;
-	struct berval **mo = ldap_get_values_len(ld, e, "memberOf");
-	size_t n = (size_t)ldap_count_values_len(mo);
-	a->member_of = calloc(n + 1, sizeof(char *));
-	for (size_t i = 0; a->member_of && i < n; i++)
-		if (!(a->member_of[i] = strndup(mo[i]->bv_val, mo[i]->bv_len)))
-			break;
-	ldap_value_free_len(mo);
+	a->member_of = dir_values(ld, e, "memberOf");
 	return a->member_of ? 0 : -ENOMEM;
 }
 

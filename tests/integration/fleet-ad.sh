@@ -13,12 +13,6 @@ ADVERTD=$top_builddir/src/advertd/advertd
 ADVERTCTL=$top_builddir/src/advertctl/advertctl
 
 realm_start ad 127.0.20
-DP=$REALM_DIR/dp
-mkdir -p "$DP" && chmod 755 "$DP"
-SRC=$REALM_DIR/src
-mkdir -p "$SRC" && chmod 755 "$SRC"
-POLL=5
-
 # shellcheck source=fleet-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/fleet-lib.sh"
 

@@ -3,8 +3,15 @@
 # workstation forwarding to it (the hosts named ws1 and ws2 in their lines), two
 # workstation configurations reading the realm's published advertisements, advertisement
 # files as an admin writes them, the publisher's advertctl, and the daemons.
-# Needs DP, SRC and POLL set; sets LOGS, WS1, WS2, L1, L2.
+# Sets DP (a package source), SRC (advertisement files), POLL (poll_interval), LOGS,
+# WS1, WS2 (the configurations) and L1, L2 (their syslog files).
 # shellcheck shell=bash
+
+DP=$REALM_DIR/dp
+mkdir -p "$DP" && chmod 755 "$DP"
+SRC=$REALM_DIR/src
+mkdir -p "$SRC" && chmod 755 "$SRC"
+POLL=5
 
 # --- syslog: one rsyslogd per workstation, forwarding to a central one ------------------
 LOGS=$REALM_DIR/logs

@@ -15,12 +15,6 @@ ADVERTD=$top_builddir/src/advertd/advertd
 ADVERTCTL=$top_builddir/src/advertctl/advertctl
 
 realm_start mit 127.0.18
-DP=$REALM_DIR/dp
-mkdir -p "$DP" && chmod 755 "$DP"
-SRC=$REALM_DIR/src
-mkdir -p "$SRC" && chmod 755 "$SRC"
-POLL=5
-
 # shellcheck source=fleet-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/fleet-lib.sh"
 
@@ -77,6 +71,10 @@ else not_ok "explain on ws1 says OFFICE1 is not for this host, and why" "$OUT"; 
 check_output "explain on ws1 says LAB1 comes from the directory and why it is targeted" \
 	"from[\": ]+directory.*this host is in $ALL_LABS_DN" \
 	sh -c "\"$ADVERTCTL\" -c \"$WS1\" --json explain LAB1"
+dry=$("$ADVERTD" -c "$WS1" --dry-run 2>&1)
+if [[ $dry == *LAB1* && $dry != *OFFICE1* ]]; then
+	ok "--dry-run decides from the cached set, targets included, asking no DC"
+else not_ok "--dry-run decides from the cached set, targets included, asking no DC" "$dry"; fi
 check_output "the host bound with integrity protection (slapd: ssf > 0)" \
 	"BIND dn=\"cn=ws1.$DOMAIN,ou=hosts,$BASE_DN\" mech=GSSAPI bind_ssf=[1-9]" \
 	cat "$DC1_LDAP_LOG"
