@@ -99,7 +99,8 @@ mkvar() { sed -n "s/^$1 = //p" "$build/cfg/Makefile"; }
 read -r -a lib_cflags <<<"$(mkvar LIBCONFIG_CFLAGS) $(mkvar KRB5_CFLAGS) $(mkvar LDAP_CFLAGS) \
 	$(mkvar SASL_CFLAGS) $(mkvar CRYPTO_CFLAGS) $(mkvar JSONC_CFLAGS)"
 read -r -a lib_libs <<<"$(mkvar LIBCONFIG_LIBS) $(mkvar KRB5_LIBS) $(mkvar LDAP_LIBS) \
-	$(mkvar SASL_LIBS) $(mkvar CRYPTO_LIBS) $(mkvar RESOLV_LIBS) $(mkvar JSONC_LIBS)"
+	$(mkvar SASL_LIBS) $(mkvar CRYPTO_LIBS) $(mkvar RESOLV_LIBS) $(mkvar JSONC_LIBS) \
+	$(mkvar SYSTEMD_LIBS)"
 # shellcheck disable=SC2054 # the commas are clang's
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	-I "$top/include" -I "$build/cfg" "${lib_cflags[@]}")
