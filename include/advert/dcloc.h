@@ -49,6 +49,10 @@ int dcloc_candidates(const struct config *cfg, uint64_t seed, struct dc_list *re
  * restart of this host, differently across a fleet. */
 uint64_t dcloc_host_seed(void);
 
+/* One DC named by the admin (advertctl --server): host resolved here, the default ports.
+ * Returns 0 with *ret (free its host and address), -ENOENT or -ENOMEM. */
+int dcloc_server(const char *host, struct dc *ret) __attribute__((nonnull));
+
 /* Moves the DC named host (if present) to the front. */
 void dcloc_prefer(struct dc_list *l, const char *host);
 

@@ -8,11 +8,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <krb5/krb5.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,23 +32,6 @@ struct target {
 	krb5_ccache cc;
 	char *principal;
 };
-
-/* --server HOST: the DC to write to, its address resolved here (the publisher's own
- * machine, not a pinned run). */
-static int server_dc(const char *host, struct dc *dc)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai)
-		return -EHOSTUNREACH;
-	char addr[NI_MAXHOST];
-	int g = getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
-			    NI_NUMERICHOST);
-	freeaddrinfo(ai);
-	if (g != 0)
-		return -EHOSTUNREACH;
-	*dc = (struct dc){ strdup(host), strdup(addr), 88, 389 };
-	return dc->host && dc->address ? 0 : -ENOMEM;
-}
 
 static int bind_on(struct target *t, const struct dc *dc, struct why *why)
 {
@@ -110,7 +91,10 @@ static int open_target(const char *config_path, const char *server, const char *
 	struct why why = { "" };
 	if (server) {
 		struct dc dc = { 0 };
-		r = server_dc(server, &dc);
+		/* --server: the DC to write to, resolved here (the publisher's machine). */
+		r = dcloc_server(server, &dc);
+		if (r == -ENOENT)
+			why_set(&why, r, "%s does not resolve", server);
 		if (r == 0)
 			r = bind_on(t, &dc, &why);
 		free(dc.host);

@@ -512,3 +512,17 @@ uint64_t dcloc_host_seed(void)
 	gethostname(host, sizeof(host) - 1);
 	return util_fnv1a(UTIL_FNV_OFFSET, host, strlen(host));
 }
+
+int dcloc_server(const char *host, struct dc *ret)
+{
+	*ret = (struct dc){ .kdc_port = 88, .ldap_port = 389 };
+	int r = is_numeric_address(host) ? ((ret->address = strdup(host)) ? 0 : -ENOMEM)
+					 : resolve(host, &ret->address);
+	if (r == 0 && !(ret->host = strdup(host)))
+		r = -ENOMEM;
+	if (r < 0) {
+		free(ret->address);
+		*ret = (struct dc){ 0 };
+	}
+	return r;
+}

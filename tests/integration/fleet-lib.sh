@@ -89,6 +89,13 @@ advertisements = ( { id = "$2"; package = { id = "P$2"; name = "Fleet $2"; sourc
 AD
 }
 pub() { KRB5CCNAME=FILE:$TEST_TMP/publisher "$REALM_EXEC" "$ADVERTCTL" -c "$WS1" "$@"; }
+# expect_user_refused DESC WANT: alice, who may not publish, tries; the DC says no.
+expect_user_refused() {
+	"$REALM_EXEC" env KRB5CCNAME="FILE:$TEST_TMP/alice" kinit alice <"$USER_PASSWORD_FILE" >/dev/null
+	run env KRB5CCNAME="FILE:$TEST_TMP/alice" "$REALM_EXEC" "$ADVERTCTL" -c "$WS1" publish "$SRC/lab.conf"
+	local rc=$?
+	if [[ $rc -eq 1 && $OUT == *"$2"* ]]; then ok "$1"; else not_ok "$1" "status $rc" "$OUT"; fi
+}
 "$REALM_EXEC" env KRB5CCNAME="FILE:$TEST_TMP/publisher" \
 	kinit -k -t "$PUBLISHER_KEYTAB" "$PUBLISHER_PRINCIPAL"
 
