@@ -168,9 +168,9 @@ static char *entry_name(const char *path)
 	return name;
 }
 
-static int do_publish(const char *config_path, struct target *t, int n, char **files)
+/* Every file checked as check-config would, before any DC is asked. */
+static int check_files(const char *config_path, int n, char **files)
 {
-	/* Every file checked as check-config would, before anything is written. */
 	struct check_result res;
 	if (check_run(config_path, (const char *const *)files, (size_t)n, &res) < 0)
 		return EXIT_PROBLEMS;
@@ -181,6 +181,11 @@ static int do_publish(const char *config_path, struct target *t, int n, char **f
 		log_error("%zu error(s): nothing was published", errors);
 		return EXIT_PROBLEMS;
 	}
+	return EXIT_SUCCESS;
+}
+
+static int do_publish(struct target *t, int n, char **files)
+{
 	int rc = EXIT_SUCCESS;
 	for (int i = 0; i < n; i++) {
 		char *text = read_text(files[i]), *name = entry_name(files[i]);
@@ -291,12 +296,14 @@ int publish_main(const char *config_path, bool json, int argc, char **argv)
 	}
 	struct target t = { 0 };
 	int rc;
+	if (strcmp(cmd, "publish") == 0 && (rc = check_files(config_path, n, rest)) != 0)
+		return rc;
 	if (open_target(config_path, server, url, &t) < 0)
 		rc = EXIT_PROBLEMS;
 	else if (list)
 		rc = do_list(&t, json);
 	else if (strcmp(cmd, "publish") == 0)
-		rc = do_publish(config_path, &t, n, rest);
+		rc = do_publish(&t, n, rest);
 	else
 		rc = do_unpublish(&t, n, rest);
 	close_target(&t);

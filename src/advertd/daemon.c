@@ -465,9 +465,12 @@ static int setup(struct daemon *d)
 	daemon_reported_load(d);
 	daemon_restart_load(d);
 	daemon_published_load(d);
-	daemon_poller_start(d);
-	if (d->opt->once)
+	/* --once polls first and waits; the daemon's poller starts in the loop, after the
+	 * detach (a poller forked before it would die with the first parent). */
+	if (d->opt->once) {
+		daemon_poller_start(d);
 		daemon_poller_wait(d);
+	}
 	daemon_load_catalog(d);
 	struct status_field f[] = { { "version", PACKAGE_VERSION }, { "config", d->cfg->file } };
 	emit(d, STATUS_DAEMON_STARTED, f, 2);

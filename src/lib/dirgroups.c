@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "advert/cfgread.h"
 #include "advert/directory.h"
 #include "advert/textrec.h"
 #include "advert/util.h"
@@ -102,7 +103,7 @@ static int take_group(struct group_walk *w, LDAP *ld, LDAPMessage *e)
 {
 	if (!w->any_group)
 		return add_group(w->out, ld, e);
-	if (w->found.n > DIRECTORY_MAX_GROUPS)
+	if (w->found.n >= DIRECTORY_MAX_GROUPS)
 		return -E2BIG;
 	char *dn = ldap_get_dn(ld, e);
 	int r = dn ? dn_set_add(&w->found, dn) : -ENOMEM;
@@ -144,7 +145,9 @@ static int walk_entry(LDAP *ld, LDAPMessage *e, void *data)
 		return -ENOMEM;
 	int r = 0;
 	if (!dn_set_has(&w->found, dn)) {
-		r = dn_set_add(&w->found, dn);
+		/* A host's walk keeps every group it finds: bounded as an account's is. */
+		r = w->any_group && w->found.n >= DIRECTORY_MAX_GROUPS ? -E2BIG
+								       : dn_set_add(&w->found, dn);
 		if (r == 0 && !w->any_group)
 			r = add_group(w->out, ld, e);
 		if (r == 0 && !dn_set_has(&w->queried, dn) && !dn_set_has(&w->next, dn))
@@ -346,9 +349,7 @@ int directory_host_groups(struct directory_conn *d, enum config_schema schema, c
 			       host_member_of, &a, why);
 		if (r == 0)
 			r = walk_nested(d, base, &a, &w, why);
-		for (char **m = a.member_of; m && *m; m++)
-			free(*m);
-		free(a.member_of);
+		strv_free(a.member_of);
 	}
 	if (r == -E2BIG)
 		r = why_set(why, r, "more than %d groups for %s", DIRECTORY_MAX_GROUPS, host_dn);

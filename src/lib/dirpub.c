@@ -116,8 +116,7 @@ struct entries {
 	struct published_set *set;
 	const char *url, *marker_attr;
 	bool with_text;
-	int error;
-	char bad[256];
+	char *unmarked; /* an entry whose change marker is not readable */
 };
 
 static int published_entry(LDAP *ld, LDAPMessage *e, void *data)
@@ -133,6 +132,11 @@ static int published_entry(LDAP *ld, LDAPMessage *e, void *data)
 	pe.marker = dir_first_value(ld, e, x->marker_attr);
 	if (!pe.marker)
 		pe.marker = dir_first_value(ld, e, "modifyTimestamp");
+	if (pe.dn && !pe.marker) { /* nothing to poll it by: the answer is unusable */
+		free(pe.base);
+		x->unmarked = pe.dn;
+		return -EPROTO;
+	}
 	if (x->with_text) {
 		struct berval **v = ldap_get_values_len(ld, e, DIRECTORY_AD_TEXT);
 		/* A text too large, or holding a NUL, is kept as a text the parser refuses:
@@ -184,6 +188,12 @@ int directory_published(struct directory_conn *d, enum config_schema schema, con
 	if (r == -E2BIG)
 		return why_set(why, r, "more than %d advertisement entries under %s",
 			       PUBLISHED_MAX_ENTRIES, base_dn);
+	if (r == -EPROTO) {
+		why_set(why, r, "%s shows this host neither %s nor modifyTimestamp", x.unmarked,
+			marker);
+		free(x.unmarked);
+		return r;
+	}
 	if (r == 0 && set->n - first > 1)
 		qsort(set->items + first, set->n - first, sizeof(*set->items), cmp_entry);
 	return r;

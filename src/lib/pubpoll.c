@@ -117,12 +117,15 @@ static int connect_any(struct pubpoll *p, time_t now, struct pubpoll_report *rep
 				irep.why.text[0] ? irep.why.text : strerror(-r));
 			break;
 		}
+		if (!(p->conn_dc = strdup(dcs.items[i].host))) {
+			directory_close(d);
+			r = -ENOMEM;
+			break;
+		}
 		p->conn = d;
 		p->connected_at = now;
 		p->polls_since_groups = PUBPOLL_GROUPS_EVERY; /* a new DC: read them again */
-		if (!(p->conn_dc = strdup(dcs.items[i].host)))
-			r = -ENOMEM;
-		else if (!affinity || strcmp(affinity, dcs.items[i].host) != 0)
+		if (!affinity || strcmp(affinity, dcs.items[i].host) != 0)
 			dcloc_affinity_save(cfg->state_dir, dcs.items[i].host);
 		break;
 	}
@@ -187,9 +190,11 @@ static int read_groups(struct pubpoll *p, struct published_set *set, struct why 
 	}
 	if (!(set->host_dn = strdup(p->conn_host_dn)))
 		return -ENOMEM;
-	if (r == 0)
-		r = directory_host_groups(p->conn, cfg->directory.schema, cfg->directory.base,
-					  set->host_dn, &set->groups, &set->n_groups, why);
+	r = directory_host_groups(p->conn, cfg->directory.schema, cfg->directory.base, set->host_dn,
+				  &set->groups, &set->n_groups, why);
+	if (r == 0 && set->n_groups > PUBLISHED_MAX_ENTRIES) /* more than the cache keeps */
+		r = why_set(why, -E2BIG, "%s is in more than %d groups", set->host_dn,
+			    PUBLISHED_MAX_ENTRIES);
 	if (r == 0 && set->n_groups > 1)
 		qsort(set->groups, set->n_groups, sizeof(char *), cmp_str);
 	set->groups_known = r == 0;
