@@ -392,8 +392,10 @@ static void read_windows(struct cfgread *c, const config_setting_t *sched, struc
 		return;
 	}
 	a->schedule.windows = calloc((size_t)n, sizeof(*a->schedule.windows));
-	if (!a->schedule.windows)
+	if (!a->schedule.windows) { /* never accepted without its windows */
+		cfgread_error(c, list, "out of memory");
 		return;
+	}
 	for (int i = 0; i < n; i++) {
 		config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 		char prefix[40];

@@ -41,9 +41,9 @@ time_t window_next_start(const struct window *w, size_t n, int runtime, time_t t
 	if (!localtime_r(&t, &base))
 		return 0;
 	time_t best = 0;
-	/* From the day before (a window that opened yesterday may still be open) to a week
-	 * and a day ahead: every window recurs within that. */
-	for (int day = -1; day <= 8; day++) {
+	/* From as many days back as a window can last (one that opened then may still be
+	 * open) to a week and a day ahead: every window recurs within that. */
+	for (int day = -(WINDOW_DURATION_MAX / 86400) - 1; day <= 8; day++) {
 		for (size_t i = 0; i < n; i++) {
 			struct tm tm = base;
 			tm.tm_mday += day;

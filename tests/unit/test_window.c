@@ -78,6 +78,14 @@ static void test_days(void)
 	time_t sun = local(2026, 12, 6, 12, 0);
 	CU_ASSERT_EQUAL(window_next_start(w, 2, 1800, sun), local(2026, 12, 7, 6, 0));
 	CU_ASSERT_EQUAL(window_next_start(w, 2, 5400, sun), local(2026, 12, 12, 8, 0));
+	/* A window of days: Monday 22:00 for three days is still open on Wednesday, and
+	 * one of a week opened six days ago is too. */
+	struct window longer = { MON, 22 * 60, 3 * 86400 };
+	time_t wed = local(2026, 12, 2, 10, 0);
+	CU_ASSERT_EQUAL(window_next_start(&longer, 1, 3600, wed), wed);
+	struct window week = { SAT, 8 * 60, 7 * 86400 - 60 };
+	time_t fri = local(2026, 12, 4, 12, 0);
+	CU_ASSERT_EQUAL(window_next_start(&week, 1, 3600, fri), fri);
 	/* No day at all: no window. */
 	struct window none = { 0, 0, 3600 };
 	CU_ASSERT_EQUAL(window_next_start(&none, 1, 60, tue), 0);
