@@ -549,14 +549,7 @@ static int overwrite_in_place(int dfd, const char *data, size_t len)
 	int fd = openat(dfd, LOCKOUT_STATE, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	int r = 0;
-	for (size_t off = 0; r == 0 && off < len;) {
-		ssize_t k = pwrite(fd, data + off, len - off, (off_t)off);
-		if (k < 0 && errno != EINTR)
-			r = -errno;
-		else if (k > 0)
-			off += (size_t)k;
-	}
+	int r = textrec_write_all(fd, data, len); /* a fresh descriptor: from offset 0 */
 	if (r == 0 && (ftruncate(fd, (off_t)len) < 0 || fsync(fd) < 0))
 		r = -errno;
 	close(fd);
@@ -583,8 +576,8 @@ int lockout_write(const char *state_dir, const char *account, const struct locko
 	 * directory sync matters: without it the rename may not survive a crash, and an older
 	 * state — one that would allow a rejected secret again — could come back. */
 	r = textrec_atomic_replace(dfd, LOCKOUT_STATE, b->data, b->len, 0600);
-	if (r < 0 && r != -EROFS && r != -EPERM && r != -EACCES &&
-	    overwrite_in_place(dfd, b->data, b->len) == 0)
+	/* Only a full disk falls back: a failed sync after the rename is not hidden. */
+	if ((r == -ENOSPC || r == -EDQUOT) && overwrite_in_place(dfd, b->data, b->len) == 0)
 		r = 0; /* else the first error is the one that says why */
 	close(dfd);
 	free(b);
