@@ -137,9 +137,6 @@ void directory_set_timeout(struct directory_conn *d, int timeout);
 void directory_bytes(const struct directory_conn *d, unsigned long long *sent,
 		     unsigned long long *received) __attribute__((nonnull));
 
-/* The security strength factor the bind negotiated: at least 1 (integrity). */
-unsigned directory_ssf(const struct directory_conn *d);
-
 void directory_close(struct directory_conn *d);
 void directory_account_clear(struct directory_account *a);
 void directory_groups_clear(struct directory_groups *g);

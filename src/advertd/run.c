@@ -276,7 +276,8 @@ static void prune_logs(const char *dir, int keep)
 			break;
 		n++;
 	}
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (size_t i = 0; i + (size_t)keep - 1 < n && i < n; i++)
 		unlinkat(dirfd(d), names[i], 0);
 	for (size_t i = 0; i < n; i++)

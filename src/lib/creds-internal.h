@@ -40,9 +40,6 @@ int creds_kdc_connect(struct creds_ctx *c);
 /* One request and its reply on the connected fd (RFC 4120 §7.2.2), before the deadline;
  * closes fd. *reply is malloc'd. Returns 0 or -errno (-ETIMEDOUT for the deadline). */
 int creds_kdc_roundtrip(struct creds_ctx *c, int fd, const krb5_data *req, krb5_data *reply);
-/* One request to the pinned KDC and its reply (caller frees reply->data), over TCP,
- * within the context's deadline. Returns 0, -ETIMEDOUT, -EHOSTUNREACH or -errno. */
-int creds_kdc_exchange(struct creds_ctx *c, const krb5_data *req, krb5_data *reply);
 /* The send hook: every request the library sends itself goes by creds_kdc_exchange. */
 krb5_error_code KRB5_CALLCONV creds_kdc_send(krb5_context ctx, void *data, const krb5_data *realm,
 					     const krb5_data *message, krb5_data **new_message_out,

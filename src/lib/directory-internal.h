@@ -16,7 +16,6 @@ struct directory_conn {
 	int fd;
 	struct timespec deadline; /* CLOCK_MONOTONIC: every LDAP step ends by then */
 	struct directory_stats stats;
-	unsigned ssf; /* the SASL layer's strength after the bind */
 };
 
 /* Time left until d->deadline in *tv (also the socket's timeouts); false when none is. */

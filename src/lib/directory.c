@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "advert/cfgread.h"
 #include "advert/directory.h"
 #include "advert/textrec.h"
 #include "advert/util.h"
@@ -247,7 +248,6 @@ int directory_bind_gssapi(struct directory_conn *d, krb5_context k, krb5_ccache 
 	ber_len_t ssf = 0;
 	if (ldap_get_option(d->ld, LDAP_OPT_X_SASL_SSF, &ssf) != LDAP_OPT_SUCCESS || ssf == 0)
 		return why_set(why, -EACCES, "GSSAPI bind without integrity protection (SSF 0)");
-	d->ssf = (unsigned)ssf;
 	return 0;
 }
 
@@ -269,11 +269,6 @@ void directory_bytes(const struct directory_conn *d, unsigned long long *sent,
 		*sent = ti.tcpi_bytes_acked;
 		*received = ti.tcpi_bytes_received;
 	}
-}
-
-unsigned directory_ssf(const struct directory_conn *d)
-{
-	return d->ssf;
 }
 
 /* One search, paged when not base-scoped; fn sees every entry. Referrals are ignored. */
@@ -350,9 +345,7 @@ char **dir_values(LDAP *ld, LDAPMessage *e, const char *attr)
 	char **out = calloc(n + 1, sizeof(char *));
 	for (size_t i = 0; out && i < n; i++) {
 		if (!(out[i] = strndup(v[i]->bv_val, v[i]->bv_len))) {
-			for (size_t k = 0; k < i; k++)
-				free(out[k]);
-			free(out);
+			strv_free(out);
 			out = NULL;
 		}
 	}

@@ -105,7 +105,7 @@ struct open_run *hist_find_open(struct history *h, uint64_t seq)
 	return NULL;
 }
 
-void hist_drop_open(struct history *h, struct open_run *o)
+static void hist_drop_open(struct history *h, struct open_run *o)
 {
 	struct entry *e = h->entries[o->entry];
 	e->open--;

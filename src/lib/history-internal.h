@@ -154,7 +154,6 @@ struct entry *hist_get_entry(struct history *h, const char *id);
 /* Room for one more open run; 0 or -ENOMEM. */
 int hist_reserve_open(struct history *h);
 struct open_run *hist_find_open(struct history *h, uint64_t seq);
-void hist_drop_open(struct history *h, struct open_run *o);
 /* The next sequence number stays above seq. */
 void hist_seen_seq(struct history *h, uint64_t seq);
 /* Applies one valid record to the summaries (e: its advertisement's entry, NULL for

@@ -59,11 +59,9 @@ static void line_num(struct line *l, const char *key, intmax_t v)
 static void line_run_id(struct line *l, uint64_t seq)
 {
 	char id[HISTORY_RUN_ID_MAX];
-	snprintf(id, sizeof(id), "r%08" PRIu64, seq);
+	hist_run_id_of(seq, id);
 	line_field(l, "run", id, SIZE_MAX);
 }
-
-#define PREFIX_LEN (sizeof(LOG_VERSION) - 1 + 1 + SUM_HEX + 1)
 
 /* Starts a record: the prefix is filled in by line_seal once the body is known. */
 static void line_begin(struct line *l, enum rec_kind kind)

@@ -95,9 +95,9 @@ static int client_token_tgt(const struct config *cfg, const struct config_accoun
 		int q = lockout_quarantine(cfg->state_dir, host->name, fp, now, strerror(-damaged));
 		return identity_stop(rep, IDENTITY_STAGE_GUARD, -EBADMSG,
 				     "the client token account's lockout state was damaged: the "
-				     "host keytab is not sent until it changes%s%s",
+				     "host keytab is not sent until it changes%s%s%s",
 				     q < 0 ? " (and it cannot be replaced: " : "",
-				     q < 0 ? strerror(-q) : "");
+				     q < 0 ? strerror(-q) : "", q < 0 ? ")" : "");
 	}
 	if (damaged < 0)
 		return identity_stop(rep, IDENTITY_STAGE_GUARD, damaged,
@@ -214,8 +214,6 @@ int identity_look_before_knocking(const struct config *cfg, const struct config_
 		r = directory_lockout_facts(d, cfg->directory.base, name, acct->principal, ret,
 					    &err);
 		rep->ldap_searches += directory_stats(d)->searches;
-		if (r == -ETIMEDOUT || r == -ECONNREFUSED)
-			r = -EHOSTUNREACH;
 		if (r < 0 && r != -EHOSTUNREACH)
 			identity_stop(rep, IDENTITY_STAGE_GUARD, r, "%s",
 				      err.text[0] ? err.text : strerror(-r));

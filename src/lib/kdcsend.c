@@ -133,8 +133,10 @@ int creds_kdc_roundtrip(struct creds_ctx *c, int fd, const krb5_data *req, krb5_
 	return 0;
 }
 
-/* One request, one reply, over one TCP connection to the pinned DC. */
-int creds_kdc_exchange(struct creds_ctx *c, const krb5_data *req, krb5_data *reply)
+/* One request to the pinned KDC and its reply (caller frees reply->data), over one TCP
+ * connection, within the context's deadline. Returns 0, -ETIMEDOUT, -EHOSTUNREACH or
+ * -errno. */
+static int creds_kdc_exchange(struct creds_ctx *c, const krb5_data *req, krb5_data *reply)
 {
 	int fd = creds_kdc_connect(c);
 	return fd < 0 ? fd : creds_kdc_roundtrip(c, fd, req, reply);

@@ -337,12 +337,10 @@ int published_targeted(const struct advert *a, const struct published_set *set, 
 	bool groups = set && set->groups_known;
 	for (char **t = a->targets; *t; t++) {
 		bool dn = strchr(*t, '=') != NULL, fqdn = !dn && strchr(*t, '.') != NULL;
-		if (fqdn && host && strcasecmp(*t, host) == 0) {
-			why_set(why, 1, "targets names this host (%s)", *t);
-			return 1;
-		}
-		if (!dn && !fqdn && host && strlen(*t) == first &&
-		    strncasecmp(*t, host, first) == 0) {
+		bool names_host = host && (fqdn ? strcasecmp(*t, host) == 0
+						: !dn && strlen(*t) == first &&
+							   strncasecmp(*t, host, first) == 0);
+		if (names_host) {
 			why_set(why, 1, "targets names this host (%s)", *t);
 			return 1;
 		}

@@ -384,6 +384,19 @@ static void test_urls_and_poll_slots(void)
 	free(cfg->client_token.principal);
 	cfg->client_token.principal = strdup("host/ws2.example.test@EXAMPLE.TEST");
 	CU_ASSERT_NOT_EQUAL(pubpoll_next(cfg, t0) % 300, n1 % 300);
+	/* Where status messages go: journald only where it runs and the socket is
+	 * /dev/log, unless asked. */
+	CU_ASSERT_TRUE(config_syslog_journal(cfg, true));
+	CU_ASSERT_FALSE(config_syslog_journal(cfg, false));
+	free(cfg->syslog.socket);
+	cfg->syslog.socket = strdup("/srv/log.sock");
+	CU_ASSERT_FALSE(config_syslog_journal(cfg, true));
+	cfg->syslog.target = CONFIG_SYSLOG_JOURNAL;
+	CU_ASSERT_TRUE(config_syslog_journal(cfg, false));
+	cfg->syslog.target = CONFIG_SYSLOG_SOCKET;
+	free(cfg->syslog.socket);
+	cfg->syslog.socket = strdup("/dev/log");
+	CU_ASSERT_FALSE(config_syslog_journal(cfg, true));
 	config_free(cfg);
 }
 
