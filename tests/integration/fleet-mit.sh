@@ -5,9 +5,10 @@
 # the directory, each as itself over SASL with integrity, on its pinned DC. Targets by
 # nested group and by host name; publish picked up within one poll_interval; unpublish
 # withdraws; a broken entry is named by DN and line; DC1 hung -> DC2; every DC hung ->
-# the cached set runs, across a restart; a damaged cache is ignored; the ACLs keep a
-# user and anonymous out; a central rsyslog gets both hosts' lines and advertctl report
-# reads it. Addresses 127.0.18.x.
+# the cached set runs, across a restart; a damaged cache, or one readable by others, is
+# ignored; the ACLs keep a user and anonymous out; a central rsyslog gets both hosts'
+# lines and advertctl report reads it; an entry that would @include a file is rejected;
+# an entry retargeted moves from one host to the other. Addresses 127.0.18.x.
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -138,6 +139,17 @@ expect_in "... the local files run anyway" "$L1" "10008 program-completed advert
 expect_in "... and the next poll writes a sound set" "$L1" \
 	"11040 published-advertisements-updated dc=dc[12].$DOMAIN entries=[0-9]+" $((POLL + 30))
 
+# --- a cache that is not root's alone: refused as damaged, rewritten 0600 by the poll ---------
+stop_ws ws1
+chmod 644 "$cache"
+polls0=$(grep -c " 11040 " "$L1")
+start_ws ws1
+expect_in "a cache readable by others is refused (11042)" "$L1" \
+	"11042 published-cache-damaged file=published reason=\"not root.x27s alone \(mode 0644, uid 0\)\"" 10
+deadline=$((SECONDS + POLL + 30))
+until (($(grep -c " 11040 " "$L1") > polls0)) || ((SECONDS > deadline)); do sleep 0.2; done
+check_output "... and the next poll writes it root's alone again" "^600:0$" stat -c %a:%u "$cache"
+
 # --- the central collector -------------------------------------------------------------------
 wait_in "$LOGS/central.log" "ws2.$DOMAIN advertd.*10008 program-completed advert=OFFICE1" 10
 check_output "report on the central log: ALL1 succeeded on both hosts" \
@@ -146,6 +158,18 @@ check_output "report: LAB1 only ever reached ws1" "LAB1: 1 host\(s\), 1 succeede
 	"$ADVERTCTL" report "$LOGS/central.log"
 check_output "report --host ws2: OFFICE1 succeeded there" "OFFICE1: 1 host\(s\), 1 succeeded" \
 	"$ADVERTCTL" report --host "ws2.$DOMAIN" "$LOGS/central.log"
+
+# --- hostile text; an entry retargeted from one host to the other ---------------------------
+printf 'dn: cn=include,%s\nchangetype: add\nobjectClass: advertdAdvertisement\ncn: include\nadvertdText:: %s\n' \
+	"$ADVERTISEMENTS_BASE" "$(printf 'advertisements = ( );\n@include "/etc/shadow"\n' | base64 -w0)" |
+	"$REALM_EXEC" env KRB5CCNAME="FILE:$TEST_TMP/publisher" ldapmodify -Q -Y GSSAPI -H "ldap://$DC1_HOST" >/dev/null
+expect_in "an entry that would @include a file is rejected by its DN and line" "$L1" \
+	"11010 file-rejected file=\"ldap:///cn.x3dinclude,ou.x3dadvertisements,dc.x3dexample,dc.x3dtest\" line=2 reason=\"@include is not supported" $((POLL + 10))
+write_src lab LAB1 "[ \"$WS2_HOST\" ]"
+pub publish "$SRC/lab.conf" >/dev/null
+expect_in "LAB1 retargeted at ws2: ws1 withdraws it, saying why" "$L1" \
+	"11011 advertisement-withdrawn advert=LAB1 reason=\"not targeted at this host" $((POLL + 10))
+expect_in "... and ws2 runs it" "$L2" "10008 program-completed advert=LAB1 " $((POLL + 10))
 
 stop_ws ws1
 stop_ws ws2

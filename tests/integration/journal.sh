@@ -5,7 +5,8 @@
 # syslog.socket at /dev/log, advertd sends its own fields; journalctl ADVERT_ID=… finds
 # exactly that advertisement's lines, MESSAGE is the syslog line unchanged, MESSAGE_ID,
 # PRIORITY and SYSLOG_IDENTIFIER are right, every status ID has a catalog entry and
-# journalctl -x shows it.
+# journalctl -x shows it; syslog.target = "socket" keeps the socket, and "journal" falls
+# back to it when journald does not answer.
 set -u
 : "${top_srcdir:?}" "${top_builddir:?}"
 if [[ ${1:-} != --inside ]]; then
@@ -20,8 +21,13 @@ not_ok() { echo "not ok - $*"; fail=$((fail + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
 tmp=$(mktemp -d)
-jpid=""
-trap '[[ -n $jpid ]] && kill "$jpid" 2>/dev/null && wait "$jpid" 2>/dev/null; rm -rf "$tmp"' EXIT
+jpid="" listener=""
+cleanup() {
+	local p
+	for p in $jpid $listener; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
 chmod 755 "$tmp"
 # This namespace's own /run, journal and catalog: nothing of the host's is touched.
 mount -t tmpfs tmpfs /run
@@ -96,6 +102,41 @@ explained=$(j -x ADVERT_ID=JRNL0002 ADVERT_STATUS=10006)
 check "journalctl -x explains the failure, with its fields filled in" \
 	grep -q "Subject: Program of JRNL0002 failed" <<<"$explained"
 check "... and says what to do" grep -q "advertctl log JRNL0002 r" <<<"$explained"
+
+# syslog.target: "socket" keeps the syslog socket even where journald runs; "journal"
+# falls back to the socket when journald does not answer.
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+out = open(sys.argv[2], "ab", 0)
+while True:
+    out.write(s.recv(65536) + b"\n")' "$tmp/log.sock" "$tmp/log.out" &
+listener=$!
+for _ in $(seq 100); do [[ -S $tmp/log.sock ]] && break; sleep 0.05; done
+once_with() { # NAME ID TARGET: advertd --once with its own state and one advertisement
+	mkdir -p "$tmp/$1/ads" "$tmp/$1/state" "$tmp/$1/log"
+	chmod 755 "$tmp/$1" "$tmp/$1/ads" "$tmp/$1/state" "$tmp/$1/log"
+	sed -e "s|$tmp/ads|$tmp/$1/ads|; s|$tmp/state|$tmp/$1/state|; s|$tmp/log\"|$tmp/$1/log\"|" \
+		-e "s|$tmp/control.sock|$tmp/$1/control.sock|" \
+		-e "s|socket = \"/dev/log\"; };|socket = \"$tmp/log.sock\"; target = \"$3\"; };|" \
+		"$tmp/advertd.conf" >"$tmp/$1/advertd.conf"
+	sed -e "s/JRNL0001/$2/" -e '/JRNL0002/,$d' "$tmp/ads/j.conf" >"$tmp/$1/ads/j.conf"
+	echo ');' >>"$tmp/$1/ads/j.conf"
+	sed -i 's/}; },$/}; }/' "$tmp/$1/ads/j.conf"
+	chmod 644 "$tmp/$1/advertd.conf" "$tmp/$1/ads/j.conf"
+	"$advertd" --once -c "$tmp/$1/advertd.conf" >>"$tmp/once.out" 2>&1
+}
+once_with socket JRNL0003 socket
+check "syslog.target = socket: the lines reach the socket" grep -q "advert=JRNL0003 " "$tmp/log.out"
+check "... and not the journal's own fields" test -z "$(j ADVERT_ID=JRNL0003 -o cat)"
+kill "$jpid" && wait "$jpid" 2>/dev/null
+jpid=""
+once_with fallback JRNL0004 journal
+check "syslog.target = journal, journald gone: the lines fall back to the socket" \
+	grep -q "10008 program-completed advert=JRNL0004 " "$tmp/log.out"
+kill "$listener" 2>/dev/null && wait "$listener" 2>/dev/null
+listener=""
 
 [[ $fail -eq 0 ]] || { cat "$tmp/once.out"; j -o cat | grep -E '^1[01][0-9]{3} '; }
 echo "1..$((pass + fail))"

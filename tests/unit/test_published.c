@@ -5,13 +5,18 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "advert/published.h"
 #include "testutil.h"
 
-static char *dup(const char *s)
+static char *xdup(const char *s)
 {
 	char *d = strdup(s);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
@@ -21,22 +26,23 @@ static char *dup(const char *s)
 static void sample(struct published_set *s)
 {
 	*s = (struct published_set){ .verified = 1764590000, .groups_known = true };
-	s->dc = dup("dc1.example.test");
-	s->host = dup("ws1.example.test");
-	s->host_dn = dup("cn=ws1.example.test,ou=hosts,dc=example,dc=test");
+	s->dc = xdup("dc1.example.test");
+	s->host = xdup("ws1.example.test");
+	s->host_dn = xdup("cn=ws1.example.test,ou=hosts,dc=example,dc=test");
 	s->groups = calloc(3, sizeof(char *));
-	s->groups[0] = dup("cn=lab,ou=groups,dc=example,dc=test");
-	s->groups[1] = dup("cn=Floor 2\nnewline,ou=groups,dc=example,dc=test");
+	s->groups[0] = xdup("cn=lab,ou=groups,dc=example,dc=test");
+	s->groups[1] = xdup("cn=Floor 2\nnewline,ou=groups,dc=example,dc=test");
 	s->n_groups = 2;
 	s->items = calloc(2, sizeof(*s->items));
 	s->items[0] = (struct published_entry){
-		dup("ldap:///ou=advertisements,dc=example,dc=test"),
-		dup("cn=a,ou=advertisements,dc=example,dc=test"), dup("20261201T000000Z#1"),
-		dup("advertisements = ( { id = \"A\"; } );\n\nsha256 0000\n")
+		xdup("ldap:///ou=advertisements,dc=example,dc=test"),
+		xdup("cn=a,ou=advertisements,dc=example,dc=test"), xdup("20261201T000000Z#1"),
+		xdup("advertisements = ( { id = \"A\"; } );\n\nsha256 0000\n")
 	};
-	s->items[1] = (struct published_entry){ dup("ldap:///ou=advertisements,dc=example,dc=test"),
-						dup("cn=b,ou=advertisements,dc=example,dc=test"),
-						dup("42"), dup("") };
+	s->items[1] =
+		(struct published_entry){ xdup("ldap:///ou=advertisements,dc=example,dc=test"),
+					  xdup("cn=b,ou=advertisements,dc=example,dc=test"),
+					  xdup("42"), xdup("") };
 	s->n = 2;
 }
 
@@ -62,7 +68,7 @@ static void test_round_trip(void)
 	CU_ASSERT_STRING_EQUAL(t.items[1].marker, "42");
 	CU_ASSERT_EQUAL(published_fingerprint(&t), published_fingerprint(&s));
 	free(t.items[1].marker);
-	t.items[1].marker = dup("43");
+	t.items[1].marker = xdup("43");
 	CU_ASSERT_NOT_EQUAL(published_fingerprint(&t), published_fingerprint(&s));
 	published_clear(&t);
 
@@ -132,11 +138,58 @@ static void test_targets(void)
 	CU_ASSERT_PTR_NULL(published_host_of("host/@X", "x"));
 }
 
+/* The file: a full disk leaves the verified set as it was and no temp behind; a cache
+ * that is not root's alone is refused. */
+static void test_file_full_disk_and_mode(void)
+{
+	char *dir = tu_mkdtemp(), *m = NULL, *fill = NULL, *path = NULL;
+	CU_ASSERT_FATAL(asprintf(&m, "%s/full", dir) > 0 && asprintf(&fill, "%s/filler", m) > 0 &&
+			asprintf(&path, "%s/" PUBLISHED_FILE, m) > 0);
+	mkdir(m, 0700);
+	if (mount("tmpfs", m, "tmpfs", 0, "size=64k,mode=0700") < 0) {
+		fprintf(stderr, "\n  (cannot mount tmpfs: %s; skipped)\n", strerror(errno));
+		goto out;
+	}
+	struct published_set s, t;
+	struct why why;
+	sample(&s);
+	CU_ASSERT_EQUAL_FATAL(published_save(m, &s), 0);
+	int fd = open(fill, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char block[4096];
+	memset(block, 'x', sizeof(block));
+	while (fd >= 0 && write(fd, block, sizeof(block)) > 0)
+		;
+	if (fd >= 0)
+		close(fd);
+	free(s.items[1].text);
+	s.items[1].text = strdup("a text the full disk cannot take");
+	CU_ASSERT(published_save(m, &s) < 0);
+	CU_ASSERT_EQUAL_FATAL(published_load(m, &t, &why), 0);
+	CU_ASSERT_STRING_EQUAL(t.items[1].text, ""); /* the one saved before */
+	published_clear(&t);
+	char *tmp = NULL;
+	CU_ASSERT_FATAL(asprintf(&tmp, "%s.tmp", path) > 0);
+	CU_ASSERT_EQUAL(access(tmp, F_OK), -1);
+	free(tmp);
+	unlink(fill);
+	/* Readable by others: refused, with why. */
+	CU_ASSERT_EQUAL(chmod(path, 0644), 0);
+	CU_ASSERT_EQUAL(published_load(m, &t, &why), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why.text, "not root's alone"));
+	published_clear(&s);
+	umount2(m, MNT_DETACH);
+out:
+	rmdir(m);
+	tu_rmtree(dir);
+	free(dir), free(m), free(fill), free(path);
+}
+
 int main(void)
 {
 	static const struct tu_test tests[] = {
 		{ "the set reads back, and damage is seen", test_round_trip },
 		{ "targets", test_targets },
+		{ "the file: a full disk, a mode not root's", test_file_full_disk_and_mode },
 		{ NULL, NULL },
 	};
 	return tu_run("published", tests);
