@@ -56,6 +56,16 @@ int dcloc_server(const char *host, struct dc *ret) __attribute__((nonnull));
 /* Moves the DC named host (if present) to the front. */
 void dcloc_prefer(struct dc_list *l, const char *host);
 
+/* The candidates for a run (dcloc_candidates with this host's seed), the DC that last
+ * worked first; *ret_affinity is that DC's name, or NULL (caller frees). Returns 0 or
+ * -errno, as dcloc_candidates. */
+int dcloc_for_run(const struct config *cfg, struct dc_list *ret, char **ret_affinity)
+	__attribute__((nonnull));
+
+/* host worked: remembered for the next run unless it is affinity already. */
+void dcloc_worked(const char *state_dir, const char *affinity, const char *host)
+	__attribute__((nonnull(1, 3)));
+
 /* The DC that last worked, from state_dir/dc-affinity; -ENOENT when none. */
 int dcloc_affinity_load(const char *state_dir, char **ret_host);
 /* Records the DC that just worked (atomically). */

@@ -526,3 +526,18 @@ int dcloc_server(const char *host, struct dc *ret)
 	}
 	return r;
 }
+
+int dcloc_for_run(const struct config *cfg, struct dc_list *ret, char **ret_affinity)
+{
+	*ret_affinity = NULL;
+	int r = dcloc_candidates(cfg, dcloc_host_seed(), ret);
+	if (r == 0 && dcloc_affinity_load(cfg->state_dir, ret_affinity) == 0)
+		dcloc_prefer(ret, *ret_affinity);
+	return r;
+}
+
+void dcloc_worked(const char *state_dir, const char *affinity, const char *host)
+{
+	if (!affinity || strcmp(affinity, host) != 0)
+		dcloc_affinity_save(state_dir, host);
+}

@@ -370,10 +370,8 @@ static int acquire_guarded(const struct config *cfg, const struct config_account
 	}
 
 	struct dc_list dcs = { 0 };
-	int r = dcloc_candidates(cfg, dcloc_host_seed(), &dcs);
 	char *affinity = NULL;
-	if (r == 0 && dcloc_affinity_load(cfg->state_dir, &affinity) == 0)
-		dcloc_prefer(&dcs, affinity);
+	int r = dcloc_for_run(cfg, &dcs, &affinity);
 	rep->ms_locate = util_now_ms() - t0;
 	if (r == 0 && dcs.n == 0)
 		r = identity_stop(rep, IDENTITY_STAGE_LOCATE, -EHOSTUNREACH,
@@ -401,8 +399,7 @@ static int acquire_guarded(const struct config *cfg, const struct config_account
 		identity_note_dc(rep, dcs.items[i].host,
 				 r == -ETIMEDOUT ? "no answer to the secret" : NULL);
 		if (r == 0) {
-			if (!affinity || strcmp(affinity, dcs.items[i].host) != 0)
-				dcloc_affinity_save(cfg->state_dir, dcs.items[i].host);
+			dcloc_worked(cfg->state_dir, affinity, dcs.items[i].host);
 			rep->stage = IDENTITY_STAGE_DONE;
 		}
 		break;

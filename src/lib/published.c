@@ -240,6 +240,8 @@ int published_load(const char *state_dir, struct published_set *ret, struct why 
 	size_t got = 0;
 	while (r == 0 && got < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
 			r = n < 0 ? -errno : why_set(why, -EBADMSG, "cut short");
 		else

@@ -88,10 +88,8 @@ static int connect_any(struct pubpoll *p, time_t now, struct pubpoll_report *rep
 {
 	const struct config *cfg = p->cfg;
 	struct dc_list dcs = { 0 };
-	int r = dcloc_candidates(cfg, dcloc_host_seed(), &dcs);
 	char *affinity = NULL;
-	if (r == 0 && dcloc_affinity_load(cfg->state_dir, &affinity) == 0)
-		dcloc_prefer(&dcs, affinity);
+	int r = dcloc_for_run(cfg, &dcs, &affinity);
 	if (r == 0 && dcs.n == 0)
 		r = why_set(&rep->why, -EHOSTUNREACH, "no domain controller found");
 	char tried[512] = "";
@@ -125,8 +123,7 @@ static int connect_any(struct pubpoll *p, time_t now, struct pubpoll_report *rep
 		p->conn = d;
 		p->connected_at = now;
 		p->polls_since_groups = PUBPOLL_GROUPS_EVERY; /* a new DC: read them again */
-		if (!affinity || strcmp(affinity, dcs.items[i].host) != 0)
-			dcloc_affinity_save(cfg->state_dir, dcs.items[i].host);
+		dcloc_worked(cfg->state_dir, affinity, dcs.items[i].host);
 		break;
 	}
 	free(affinity);
